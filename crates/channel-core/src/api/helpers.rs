@@ -1,0 +1,160 @@
+// Shared source of the message helpers (see channel.rs for how it is compiled twice).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Channel;
+use super::form;
+use crate::codec;
+use crate::error::{check_outgoing_size, chunking_error};
+use crate::frame::{self, FOOTER_LEN, Reassembler};
+use crate::{Error, RecvInfo, SendInfo};
+
+/// Sends `msg` to party `p`, split into chunks of at most [`Channel::chunk_size`] bytes.
+#[form(AFIT)]
+pub async fn send_bytes<C: Channel + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &str,
+    msg: &[u8],
+) -> Result<(), Error> {
+    let phase: Arc<str> = phase.into();
+    check_outgoing_size(ch.max_message_size(), p, &phase, msg.len() as u64)?;
+    let chunk_size = ch.chunk_size();
+    let frames =
+        frame::frames(msg, chunk_size).map_err(|e| chunking_error(p, &phase, chunk_size, e))?;
+    send_frames(ch, p, &phase, frames).await
+}
+
+/// Receives one message sent with [`send_bytes`] (or a typed helper) from party `p`.
+#[form(AFIT)]
+pub async fn recv_bytes<C: Channel + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &str,
+) -> Result<Vec<u8>, Error> {
+    let phase: Arc<str> = phase.into();
+    let mut reassembler = Reassembler::new(ch.max_message_size());
+    // Bounded: the first frame fixes the chunk count, and the reassembler rejects any
+    // frame beyond it.
+    loop {
+        let info = RecvInfo::new(
+            phase.clone(),
+            reassembler.next_chunk(),
+            reassembler.total_chunks(),
+        );
+        let chunk = info.chunk();
+        let frame = ch.recv_bytes_from(p, info).await.map_err(|e| Error::Recv {
+            party: p,
+            phase: phase.clone(),
+            source: Box::new(e),
+        })?;
+        tracing::trace!(party = p, phase = %phase, chunk, bytes = frame.len(), "received chunk");
+        let done = reassembler
+            .push(frame)
+            .map_err(|e| Error::from_frame(p, phase.clone(), e))?;
+        if let Some(msg) = done {
+            tracing::debug!(party = p, phase = %phase, bytes = msg.len(), "received message");
+            return Ok(msg);
+        }
+    }
+}
+
+/// Serialises `msg` with bincode 1.3 and sends it to party `p`, chunked by bytes.
+///
+/// A message that fits in one chunk is serialised straight into the buffer that
+/// the transport receives; no copy is made.
+#[form(AFIT)]
+pub async fn send_to<C: Channel + ?Sized, T: Serialize + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &str,
+    msg: &T,
+) -> Result<(), Error> {
+    let phase: Arc<str> = phase.into();
+    let limit = ch.max_message_size();
+    let codec_err = |source| Error::Codec {
+        party: p,
+        phase: phase.clone(),
+        source,
+    };
+    let size = codec::serialized_size(msg).map_err(codec_err)?;
+    check_outgoing_size(limit, p, &phase, size)?;
+    // `size <= limit`, and `limit` is a usize.
+    let size = size as usize;
+    let chunk_size = ch.chunk_size();
+    if size <= chunk_size {
+        let mut buf = Vec::with_capacity(size + FOOTER_LEN);
+        codec::serialize_into(&mut buf, msg).map_err(codec_err)?;
+        send_frames(ch, p, &phase, std::iter::once(frame::seal_single(buf))).await
+    } else {
+        let mut buf = Vec::with_capacity(size);
+        codec::serialize_into(&mut buf, msg).map_err(codec_err)?;
+        let frames = frame::frames(&buf, chunk_size)
+            .map_err(|e| chunking_error(p, &phase, chunk_size, e))?;
+        send_frames(ch, p, &phase, frames).await
+    }
+}
+
+/// Receives a value of type `T` sent with [`send_to`] by party `p`.
+#[form(AFIT)]
+pub async fn recv_from<C: Channel + ?Sized, T: DeserializeOwned>(
+    ch: &mut C,
+    p: usize,
+    phase: &str,
+) -> Result<T, Error> {
+    let bytes = recv_bytes(ch, p, phase).await?;
+    codec::deserialize(&bytes).map_err(|source| Error::Codec {
+        party: p,
+        phase: phase.into(),
+        source,
+    })
+}
+
+/// Receives a vector that must have exactly `len` elements, as protocols usually
+/// know how many values each round carries.
+#[form(AFIT)]
+pub async fn recv_vec_from<C: Channel + ?Sized, T: DeserializeOwned>(
+    ch: &mut C,
+    p: usize,
+    phase: &str,
+    len: usize,
+) -> Result<Vec<T>, Error> {
+    let v: Vec<T> = recv_from(ch, p, phase).await?;
+    if v.len() == len {
+        Ok(v)
+    } else {
+        Err(Error::WrongLength {
+            party: p,
+            phase: phase.into(),
+            expected: len,
+            actual: v.len(),
+        })
+    }
+}
+
+/// Hands already framed chunks to the transport, one call per chunk.
+#[form(AFIT)]
+async fn send_frames<C: Channel + ?Sized, I: ExactSizeIterator<Item = Vec<u8>>>(
+    ch: &mut C,
+    p: usize,
+    phase: &Arc<str>,
+    frames: I,
+) -> Result<(), Error> {
+    let total = frames.len();
+    tracing::debug!(party = p, phase = %phase, chunks = total, "sending message");
+    for (chunk, frame) in frames.enumerate() {
+        tracing::trace!(party = p, phase = %phase, chunk, bytes = frame.len(), "sending chunk");
+        let info = SendInfo::new(phase.clone(), chunk, total);
+        ch.send_bytes_to(p, frame, info)
+            .await
+            .map_err(|e| Error::Send {
+                party: p,
+                phase: phase.clone(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! The blocking form of the API: the same trait and helpers without `async`.
+//!
+//! Generated from the same source as [`asynchronous`](crate::asynchronous), so the
+//! two can never drift apart, and usable in the same build.
+//!
+//! ```
+//! use channel_core::blocking::{Channel, recv_vec_from, send_to};
+//!
+//! /// The same protocol step as in the async docs, for threads.
+//! fn exchange<C: Channel>(ch: &mut C, peer: usize) -> Result<Vec<u64>, channel_core::Error> {
+//!     send_to(ch, peer, "exchange", &vec![1u64, 2, 3])?;
+//!     recv_vec_from(ch, peer, "exchange", 3)
+//! }
+//! ```
+
+use maybe_async::must_be_sync as form;
+
+#[path = "api/channel.rs"]
+mod channel;
+#[path = "api/helpers.rs"]
+mod helpers;
+/// The reference 3-party (or n-party) secure-sum protocol, blocking form.
+#[path = "api/reference.rs"]
+pub mod reference;
+#[path = "api/wrappers.rs"]
+mod wrappers;
+
+#[cfg(feature = "testkit")]
+#[path = "testkit/party.rs"]
+pub(crate) mod kit_party;
+
+pub use channel::Channel;
+pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_to};

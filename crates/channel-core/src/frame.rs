@@ -1,0 +1,534 @@
+//! The frame format: how one logical message becomes chunks on the wire, and back.
+//!
+//! Transports move opaque byte vectors. The helpers ([`send_bytes`](crate::send_bytes),
+//! [`send_to`](crate::send_to), ...) split a message into chunks of at most
+//! [`Channel::chunk_size`](crate::Channel::chunk_size) payload bytes and append a
+//! fixed 17-byte **footer** to each chunk. A footer instead of a header lets the
+//! receiver of a single-chunk message strip the framing with a `truncate`, without
+//! moving the payload, and lets the sender serialise straight into the final buffer.
+//!
+//! ```text
+//! +----------------------+-------------------+--------------------+--------------------+-------------+
+//! | payload (0..=chunk)  | total_len: u64 LE | chunk_index: u32 LE| chunk_count: u32 LE| version: u8 |
+//! +----------------------+-------------------+--------------------+--------------------+-------------+
+//!                        |<----------------------- footer, FOOTER_LEN = 17 bytes ------------------->|
+//! ```
+//!
+//! Rules the receiver ([`Reassembler`]) checks on every chunk, before it allocates:
+//! - the frame is at least [`FOOTER_LEN`] bytes and `version == 1`;
+//! - `total_len` is within the receiver's maximum message size;
+//! - chunk indices arrive as `0, 1, 2, ...`; `total_len` and `chunk_count` never change
+//!   within a message;
+//! - the first chunk's payload length `c` fixes the chunk size: an empty message is one
+//!   empty chunk, otherwise `0 < c <= total_len` and `chunk_count == ceil(total_len / c)`;
+//!   every chunk but the last carries exactly `c` bytes and the last one the rest.
+//!
+//! Any violation is a typed [`FrameError`]; no input can make the receiver panic or
+//! allocate more than the maximum message size.
+
+#![deny(clippy::indexing_slicing)]
+
+/// Length of the footer appended to every chunk.
+pub const FOOTER_LEN: usize = 17;
+
+/// The version byte written at the very end of every frame.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Why a received frame was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The frame cannot even hold a footer.
+    #[error("frame of {len} bytes is shorter than the {FOOTER_LEN}-byte footer")]
+    Truncated {
+        /// Length of the frame received.
+        len: usize,
+    },
+    /// The version byte is not [`FORMAT_VERSION`].
+    #[error("unsupported frame format version {0} (this build speaks version {FORMAT_VERSION})")]
+    Version(u8),
+    /// The message is larger than the receiver accepts.
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Size claimed by the frame (or of the message to send).
+        size: u64,
+        /// The configured maximum message size.
+        limit: usize,
+    },
+    /// A chunk arrived out of sequence.
+    #[error("got chunk index {got} where chunk {expected} was expected")]
+    OutOfOrder {
+        /// The index the receiver waited for.
+        expected: u32,
+        /// The index in the frame.
+        got: u32,
+    },
+    /// The chunk count does not fit the message length and chunk size.
+    #[error("{count} chunks of {chunk_len} bytes cannot make a {total}-byte message")]
+    BadCount {
+        /// Chunk count claimed by the frame.
+        count: u32,
+        /// Payload length of the first chunk.
+        chunk_len: usize,
+        /// Message length claimed by the frame.
+        total: u64,
+    },
+    /// A later chunk disagrees with the first one about the message.
+    #[error(
+        "chunk claims a {total}-byte message in {count} chunks, \
+         but the first chunk claimed {first_total} bytes in {first_count}"
+    )]
+    Inconsistent {
+        /// Length claimed by this chunk.
+        total: u64,
+        /// Count claimed by this chunk.
+        count: u32,
+        /// Length claimed by the first chunk.
+        first_total: u64,
+        /// Count claimed by the first chunk.
+        first_count: u32,
+    },
+    /// A chunk's payload has the wrong length.
+    #[error("chunk {index} carries {got} bytes where {expected} were expected")]
+    BadChunkLength {
+        /// Index of the chunk.
+        index: u32,
+        /// Payload bytes received.
+        got: usize,
+        /// Payload bytes the footer rules require.
+        expected: usize,
+    },
+    /// The message would need more than `u32::MAX` chunks at this chunk size.
+    #[error("a {size}-byte message needs more than u32::MAX chunks of {chunk_size} bytes")]
+    TooManyChunks {
+        /// Message size.
+        size: usize,
+        /// Chunk size in use.
+        chunk_size: usize,
+    },
+}
+
+/// The decoded footer of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Footer {
+    total_len: u64,
+    index: u32,
+    count: u32,
+}
+
+impl Footer {
+    fn write_to(self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.total_len.to_le_bytes());
+        buf.extend_from_slice(&self.index.to_le_bytes());
+        buf.extend_from_slice(&self.count.to_le_bytes());
+        buf.push(FORMAT_VERSION);
+    }
+
+    /// Splits `frame` into its footer and payload length, checking length and version.
+    fn read(frame: &[u8]) -> Result<(Self, usize), FrameError> {
+        let payload_len = frame
+            .len()
+            .checked_sub(FOOTER_LEN)
+            .ok_or(FrameError::Truncated { len: frame.len() })?;
+        let footer = frame.get(payload_len..).unwrap_or_default();
+        let (total, rest) = footer
+            .split_first_chunk::<8>()
+            .ok_or(FrameError::Truncated { len: frame.len() })?;
+        let (index, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or(FrameError::Truncated { len: frame.len() })?;
+        let (count, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or(FrameError::Truncated { len: frame.len() })?;
+        match rest {
+            [FORMAT_VERSION] => Ok((
+                Footer {
+                    total_len: u64::from_le_bytes(*total),
+                    index: u32::from_le_bytes(*index),
+                    count: u32::from_le_bytes(*count),
+                },
+                payload_len,
+            )),
+            [other] => Err(FrameError::Version(*other)),
+            _ => Err(FrameError::Truncated { len: frame.len() }),
+        }
+    }
+}
+
+/// How many chunks a message of `len` bytes needs at `chunk_size` (an empty message is one chunk).
+///
+/// ```
+/// use channel_core::frame::chunk_count;
+///
+/// assert_eq!(chunk_count(0, 10).unwrap(), 1);
+/// assert_eq!(chunk_count(10, 10).unwrap(), 1);
+/// assert_eq!(chunk_count(11, 10).unwrap(), 2);
+/// ```
+pub fn chunk_count(len: usize, chunk_size: usize) -> Result<u32, FrameError> {
+    let chunk_size = chunk_size.max(1);
+    let count = len.div_ceil(chunk_size).max(1);
+    u32::try_from(count).map_err(|_| FrameError::TooManyChunks {
+        size: len,
+        chunk_size,
+    })
+}
+
+/// Splits `payload` into framed chunks of at most `chunk_size` payload bytes each.
+///
+/// Each yielded frame is a fresh vector with room for exactly its footer. For a
+/// message that fits in one chunk and is already owned, prefer [`seal_single`].
+///
+/// ```
+/// use channel_core::frame::{Reassembler, frames};
+///
+/// let msg = b"hello, parties".to_vec();
+/// let mut rx = Reassembler::new(1024);
+/// let mut out = None;
+/// for frame in frames(&msg, 4).unwrap() {
+///     out = rx.push(frame).unwrap();
+/// }
+/// assert_eq!(out.unwrap(), msg);
+/// ```
+pub fn frames(payload: &[u8], chunk_size: usize) -> Result<Frames<'_>, FrameError> {
+    let chunk_size = chunk_size.max(1);
+    let count = chunk_count(payload.len(), chunk_size)?;
+    Ok(Frames {
+        payload,
+        chunk_size,
+        next: 0,
+        count,
+    })
+}
+
+/// The iterator of [`frames`]: one freshly allocated frame per chunk.
+#[derive(Debug, Clone)]
+pub struct Frames<'a> {
+    payload: &'a [u8],
+    chunk_size: usize,
+    next: u32,
+    count: u32,
+}
+
+impl Iterator for Frames<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.next >= self.count {
+            return None;
+        }
+        let start = (self.next as usize).saturating_mul(self.chunk_size);
+        let end = start
+            .saturating_add(self.chunk_size)
+            .min(self.payload.len());
+        // An empty message is one empty chunk, hence `unwrap_or_default`.
+        let piece = self.payload.get(start..end).unwrap_or_default();
+        let mut frame = Vec::with_capacity(piece.len() + FOOTER_LEN);
+        frame.extend_from_slice(piece);
+        Footer {
+            total_len: self.payload.len() as u64,
+            index: self.next,
+            count: self.count,
+        }
+        .write_to(&mut frame);
+        self.next += 1;
+        Some(frame)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.count.saturating_sub(self.next) as usize;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Frames<'_> {}
+
+/// Turns an owned payload into a single-chunk frame in place (no copy when the
+/// vector has [`FOOTER_LEN`] spare capacity).
+pub fn seal_single(mut payload: Vec<u8>) -> Vec<u8> {
+    let total_len = payload.len() as u64;
+    Footer {
+        total_len,
+        index: 0,
+        count: 1,
+    }
+    .write_to(&mut payload);
+    payload
+}
+
+/// Rebuilds one message from its frames, checking every footer rule before allocating.
+///
+/// Feed frames with [`push`](Self::push) until it returns `Some(message)`. After an
+/// error the reassembler must be discarded.
+#[derive(Debug)]
+pub struct Reassembler {
+    limit: usize,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    AwaitingFirst,
+    Partial {
+        total_len: u64,
+        count: u32,
+        chunk_len: usize,
+        next: u32,
+        buf: Vec<u8>,
+    },
+}
+
+impl Reassembler {
+    /// A reassembler that rejects messages longer than `max_message_size` bytes.
+    pub fn new(max_message_size: usize) -> Self {
+        Self {
+            limit: max_message_size,
+            state: State::AwaitingFirst,
+        }
+    }
+
+    /// Index of the chunk expected next.
+    pub fn next_chunk(&self) -> usize {
+        match &self.state {
+            State::AwaitingFirst => 0,
+            State::Partial { next, .. } => *next as usize,
+        }
+    }
+
+    /// Number of chunks in the message, once the first chunk has arrived.
+    pub fn total_chunks(&self) -> Option<usize> {
+        match &self.state {
+            State::AwaitingFirst => None,
+            State::Partial { count, .. } => Some(*count as usize),
+        }
+    }
+
+    /// Adds one frame; returns the whole message once its last chunk has arrived.
+    pub fn push(&mut self, mut frame: Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
+        let (footer, payload_len) = Footer::read(&frame)?;
+        match &mut self.state {
+            State::AwaitingFirst => {
+                let total_len = self.check_first(footer, payload_len)?;
+                if footer.count == 1 {
+                    frame.truncate(payload_len);
+                    return Ok(Some(frame));
+                }
+                // `total_len <= limit` was checked above, so this allocation is bounded.
+                let mut buf = Vec::with_capacity(total_len);
+                buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
+                self.state = State::Partial {
+                    total_len: footer.total_len,
+                    count: footer.count,
+                    chunk_len: payload_len,
+                    next: 1,
+                    buf,
+                };
+                Ok(None)
+            }
+            State::Partial {
+                total_len,
+                count,
+                chunk_len,
+                next,
+                buf,
+            } => {
+                if footer.index != *next {
+                    return Err(FrameError::OutOfOrder {
+                        expected: *next,
+                        got: footer.index,
+                    });
+                }
+                if footer.total_len != *total_len || footer.count != *count {
+                    return Err(FrameError::Inconsistent {
+                        total: footer.total_len,
+                        count: footer.count,
+                        first_total: *total_len,
+                        first_count: *count,
+                    });
+                }
+                let is_last = *next + 1 == *count;
+                let expected = if is_last {
+                    // `buf` holds `count - 1` full chunks; the first chunk proved that the
+                    // rest is in `1..=chunk_len` and that `total_len` fits in usize.
+                    (*total_len as usize).saturating_sub(buf.len())
+                } else {
+                    *chunk_len
+                };
+                if payload_len != expected {
+                    return Err(FrameError::BadChunkLength {
+                        index: footer.index,
+                        got: payload_len,
+                        expected,
+                    });
+                }
+                buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
+                *next += 1;
+                if is_last {
+                    let message = std::mem::take(buf);
+                    self.state = State::AwaitingFirst;
+                    Ok(Some(message))
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// Checks the first chunk of a message and returns the message length.
+    fn check_first(&self, footer: Footer, payload_len: usize) -> Result<usize, FrameError> {
+        if footer.index != 0 {
+            return Err(FrameError::OutOfOrder {
+                expected: 0,
+                got: footer.index,
+            });
+        }
+        let total_len = usize::try_from(footer.total_len)
+            .ok()
+            .filter(|&t| t <= self.limit)
+            .ok_or(FrameError::TooLarge {
+                size: footer.total_len,
+                limit: self.limit,
+            })?;
+        let bad_count = FrameError::BadCount {
+            count: footer.count,
+            chunk_len: payload_len,
+            total: footer.total_len,
+        };
+        let consistent = if total_len == 0 {
+            footer.count == 1 && payload_len == 0
+        } else {
+            payload_len > 0
+                && payload_len <= total_len
+                && total_len.div_ceil(payload_len) == footer.count as usize
+        };
+        if consistent {
+            Ok(total_len)
+        } else {
+            Err(bad_count)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(len: usize, chunk: usize) -> Vec<u8> {
+        let msg: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut rx = Reassembler::new(1 << 20);
+        let all: Vec<_> = frames(&msg, chunk).unwrap().collect();
+        let last = all.len() - 1;
+        for (i, f) in all.into_iter().enumerate() {
+            let out = rx.push(f).unwrap();
+            assert_eq!(out.is_some(), i == last, "chunk {i}");
+            if let Some(m) = out {
+                assert_eq!(m, msg);
+                return m;
+            }
+        }
+        unreachable!("the last chunk returns the message")
+    }
+
+    #[test]
+    fn roundtrips_at_chunk_boundaries() {
+        for chunk in [1usize, 2, 7, 64] {
+            for k in 0..4 {
+                for len in [k * chunk, (k * chunk).saturating_sub(1), k * chunk + 1] {
+                    assert_eq!(roundtrip(len, chunk).len(), len);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn single_chunk_is_sealed_and_opened_in_place() {
+        let mut payload = Vec::with_capacity(5 + FOOTER_LEN);
+        payload.extend_from_slice(b"12345");
+        let ptr = payload.as_ptr();
+        let frame = seal_single(payload);
+        assert_eq!(frame.as_ptr(), ptr, "sealing must not reallocate");
+        let msg = Reassembler::new(100).push(frame).unwrap().unwrap();
+        assert_eq!(msg.as_ptr(), ptr, "opening must not copy");
+        assert_eq!(msg, b"12345");
+    }
+
+    fn frame(payload_len: usize, total: u64, index: u32, count: u32) -> Vec<u8> {
+        let mut f = vec![0xAB; payload_len];
+        Footer {
+            total_len: total,
+            index,
+            count,
+        }
+        .write_to(&mut f);
+        f
+    }
+
+    #[test]
+    fn rejects_each_kind_of_bad_frame() {
+        let mut rx = Reassembler::new(1000);
+        assert_eq!(rx.push(vec![1; 16]), Err(FrameError::Truncated { len: 16 }));
+        let mut bad_version = frame(1, 1, 0, 1);
+        *bad_version.last_mut().unwrap() = 9;
+        assert_eq!(rx.push(bad_version), Err(FrameError::Version(9)));
+        assert_eq!(
+            rx.push(frame(0, 1 << 60, 0, 1 << 31)),
+            Err(FrameError::TooLarge {
+                size: 1 << 60,
+                limit: 1000
+            })
+        );
+        assert!(matches!(
+            rx.push(frame(10, 100, 1, 10)),
+            Err(FrameError::OutOfOrder {
+                expected: 0,
+                got: 1
+            })
+        ));
+        assert!(matches!(
+            rx.push(frame(10, 100, 0, 11)),
+            Err(FrameError::BadCount { .. })
+        ));
+        assert!(matches!(
+            rx.push(frame(0, 100, 0, u32::MAX)),
+            Err(FrameError::BadCount { .. })
+        ));
+        assert!(matches!(
+            rx.push(frame(1, 0, 0, 1)),
+            Err(FrameError::BadCount { .. })
+        ));
+
+        let mut rx = Reassembler::new(1000);
+        assert_eq!(rx.push(frame(10, 25, 0, 3)), Ok(None));
+        assert!(matches!(
+            rx.push(frame(10, 26, 1, 3)),
+            Err(FrameError::Inconsistent { .. })
+        ));
+        let mut rx = Reassembler::new(1000);
+        assert_eq!(rx.push(frame(10, 25, 0, 3)), Ok(None));
+        assert_eq!(
+            rx.push(frame(9, 25, 1, 3)),
+            Err(FrameError::BadChunkLength {
+                index: 1,
+                got: 9,
+                expected: 10
+            })
+        );
+        let mut rx = Reassembler::new(1000);
+        assert_eq!(rx.push(frame(10, 25, 0, 3)), Ok(None));
+        assert_eq!(rx.push(frame(10, 25, 1, 3)), Ok(None));
+        assert_eq!(
+            rx.push(frame(10, 25, 2, 3)),
+            Err(FrameError::BadChunkLength {
+                index: 2,
+                got: 10,
+                expected: 5
+            })
+        );
+    }
+
+    #[test]
+    fn too_many_chunks_is_an_error() {
+        assert!(matches!(
+            chunk_count(usize::MAX, 1),
+            Err(FrameError::TooManyChunks { .. })
+        ));
+    }
+}

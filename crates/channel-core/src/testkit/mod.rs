@@ -1,0 +1,367 @@
+//! The conformance kit: the checks every `Channel` implementation must pass.
+//!
+//! Enable the `testkit` feature (usually as a dev-dependency) and hand the kit a
+//! *factory* that builds `n` connected channels, where element `i` is party `i`.
+//! The kit runs each [`Check`] on a fresh set of channels, all parties at once,
+//! under a time bound. A failure says which check, which party and which phase;
+//! a stall lists what every unfinished party was waiting for.
+//!
+//! ```
+//! use channel_core::testkit::Kit;
+//! # use channel_core::{Channel, RecvInfo, SendInfo, transport::{TransportError, check_peer}};
+//! # use std::{collections::VecDeque, sync::{Arc, Mutex}};
+//! # type Queues = Arc<Mutex<Vec<VecDeque<Vec<u8>>>>>;
+//! # struct Mem { me: usize, n: usize, q: Queues }
+//! # impl Channel for Mem {
+//! #     type SendError = TransportError;
+//! #     type RecvError = TransportError;
+//! #     async fn send_bytes_to(&mut self, p: usize, msg: Vec<u8>, _: SendInfo) -> Result<(), TransportError> {
+//! #         check_peer(self.me, p, self.n)?;
+//! #         self.q.lock().unwrap()[self.me * self.n + p].push_back(msg);
+//! #         Ok(())
+//! #     }
+//! #     async fn recv_bytes_from(&mut self, p: usize, _: RecvInfo) -> Result<Vec<u8>, TransportError> {
+//! #         check_peer(self.me, p, self.n)?;
+//! #         loop {
+//! #             if let Some(m) = self.q.lock().unwrap()[p * self.n + self.me].pop_front() { return Ok(m); }
+//! #             futures_timer::Delay::new(std::time::Duration::from_micros(50)).await;
+//! #         }
+//! #     }
+//! # }
+//! # fn network(n: usize) -> Vec<Mem> {
+//! #     let q: Queues = Arc::new(Mutex::new(vec![VecDeque::new(); n * n]));
+//! #     (0..n).map(|me| Mem { me, n, q: q.clone() }).collect()
+//! # }
+//! # futures::executor::block_on(async {
+//! let report = Kit::new(3)
+//!     .with_big_message(1 << 20) // smaller than the default 64 MiB, for this example
+//!     .run_async(async |n| Ok(network(n)))
+//!     .await
+//!     .unwrap_or_else(|failure| panic!("{failure}"));
+//! println!("{report}");
+//! # });
+//! ```
+//!
+//! The blocking form is [`Kit::run_blocking`], which runs each party on its own thread.
+//! The `examples/custom_channel.rs` example of this crate shows a complete transport
+//! passing both.
+
+mod board;
+mod payload;
+mod run_async;
+#[cfg(not(target_arch = "wasm32"))]
+mod run_blocking;
+
+use std::fmt;
+use std::time::Duration;
+
+pub(crate) use board::{Board, Probe};
+pub use payload::pattern;
+pub(crate) use payload::{difference, splitmix64};
+
+/// One conformance check. [`Check::ALL`] lists them in the order the kit runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Check {
+    /// Every pair of parties exchanges a message in both directions.
+    Pairwise,
+    /// 1000 numbered messages to the next party arrive in order (count configurable).
+    Fifo,
+    /// Empty and 1-byte messages, through the trait and through the helpers.
+    TinyMessages,
+    /// Sizes `k·chunk−1`, `k·chunk`, `k·chunk+1` with a small forced chunk size (k = 1..=3)
+    /// and with the channel's own chunk size (k = 1, 2).
+    ChunkBoundaries,
+    /// Parties 0 and 1 exchange one big message (64 MiB by default) in both directions.
+    BigMessage,
+    /// All parties send a message (8 MiB by default) to all others, and only then receive.
+    AllToAll,
+    /// Rounds of typed and raw messages in alternating phases to all peers.
+    InterleavedPhases,
+    /// A vector of structs round-trips; wrong length and wrong type give typed errors.
+    TypedStructs,
+    /// Out-of-range party and self give errors (not panics), and the channel still works.
+    BadParty,
+    /// The reference secure-sum protocol computes the right sum.
+    SecureSum,
+}
+
+impl Check {
+    /// Every check, in run order.
+    pub const ALL: [Check; 10] = [
+        Check::Pairwise,
+        Check::Fifo,
+        Check::TinyMessages,
+        Check::ChunkBoundaries,
+        Check::BigMessage,
+        Check::AllToAll,
+        Check::InterleavedPhases,
+        Check::TypedStructs,
+        Check::BadParty,
+        Check::SecureSum,
+    ];
+
+    /// A short stable name, used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Pairwise => "pairwise",
+            Check::Fifo => "fifo",
+            Check::TinyMessages => "tiny-messages",
+            Check::ChunkBoundaries => "chunk-boundaries",
+            Check::BigMessage => "big-message",
+            Check::AllToAll => "all-to-all",
+            Check::InterleavedPhases => "interleaved-phases",
+            Check::TypedStructs => "typed-structs",
+            Check::BadParty => "bad-party",
+            Check::SecureSum => "secure-sum",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The conformance kit's settings; build one with [`Kit::new`] and run it.
+#[derive(Debug, Clone)]
+pub struct Kit {
+    pub(crate) parties: usize,
+    pub(crate) checks: Vec<Check>,
+    pub(crate) timeout: Duration,
+    pub(crate) big_message: usize,
+    pub(crate) all_to_all_message: usize,
+    pub(crate) fifo_messages: usize,
+}
+
+impl Kit {
+    /// All checks for `parties` parties (at least 2), with the default sizes:
+    /// 64 MiB big message, 8 MiB all-to-all, 1000 FIFO messages, 120 s per check.
+    pub fn new(parties: usize) -> Self {
+        Self {
+            parties,
+            checks: Check::ALL.to_vec(),
+            timeout: Duration::from_secs(120),
+            big_message: 64 << 20,
+            all_to_all_message: 8 << 20,
+            fifo_messages: 1000,
+        }
+    }
+
+    /// Runs only these checks (e.g. where a platform cannot run some).
+    pub fn with_checks(mut self, checks: &[Check]) -> Self {
+        self.checks = checks.to_vec();
+        self
+    }
+
+    /// The time bound of each check.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Size of the message of [`Check::BigMessage`].
+    pub fn with_big_message(mut self, bytes: usize) -> Self {
+        self.big_message = bytes;
+        self
+    }
+
+    /// Size of each message of [`Check::AllToAll`].
+    pub fn with_all_to_all_message(mut self, bytes: usize) -> Self {
+        self.all_to_all_message = bytes;
+        self
+    }
+
+    /// Number of messages of [`Check::Fifo`].
+    pub fn with_fifo_messages(mut self, count: usize) -> Self {
+        self.fifo_messages = count;
+        self
+    }
+
+    fn check_setup(&self, check: Check, channels: usize) -> Result<(), Failure> {
+        if self.parties < 2 {
+            return Err(Failure::Setup {
+                check,
+                error: format!("the kit needs at least 2 parties, got {}", self.parties),
+            });
+        }
+        if channels != self.parties {
+            return Err(Failure::Setup {
+                check,
+                error: format!(
+                    "the factory returned {channels} channels for {} parties",
+                    self.parties
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What one party reports when its part of a check fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyFailure {
+    /// The party that noticed.
+    pub party: usize,
+    /// What it was doing and what went wrong.
+    pub error: String,
+}
+
+/// Why the kit failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The factory failed or returned the wrong number of channels.
+    #[error("check '{check}': setting up the channels failed: {error}")]
+    Setup {
+        /// The check being set up.
+        check: Check,
+        /// The factory's error.
+        error: String,
+    },
+    /// One or more parties finished with an error.
+    #[error("check '{check}' failed with {n} parties:{}", list(failures))]
+    Failed {
+        /// The check.
+        check: Check,
+        /// Number of parties.
+        n: usize,
+        /// Every party that failed.
+        failures: Vec<PartyFailure>,
+    },
+    /// The check did not finish within the time bound.
+    #[error(
+        "check '{check}' with {n} parties stalled: not done after {after:?}:{}",
+        list(waiting)
+    )]
+    Stalled {
+        /// The check.
+        check: Check,
+        /// Number of parties.
+        n: usize,
+        /// The time bound.
+        after: Duration,
+        /// What each unfinished party was doing when time ran out.
+        waiting: Vec<PartyFailure>,
+    },
+}
+
+fn list(items: &[PartyFailure]) -> String {
+    items
+        .iter()
+        .map(|f| format!("\n  party {}: {}", f.party, f.error))
+        .collect()
+}
+
+/// The checks that passed, with their durations.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Number of parties.
+    pub parties: usize,
+    /// Each check run, with its wall-clock time (zero where no clock is available).
+    pub passed: Vec<(Check, Duration)>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "conformance kit, {} parties: {} checks passed",
+            self.parties,
+            self.passed.len()
+        )?;
+        for (check, took) in &self.passed {
+            writeln!(
+                f,
+                "  {:<20} {:>8.1} ms",
+                check.name(),
+                took.as_secs_f64() * 1e3
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The sizes and counts a party needs to play its part.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub(crate) check: Check,
+    pub(crate) me: usize,
+    pub(crate) n: usize,
+    pub(crate) big_message: usize,
+    pub(crate) all_to_all_message: usize,
+    pub(crate) fifo_messages: usize,
+}
+
+impl Plan {
+    /// Every party but this one, in index order.
+    pub(crate) fn peers(&self) -> impl DoubleEndedIterator<Item = usize> + use<> {
+        let me = self.me;
+        (0..self.n).filter(move |&p| p != me)
+    }
+
+    /// The party this one sends to in ring-shaped checks.
+    pub(crate) fn next(&self) -> usize {
+        (self.me + 1) % self.n
+    }
+
+    /// The party this one receives from in ring-shaped checks.
+    pub(crate) fn prev(&self) -> usize {
+        (self.me + self.n - 1) % self.n
+    }
+
+    /// A seed for the content that `from` sends in message `index` of this check.
+    pub(crate) fn seed(&self, from: usize, index: usize) -> u64 {
+        let mut state = (self.check as u64) << 48 ^ (from as u64) << 24 ^ index as u64;
+        splitmix64(&mut state)
+    }
+}
+
+/// The struct that [`Check::TypedStructs`] sends: strings, vectors, floats and options.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Record {
+    id: u64,
+    label: String,
+    flags: Vec<bool>,
+    weight: f64,
+    parent: Option<u32>,
+}
+
+impl Record {
+    pub(crate) fn many(party: usize, count: usize) -> Vec<Record> {
+        (0..count)
+            .map(|i| Record {
+                id: (party * 1_000_000 + i) as u64,
+                label: format!("party {party} record {i}"),
+                flags: (0..i % 7).map(|b| (b + party).is_multiple_of(2)).collect(),
+                weight: i as f64 / 8.0 - party as f64,
+                parent: (i % 3 != 0).then_some(i as u32 / 3),
+            })
+            .collect()
+    }
+}
+
+/// An error and its chain of sources on one line.
+pub(crate) fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl Kit {
+    pub(crate) fn plan(&self, check: Check, me: usize) -> Plan {
+        Plan {
+            check,
+            me,
+            n: self.parties,
+            big_message: self.big_message,
+            all_to_all_message: self.all_to_all_message,
+            fifo_messages: self.fifo_messages,
+        }
+    }
+}

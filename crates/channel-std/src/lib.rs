@@ -1,0 +1,210 @@
+//! In-process MPC parties on `std::sync::mpsc`, implementing the blocking
+//! [`channel_core::blocking::Channel`].
+//!
+//! [`StdChannel::network`] returns `n` connected parties; move each onto its own
+//! thread. The blocking helpers of `channel_core::blocking` (typed, chunked),
+//! [`Metered`](channel_core::Metered) and the conformance kit all work on them.
+//!
+//! ```
+//! use channel_core::blocking::{recv_from, send_to};
+//! use channel_std::StdChannel;
+//!
+//! let mut parties = StdChannel::network(2).into_iter();
+//! let (mut alice, mut bob) = (parties.next().unwrap(), parties.next().unwrap());
+//!
+//! let bob_thread = std::thread::spawn(move || {
+//!     let x: u64 = recv_from(&mut bob, 0, "hello")?;
+//!     send_to(&mut bob, 0, "hello", &(x + 1))
+//! });
+//! send_to(&mut alice, 1, "hello", &41u64)?;
+//! let y: u64 = recv_from(&mut alice, 1, "hello")?;
+//! assert_eq!(y, 42);
+//! bob_thread.join().expect("bob's thread panicked")?;
+//! # Ok::<(), channel_core::Error>(())
+//! ```
+//!
+//! # Sends never wait; memory is the price
+//!
+//! A send puts the chunk on an unbounded queue and returns at once, so "every
+//! party sends to every party, then every party receives" cannot deadlock at any
+//! size. A sender far ahead of its receiver therefore holds everything it sent in
+//! memory; [`Builder::max_queued_bytes`] bounds the bytes queued per directed pair,
+//! and a send beyond it fails at once with [`TransportError::QueueFull`].
+//!
+//! # Timeouts and closed peers
+//!
+//! A receive waits at most [`Builder::recv_timeout`] (5 minutes by default), then
+//! fails with [`TransportError::Timeout`] naming the peer, phase and chunk. When a
+//! peer's `StdChannel` is dropped, receiving from it (after its queued messages)
+//! and sending to it fail at once with [`TransportError::Closed`].
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+use channel_core::blocking::Channel;
+pub use channel_core::transport::TransportError;
+use channel_core::transport::{QueueBudget, check_peer, mesh};
+use channel_core::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, RecvInfo, SendInfo};
+
+/// Default [`Builder::recv_timeout`]: 5 minutes.
+pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Settings of an in-process network; start with [`StdChannel::builder`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    parties: usize,
+    recv_timeout: Duration,
+    max_queued_bytes: Option<usize>,
+    chunk_size: usize,
+    max_message_size: usize,
+}
+
+impl Builder {
+    /// How long a receive waits before failing with [`TransportError::Timeout`].
+    pub fn recv_timeout(mut self, timeout: Duration) -> Self {
+        self.recv_timeout = timeout;
+        self
+    }
+
+    /// Bounds the bytes queued from one party to another and not yet received;
+    /// a send beyond it fails with [`TransportError::QueueFull`]. Unbounded by default.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = Some(bytes);
+        self
+    }
+
+    /// The chunk size the `channel_core` helpers use (4 MiB by default).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes.max(1);
+        self
+    }
+
+    /// The largest message the helpers send or accept (1 GiB by default).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Creates the connected parties; element `i` is party `i`.
+    pub fn build(self) -> Vec<StdChannel> {
+        let links = mesh(self.parties, || {
+            let (tx, rx) = channel();
+            let budget = QueueBudget::new(self.max_queued_bytes);
+            ((tx, budget.clone()), (rx, budget))
+        });
+        links
+            .into_iter()
+            .enumerate()
+            .map(|(me, (to, from))| StdChannel {
+                me,
+                to,
+                from,
+                settings: self.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One party of an in-process network on std threads; see the [crate docs](crate).
+#[derive(Debug)]
+pub struct StdChannel {
+    me: usize,
+    to: Vec<Option<(Sender<Vec<u8>>, QueueBudget)>>,
+    from: Vec<Option<(Receiver<Vec<u8>>, QueueBudget)>>,
+    settings: Builder,
+}
+
+impl StdChannel {
+    /// `parties` connected parties with default settings; element `i` is party `i`.
+    pub fn network(parties: usize) -> Vec<StdChannel> {
+        Self::builder(parties).build()
+    }
+
+    /// Settings for a network of `parties` parties.
+    pub fn builder(parties: usize) -> Builder {
+        Builder {
+            parties,
+            recv_timeout: DEFAULT_RECV_TIMEOUT,
+            max_queued_bytes: None,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+
+    /// This party's index.
+    pub fn party(&self) -> usize {
+        self.me
+    }
+
+    /// The number of parties in the network.
+    pub fn parties(&self) -> usize {
+        self.settings.parties
+    }
+
+    /// Bytes this party has sent to `p` that `p` has not received yet.
+    pub fn queued_to(&self, p: usize) -> usize {
+        self.to
+            .get(p)
+            .and_then(Option::as_ref)
+            .map_or(0, |(_, budget)| budget.queued())
+    }
+}
+
+impl Channel for StdChannel {
+    type SendError = TransportError;
+    type RecvError = TransportError;
+
+    fn send_bytes_to(
+        &mut self,
+        p: usize,
+        msg: Vec<u8>,
+        _info: SendInfo,
+    ) -> Result<(), TransportError> {
+        check_peer(self.me, p, self.settings.parties)?;
+        let (tx, budget) = self
+            .to
+            .get(p)
+            .and_then(Option::as_ref)
+            .ok_or(TransportError::Closed { party: p })?;
+        let len = msg.len();
+        budget.reserve(p, len)?;
+        tx.send(msg).map_err(|_| {
+            budget.release(len);
+            TransportError::Closed { party: p }
+        })
+    }
+
+    fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, TransportError> {
+        check_peer(self.me, p, self.settings.parties)?;
+        let after = self.settings.recv_timeout;
+        let (rx, budget) = self
+            .from
+            .get(p)
+            .and_then(Option::as_ref)
+            .ok_or(TransportError::Closed { party: p })?;
+        match rx.recv_timeout(after) {
+            Ok(msg) => {
+                budget.release(msg.len());
+                Ok(msg)
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(TransportError::Closed { party: p }),
+            Err(RecvTimeoutError::Timeout) => Err(TransportError::Timeout {
+                party: p,
+                after,
+                waiting_for: info.to_string(),
+            }),
+        }
+    }
+
+    fn chunk_size(&self) -> usize {
+        self.settings.chunk_size
+    }
+
+    fn max_message_size(&self) -> usize {
+        self.settings.max_message_size
+    }
+}
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,221 @@
+//! In-process MPC parties on tokio's unbounded mpsc channels, implementing
+//! [`channel_core::Channel`] (the async form).
+//!
+//! [`TokioChannel::network`] returns `n` connected parties; move each into its own
+//! task. Everything in `channel_core` works on them: typed and chunked helpers,
+//! [`Metered`](channel_core::Metered) counters, the conformance kit.
+//!
+//! ```
+//! use channel_core::{recv_from, send_to};
+//! use channel_tokio::TokioChannel;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), channel_core::Error> {
+//! let mut parties = TokioChannel::network(2).into_iter();
+//! let (mut alice, mut bob) = (parties.next().unwrap(), parties.next().unwrap());
+//!
+//! // TokioChannel's futures are Send, so each party can run on its own task.
+//! let bob_task = tokio::spawn(async move {
+//!     let x: u64 = recv_from(&mut bob, 0, "hello").await?;
+//!     send_to(&mut bob, 0, "hello", &(x + 1)).await
+//! });
+//! send_to(&mut alice, 1, "hello", &41u64).await?;
+//! let y: u64 = recv_from(&mut alice, 1, "hello").await?;
+//! assert_eq!(y, 42);
+//! bob_task.await.expect("bob's task panicked")?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Sends never wait; memory is the price
+//!
+//! A send puts the chunk on an unbounded queue and returns at once, so the pattern
+//! "every party sends to every party, then every party receives" cannot deadlock at
+//! any size. The consequence is that a sender far ahead of its receiver holds all
+//! the chunks it sent in memory. [`Builder::max_queued_bytes`] bounds the bytes
+//! queued per directed pair: a send that would exceed it fails at once with
+//! [`TransportError::QueueFull`] instead of blocking or growing without bound.
+//!
+//! # Timeouts and closed peers
+//!
+//! A receive waits at most [`Builder::recv_timeout`] (5 minutes by default) and
+//! then fails with [`TransportError::Timeout`], naming the peer and the phase and
+//! chunk being awaited. When a peer's `TokioChannel` is dropped, receiving from it
+//! (once its queued messages are consumed) and sending to it fail at once with
+//! [`TransportError::Closed`]. The timeout uses tokio's timer, so run the parties
+//! on a runtime with the time driver enabled (`#[tokio::main]` and
+//! `Builder::enable_all` do).
+
+use std::time::Duration;
+
+pub use channel_core::transport::TransportError;
+use channel_core::transport::{QueueBudget, check_peer, mesh};
+use channel_core::{Channel, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, RecvInfo, SendInfo};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// Default [`Builder::recv_timeout`]: 5 minutes.
+pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Settings of an in-process network; start with [`TokioChannel::builder`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    parties: usize,
+    recv_timeout: Duration,
+    max_queued_bytes: Option<usize>,
+    chunk_size: usize,
+    max_message_size: usize,
+}
+
+impl Builder {
+    /// How long a receive waits before failing with [`TransportError::Timeout`].
+    pub fn recv_timeout(mut self, timeout: Duration) -> Self {
+        self.recv_timeout = timeout;
+        self
+    }
+
+    /// Bounds the bytes queued from one party to another and not yet received;
+    /// a send beyond it fails with [`TransportError::QueueFull`]. Unbounded by default.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = Some(bytes);
+        self
+    }
+
+    /// The chunk size the `channel_core` helpers use (4 MiB by default).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes.max(1);
+        self
+    }
+
+    /// The largest message the helpers send or accept (1 GiB by default).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Creates the connected parties; element `i` is party `i`.
+    pub fn build(self) -> Vec<TokioChannel> {
+        let links = mesh(self.parties, || {
+            let (tx, rx) = unbounded_channel();
+            let budget = QueueBudget::new(self.max_queued_bytes);
+            ((tx, budget.clone()), (rx, budget))
+        });
+        links
+            .into_iter()
+            .enumerate()
+            .map(|(me, (to, from))| TokioChannel {
+                me,
+                to,
+                from,
+                settings: self.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One party of an in-process network on tokio; see the [crate docs](crate).
+#[derive(Debug)]
+pub struct TokioChannel {
+    me: usize,
+    to: Vec<Option<(UnboundedSender<Vec<u8>>, QueueBudget)>>,
+    from: Vec<Option<(UnboundedReceiver<Vec<u8>>, QueueBudget)>>,
+    settings: Builder,
+}
+
+impl TokioChannel {
+    /// `parties` connected parties with default settings; element `i` is party `i`.
+    pub fn network(parties: usize) -> Vec<TokioChannel> {
+        Self::builder(parties).build()
+    }
+
+    /// Settings for a network of `parties` parties.
+    pub fn builder(parties: usize) -> Builder {
+        Builder {
+            parties,
+            recv_timeout: DEFAULT_RECV_TIMEOUT,
+            max_queued_bytes: None,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+
+    /// This party's index.
+    pub fn party(&self) -> usize {
+        self.me
+    }
+
+    /// The number of parties in the network.
+    pub fn parties(&self) -> usize {
+        self.settings.parties
+    }
+
+    /// Bytes this party has sent to `p` that `p` has not received yet.
+    pub fn queued_to(&self, p: usize) -> usize {
+        self.to
+            .get(p)
+            .and_then(Option::as_ref)
+            .map_or(0, |(_, budget)| budget.queued())
+    }
+}
+
+impl Channel for TokioChannel {
+    type SendError = TransportError;
+    type RecvError = TransportError;
+
+    async fn send_bytes_to(
+        &mut self,
+        p: usize,
+        msg: Vec<u8>,
+        _info: SendInfo,
+    ) -> Result<(), TransportError> {
+        check_peer(self.me, p, self.settings.parties)?;
+        let (tx, budget) = self
+            .to
+            .get(p)
+            .and_then(Option::as_ref)
+            .ok_or(TransportError::Closed { party: p })?;
+        let len = msg.len();
+        budget.reserve(p, len)?;
+        tx.send(msg).map_err(|_| {
+            budget.release(len);
+            TransportError::Closed { party: p }
+        })
+    }
+
+    async fn recv_bytes_from(
+        &mut self,
+        p: usize,
+        info: RecvInfo,
+    ) -> Result<Vec<u8>, TransportError> {
+        check_peer(self.me, p, self.settings.parties)?;
+        let after = self.settings.recv_timeout;
+        let (rx, budget) = self
+            .from
+            .get_mut(p)
+            .and_then(Option::as_mut)
+            .ok_or(TransportError::Closed { party: p })?;
+        match tokio::time::timeout(after, rx.recv()).await {
+            Ok(Some(msg)) => {
+                budget.release(msg.len());
+                Ok(msg)
+            }
+            Ok(None) => Err(TransportError::Closed { party: p }),
+            Err(_) => Err(TransportError::Timeout {
+                party: p,
+                after,
+                waiting_for: info.to_string(),
+            }),
+        }
+    }
+
+    fn chunk_size(&self) -> usize {
+        self.settings.chunk_size
+    }
+
+    fn max_message_size(&self) -> usize {
+        self.settings.max_message_size
+    }
+}
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,44 @@
+//! channel-tokio passes channel-core's full conformance kit (async form).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+use channel_core::testkit::Kit;
+use channel_tokio::TokioChannel;
+
+async fn kit(n: usize) {
+    let report = Kit::new(n)
+        .run_async(async |n| Ok(TokioChannel::network(n)))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+}
+
+#[tokio::test]
+async fn two_parties() {
+    kit(2).await;
+}
+
+#[tokio::test]
+async fn three_parties() {
+    kit(3).await;
+}
+
+#[tokio::test]
+async fn five_parties() {
+    kit(5).await;
+}
+
+#[tokio::test]
+async fn five_parties_with_small_chunks_and_a_queue_bound() {
+    // A bound larger than one party's traffic in any check never trips, but every
+    // send goes through the accounting.
+    let report = Kit::new(5)
+        .run_async(async |n| {
+            Ok(TokioChannel::builder(n)
+                .chunk_size(64 * 1024)
+                .max_queued_bytes(200 << 20)
+                .build())
+        })
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+}

@@ -1,0 +1,245 @@
+//! `cargo xtask demo`: the main job. Every transport runs the reference secure-sum
+//! protocol and a ring exchange (each party sends one big message to the next),
+//! and the results are printed as one table. Exit is non-zero if any row fails.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use channel_core::testkit::pattern;
+use channel_core::{Error, Metered};
+
+/// The transports the demo knows, in table order.
+const TRANSPORTS: &[(&str, Runner)] = &[("tokio", run_tokio), ("std", run_std)];
+
+type Runner = fn(&Scenario) -> Result<Outcome, String>;
+
+/// What every transport is asked to do.
+#[derive(Debug, Clone, Copy)]
+struct Scenario {
+    parties: usize,
+    size: usize,
+}
+
+/// What one transport achieved.
+struct Outcome {
+    sum_correct: bool,
+    exchange_correct: bool,
+    bytes_moved: u64,
+    exchange_time: Duration,
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut scenario = Scenario {
+        parties: 3,
+        size: 16 << 20,
+    };
+    let mut chosen: Vec<String> = TRANSPORTS.iter().map(|(n, _)| n.to_string()).collect();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--transports" => chosen = value()?.split(',').map(str::to_string).collect(),
+            "--size" => scenario.size = parse(flag, value()?)?,
+            "--parties" => scenario.parties = parse(flag, value()?)?,
+            other => {
+                return Err(format!(
+                    "unknown demo option '{other}' (see `cargo xtask help`)"
+                ));
+            }
+        }
+    }
+    if scenario.parties < 2 {
+        return Err("--parties must be at least 2".into());
+    }
+    let mut runs: Vec<(&str, Runner)> = Vec::new();
+    for name in &chosen {
+        let found = TRANSPORTS.iter().find(|(n, _)| n == name).ok_or_else(|| {
+            let known: Vec<&str> = TRANSPORTS.iter().map(|(n, _)| *n).collect();
+            format!("unknown transport '{name}'; known: {}", known.join(", "))
+        })?;
+        runs.push(*found);
+    }
+
+    println!(
+        "demo: {} parties, secure sum + ring exchange of {} bytes per party\n",
+        scenario.parties, scenario.size
+    );
+    let mut rows = Vec::new();
+    for (i, (name, runner)) in runs.iter().enumerate() {
+        print!("[{}/{}] {name:<8} running ... ", i + 1, runs.len());
+        let _ = std::io::stdout().flush();
+        let outcome = runner(&scenario);
+        println!("{}", if row_ok(&outcome) { "ok" } else { "FAILED" });
+        rows.push((*name, outcome));
+    }
+    print_table(&scenario, &rows);
+    let failed = rows.iter().filter(|(_, o)| !row_ok(o)).count();
+    if failed > 0 {
+        return Err(format!("{failed} transport(s) failed"));
+    }
+    Ok(())
+}
+
+fn parse(flag: &str, value: &str) -> Result<usize, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag} expects a number, got '{value}'"))
+}
+
+fn row_ok(outcome: &Result<Outcome, String>) -> bool {
+    matches!(outcome, Ok(o) if o.sum_correct && o.exchange_correct)
+}
+
+fn print_table(scenario: &Scenario, rows: &[(&str, Result<Outcome, String>)]) {
+    println!(
+        "\n| transport | parties | sum correct | exchange correct | bytes moved | time | MiB/s |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, outcome) in rows {
+        match outcome {
+            Ok(o) => {
+                let secs = o.exchange_time.as_secs_f64();
+                let mib_s = o.bytes_moved as f64 / (1 << 20) as f64 / secs.max(1e-9);
+                println!(
+                    "| {name} | {} | {} | {} | {} | {:.1} ms | {mib_s:.0} |",
+                    scenario.parties,
+                    yes_no(o.sum_correct),
+                    yes_no(o.exchange_correct),
+                    o.bytes_moved,
+                    secs * 1e3
+                );
+            }
+            Err(e) => println!("| {name} | {} | error: {e} | | | | |", scenario.parties),
+        }
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "NO" }
+}
+
+/// The input of party `me` to the secure sum, and the expected sum.
+fn input(me: usize) -> u64 {
+    1000 + me as u64 * 17
+}
+
+fn expected_sum(parties: usize) -> u64 {
+    (0..parties).map(input).sum()
+}
+
+/// Per-party result: sum correct, exchange correct, bytes sent, exchange time.
+type PartyResult = Result<(bool, bool, u64, Duration), Error>;
+
+fn seed(from: usize) -> u64 {
+    0xDE40 + from as u64
+}
+
+async fn party_async<C: channel_core::Channel>(ch: C, me: usize, s: Scenario) -> PartyResult {
+    let mut ch = Metered::new(ch);
+    let mut r = seed(me);
+    let sum = channel_core::reference::secure_sum(&mut ch, me, s.parties, input(me), || {
+        r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
+        r
+    })
+    .await?;
+    let (next, prev) = ((me + 1) % s.parties, (me + s.parties - 1) % s.parties);
+    let msg = pattern(seed(me), s.size);
+    let started = Instant::now();
+    channel_core::send_bytes(&mut ch, next, "demo/exchange", &msg).await?;
+    let got = channel_core::recv_bytes(&mut ch, prev, "demo/exchange").await?;
+    let took = started.elapsed();
+    let exchange_ok = got == pattern(seed(prev), s.size);
+    Ok((
+        sum == expected_sum(s.parties),
+        exchange_ok,
+        ch.stats().phase("demo/exchange").bytes_sent,
+        took,
+    ))
+}
+
+fn party_blocking<C: channel_core::blocking::Channel>(
+    ch: C,
+    me: usize,
+    s: Scenario,
+) -> PartyResult {
+    use channel_core::blocking;
+    let mut ch = Metered::new(ch);
+    let mut r = seed(me);
+    let sum = blocking::reference::secure_sum(&mut ch, me, s.parties, input(me), || {
+        r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
+        r
+    })?;
+    let (next, prev) = ((me + 1) % s.parties, (me + s.parties - 1) % s.parties);
+    let msg = pattern(seed(me), s.size);
+    let started = Instant::now();
+    blocking::send_bytes(&mut ch, next, "demo/exchange", &msg)?;
+    let got = blocking::recv_bytes(&mut ch, prev, "demo/exchange")?;
+    let took = started.elapsed();
+    let exchange_ok = got == pattern(seed(prev), s.size);
+    Ok((
+        sum == expected_sum(s.parties),
+        exchange_ok,
+        ch.stats().phase("demo/exchange").bytes_sent,
+        took,
+    ))
+}
+
+/// Folds the parties' results into one row.
+fn combine(results: Vec<PartyResult>) -> Result<Outcome, String> {
+    let mut outcome = Outcome {
+        sum_correct: true,
+        exchange_correct: true,
+        bytes_moved: 0,
+        exchange_time: Duration::ZERO,
+    };
+    for (me, result) in results.into_iter().enumerate() {
+        let (sum_ok, exchange_ok, bytes, took) =
+            result.map_err(|e| format!("party {me}: {e} ({:?})", std::error::Error::source(&e)))?;
+        outcome.sum_correct &= sum_ok;
+        outcome.exchange_correct &= exchange_ok;
+        outcome.bytes_moved += bytes;
+        outcome.exchange_time = outcome.exchange_time.max(took);
+    }
+    Ok(outcome)
+}
+
+fn run_tokio(s: &Scenario) -> Result<Outcome, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    let s = *s;
+    runtime.block_on(async move {
+        let tasks: Vec<_> = channel_tokio::TokioChannel::network(s.parties)
+            .into_iter()
+            .enumerate()
+            .map(|(me, ch)| tokio::spawn(party_async(ch, me, s)))
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(
+                task.await
+                    .map_err(|e| format!("a party's task failed: {e}"))?,
+            );
+        }
+        combine(results)
+    })
+}
+
+fn run_std(s: &Scenario) -> Result<Outcome, String> {
+    let s = *s;
+    let threads: Vec<_> = channel_std::StdChannel::network(s.parties)
+        .into_iter()
+        .enumerate()
+        .map(|(me, ch)| std::thread::spawn(move || party_blocking(ch, me, s)))
+        .collect();
+    let mut results = Vec::new();
+    for thread in threads {
+        results.push(
+            thread
+                .join()
+                .map_err(|_| "a party's thread panicked".to_string())?,
+        );
+    }
+    combine(results)
+}

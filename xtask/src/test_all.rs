@@ -1,0 +1,124 @@
+//! `cargo xtask test-all`: every check, in order, then a summary table.
+//!
+//! A step is one small function returning a [`StepResult`]; add new steps to
+//! [`STEPS`].
+
+use std::time::{Duration, Instant};
+
+use crate::run::{Counts, cargo, stream};
+
+/// What a step found: success, and the tests it counted (if it runs tests).
+type StepResult = Result<Counts, String>;
+
+/// A step: its name in the summary and the function that runs it.
+type Step = (&'static str, fn() -> StepResult);
+
+/// The steps in order.
+const STEPS: &[Step] = &[
+    ("fmt", fmt),
+    ("clippy", clippy),
+    ("tests", tests),
+    ("examples", examples),
+    ("demo (quick)", demo_quick),
+];
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!("test-all takes no arguments, got '{extra}'"));
+    }
+    let mut rows: Vec<(&str, Result<Counts, String>, Duration)> = Vec::new();
+    for (name, step) in STEPS {
+        println!("\n==> test-all: {name}");
+        let started = Instant::now();
+        let result = step();
+        if let Err(e) = &result {
+            eprintln!("==> test-all: {name} FAILED: {e}");
+        }
+        rows.push((name, result, started.elapsed()));
+    }
+
+    println!("\n{:<16} {:<8} {:>9}  tests", "step", "result", "time");
+    let mut total = Counts::default();
+    let mut failed_steps = 0;
+    for (name, result, took) in &rows {
+        let (verdict, tests) = match result {
+            Ok(c) if c.passed + c.failed > 0 => {
+                ("ok", format!("{} passed, {} failed", c.passed, c.failed))
+            }
+            Ok(_) => ("ok", String::new()),
+            Err(_) => ("FAILED", String::new()),
+        };
+        if let Ok(c) = result {
+            total.add(*c);
+        }
+        failed_steps += usize::from(result.is_err());
+        println!(
+            "{name:<16} {verdict:<8} {:>8.1}s  {tests}",
+            took.as_secs_f64()
+        );
+    }
+    println!(
+        "\ntest-all: {} passed, {} failed",
+        total.passed, total.failed
+    );
+    if failed_steps > 0 || total.failed > 0 {
+        return Err(format!("{failed_steps} step(s) failed"));
+    }
+    Ok(())
+}
+
+/// Runs a cargo command whose output has no tests to count.
+fn plain(args: &[&str]) -> StepResult {
+    let (ok, counts) = stream(cargo(args))?;
+    if ok {
+        Ok(counts)
+    } else {
+        Err(format!("`cargo {}` failed", args.join(" ")))
+    }
+}
+
+fn fmt() -> StepResult {
+    plain(&["fmt", "--all", "--check"])
+}
+
+fn clippy() -> StepResult {
+    plain(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
+fn tests() -> StepResult {
+    let counts = plain(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
+    if counts.passed == 0 {
+        return Err("the test run reported no passing test".into());
+    }
+    Ok(counts)
+}
+
+/// Every example that proves something when run (each exits non-zero on failure).
+fn examples() -> StepResult {
+    for (package, example, features) in [
+        ("channel-core", "custom_channel", "testkit"),
+        ("channel-tokio", "secure_sum_tokio", ""),
+        ("channel-std", "secure_sum_std", ""),
+    ] {
+        let mut args = vec!["run", "--quiet", "-p", package, "--example", example];
+        if !features.is_empty() {
+            args.extend(["--features", features]);
+        }
+        plain(&args)?;
+    }
+    Ok(Counts::default())
+}
+
+fn demo_quick() -> StepResult {
+    plain(&[
+        "run", "--quiet", "-p", "xtask", "--", "demo", "--size", "1048576",
+    ])
+}
