@@ -9,7 +9,12 @@ use channel_core::testkit::pattern;
 use channel_core::{Error, Metered};
 
 /// The transports the demo knows, in table order.
-const TRANSPORTS: &[(&str, Runner)] = &[("tokio", run_tokio), ("std", run_std)];
+const TRANSPORTS: &[(&str, Runner)] = &[
+    ("tokio", run_tokio),
+    ("std", run_std),
+    ("http-relay", run_http_relay),
+    ("http-direct", run_http_direct),
+];
 
 type Runner = fn(&Scenario) -> Result<Outcome, String>;
 
@@ -203,17 +208,22 @@ fn combine(results: Vec<PartyResult>) -> Result<Outcome, String> {
     Ok(outcome)
 }
 
-fn run_tokio(s: &Scenario) -> Result<Outcome, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
-    let s = *s;
-    runtime.block_on(async move {
-        let tasks: Vec<_> = channel_tokio::TokioChannel::network(s.parties)
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))
+}
+
+/// Runs every party of `channels` on its own task and folds the results. A macro,
+/// not a generic function: `tokio::spawn` needs `Send` futures, which the compiler
+/// proves only for concrete channel types (see channel-core's README).
+macro_rules! run_parties {
+    ($channels:expr, $s:expr) => {{
+        let tasks: Vec<_> = $channels
             .into_iter()
             .enumerate()
-            .map(|(me, ch)| tokio::spawn(party_async(ch, me, s)))
+            .map(|(me, ch)| tokio::spawn(party_async(ch, me, $s)))
             .collect();
         let mut results = Vec::new();
         for task in tasks {
@@ -223,6 +233,77 @@ fn run_tokio(s: &Scenario) -> Result<Outcome, String> {
             );
         }
         combine(results)
+    }};
+}
+
+fn run_tokio(s: &Scenario) -> Result<Outcome, String> {
+    let s = *s;
+    runtime()?
+        .block_on(async move { run_parties!(channel_tokio::TokioChannel::network(s.parties), s) })
+}
+
+fn run_http_relay(s: &Scenario) -> Result<Outcome, String> {
+    use channel_http::relay::{Relay, RelayConfig};
+    use channel_http::{ClientOptions, HttpChannel};
+    let s = *s;
+    runtime()?.block_on(async move {
+        let relay = Relay::new(RelayConfig::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        tokio::spawn(channel_http::serve(
+            listener,
+            relay.router(),
+            relay.shutdown_signal(),
+        ));
+        let opts = ClientOptions::default();
+        let session = HttpChannel::create_session(&url, s.parties, None, &opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut channels = Vec::new();
+        for token in &session.tokens {
+            channels.push(
+                HttpChannel::join(&url, &session.session, token, &opts)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let outcome = async { run_parties!(channels, s) }.await;
+        relay.shutdown();
+        outcome
+    })
+}
+
+fn run_http_direct(s: &Scenario) -> Result<Outcome, String> {
+    use channel_http::{DirectChannel, DirectConfig, DirectOptions};
+    let s = *s;
+    runtime()?.block_on(async move {
+        let mut listeners = Vec::new();
+        let mut urls = Vec::new();
+        for _ in 0..s.parties {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
+            urls.push(format!(
+                "http://{}",
+                listener.local_addr().map_err(|e| e.to_string())?
+            ));
+            listeners.push(listener);
+        }
+        let tables = DirectConfig::generate(&urls).map_err(|e| e.to_string())?;
+        let mut channels = Vec::new();
+        for (listener, table) in listeners.into_iter().zip(tables) {
+            channels.push(
+                DirectChannel::start(listener, table, DirectOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        run_parties!(channels, s)
     })
 }
 

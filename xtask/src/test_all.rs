@@ -107,6 +107,7 @@ fn examples() -> StepResult {
         ("channel-core", "custom_channel", "testkit"),
         ("channel-tokio", "secure_sum_tokio", ""),
         ("channel-std", "secure_sum_std", ""),
+        ("channel-http", "relay_three_parties", ""),
     ] {
         let mut args = vec!["run", "--quiet", "-p", package, "--example", example];
         if !features.is_empty() {

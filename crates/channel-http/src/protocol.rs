@@ -1,0 +1,127 @@
+//! The HTTP API shared by the relay, the direct-mode endpoint and every client
+//! (native and browser): paths, headers and JSON bodies. This module has no
+//! dependency beyond serde, so a browser client can use it with
+//! `default-features = false`.
+//!
+//! See the crate's `API.md` for the full description of every route, header and
+//! status, with `curl` examples.
+
+use serde::{Deserialize, Serialize};
+
+/// Header carrying a message's sequence number in a relay answer.
+pub const HEADER_SEQ: &str = "x-seq";
+/// Header set to `true` when a sent message was a duplicate of one already stored.
+pub const HEADER_DUPLICATE: &str = "x-duplicate";
+/// Header naming the sending party in direct mode.
+pub const HEADER_FROM: &str = "x-from";
+
+/// Default maximum request body: one chunk of channel-core's default size plus its footer.
+pub const DEFAULT_MAX_BODY: usize =
+    channel_core::DEFAULT_CHUNK_SIZE + channel_core::frame::FOOTER_LEN;
+/// Default longest wait of a long-poll receive on the relay, in milliseconds.
+pub const DEFAULT_MAX_WAIT_MS: u64 = 20_000;
+
+/// `POST /v1/sessions` request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSession {
+    /// Number of parties in the session (at least 2).
+    pub parties: usize,
+}
+
+/// `POST /v1/sessions` answer: the session id and one secret token per party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCreated {
+    /// The session id (public; appears in URLs).
+    pub session: String,
+    /// Number of parties.
+    pub parties: usize,
+    /// `tokens[i]` authenticates party `i`; hand each party only its own.
+    pub tokens: Vec<String>,
+    /// Largest request body the relay accepts, in bytes.
+    pub max_body: usize,
+}
+
+/// `GET /v1/sessions/{session}` answer: who the caller is and the relay's limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session id.
+    pub session: String,
+    /// Number of parties.
+    pub parties: usize,
+    /// The caller's party index (from its token).
+    pub party: usize,
+    /// Largest request body the relay accepts, in bytes.
+    pub max_body: usize,
+    /// Longest long-poll wait the relay grants, in milliseconds.
+    pub max_wait_ms: u64,
+}
+
+/// `GET /v1/sessions/{session}/stats` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStats {
+    /// Number of parties.
+    pub parties: usize,
+    /// Bytes stored and not yet acknowledged by their receivers.
+    pub queued_bytes: usize,
+    /// The most bytes ever stored at once in this session.
+    pub peak_queued_bytes: usize,
+    /// The relay's per-session bound.
+    pub max_session_bytes: usize,
+    /// Messages accepted (duplicates not counted).
+    pub messages: u64,
+    /// Resent messages recognised as duplicates and not stored again.
+    pub duplicates: u64,
+    /// Sends refused with `429` because the session's bound was reached.
+    pub throttled: u64,
+}
+
+/// `GET /health` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `"ok"` while serving.
+    pub status: String,
+    /// Live sessions.
+    pub sessions: usize,
+}
+
+/// Body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What was wrong with the request.
+    pub error: String,
+}
+
+/// Path of the route that creates sessions.
+pub fn sessions_path() -> String {
+    "/v1/sessions".to_string()
+}
+
+/// Path of one session (info, delete).
+pub fn session_path(session: &str) -> String {
+    format!("/v1/sessions/{session}")
+}
+
+/// Path of a session's statistics.
+pub fn stats_path(session: &str) -> String {
+    format!("/v1/sessions/{session}/stats")
+}
+
+/// Path to which a party POSTs message `seq` for party `to`.
+///
+/// ```
+/// assert_eq!(channel_http::protocol::send_path("ab12", 2, 7), "/v1/sessions/ab12/to/2?seq=7");
+/// ```
+pub fn send_path(session: &str, to: usize, seq: u64) -> String {
+    format!("/v1/sessions/{session}/to/{to}?seq={seq}")
+}
+
+/// Path from which a party GETs message `seq` sent by party `from`, waiting up to
+/// `wait_ms` milliseconds. Asking for `seq` acknowledges every earlier message.
+pub fn recv_path(session: &str, from: usize, seq: u64, wait_ms: u64) -> String {
+    format!("/v1/sessions/{session}/from/{from}?seq={seq}&wait_ms={wait_ms}")
+}
+
+/// Path to which party `from` POSTs message `seq` in direct mode.
+pub fn direct_path(from: usize, seq: u64) -> String {
+    format!("/v1/direct/from/{from}?seq={seq}")
+}

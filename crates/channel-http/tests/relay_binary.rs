@@ -1,0 +1,104 @@
+//! The `channel-relay` binary: documented flags, and a real run on 127.0.0.1
+//! serving three parties.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use channel_core::reference::secure_sum;
+use channel_http::{ClientOptions, HttpChannel};
+
+const BIN: &str = env!("CARGO_BIN_EXE_channel-relay");
+
+#[test]
+fn help_documents_every_flag() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--max-body",
+        "--max-session-bytes",
+        "--max-sessions",
+        "--max-parties",
+        "--session-idle-secs",
+        "--max-wait-ms",
+        "--operator-token",
+        "--cors-origin",
+        "--tls-cert",
+        "--tls-key",
+    ] {
+        assert!(
+            help.contains(flag),
+            "--help does not mention {flag}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_flag_is_a_clear_error() {
+    let out = Command::new(BIN)
+        .args(["--listen", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--listen"));
+}
+
+/// Kills the relay process even if the test fails.
+struct Running(std::process::Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--cors-origin", "*"])
+        .env("CHANNEL_RELAY_OPERATOR_TOKEN", "op")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let relay = Running(child);
+    let first_line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), first_line)
+        .await
+        .expect("the relay printed no address within 30 s")
+        .unwrap()
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+
+    let opts = ClientOptions::default();
+    assert!(
+        HttpChannel::create_session(&url, 3, None, &opts)
+            .await
+            .is_err(),
+        "the operator token is required"
+    );
+    let session = HttpChannel::create_session(&url, 3, Some("op"), &opts)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for token in &session.tokens {
+        let mut ch = HttpChannel::join(&url, &session.session, token, &opts)
+            .await
+            .unwrap();
+        tasks.push(tokio::spawn(async move {
+            let me = ch.party();
+            secure_sum(&mut ch, me, 3, me as u64, || 5).await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), 3);
+    }
+    drop(relay);
+}
