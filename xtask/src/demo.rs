@@ -199,7 +199,7 @@ fn combine(results: Vec<PartyResult>) -> Result<Outcome, String> {
     };
     for (me, result) in results.into_iter().enumerate() {
         let (sum_ok, exchange_ok, bytes, took) =
-            result.map_err(|e| format!("party {me}: {e} ({:?})", std::error::Error::source(&e)))?;
+            result.map_err(|e| format!("party {me}: {}", describe(&e)))?;
         outcome.sum_correct &= sum_ok;
         outcome.exchange_correct &= exchange_ok;
         outcome.bytes_moved += bytes;
@@ -242,36 +242,71 @@ fn run_tokio(s: &Scenario) -> Result<Outcome, String> {
         .block_on(async move { run_parties!(channel_tokio::TokioChannel::network(s.parties), s) })
 }
 
-fn run_http_relay(s: &Scenario) -> Result<Outcome, String> {
+/// A relay on 127.0.0.1 and the `n` parties of a fresh session on it.
+pub async fn relay_parties(
+    n: usize,
+) -> Result<(channel_http::relay::Relay, Vec<channel_http::HttpChannel>), String> {
     use channel_http::relay::{Relay, RelayConfig};
     use channel_http::{ClientOptions, HttpChannel};
-    let s = *s;
-    runtime()?.block_on(async move {
-        let relay = Relay::new(RelayConfig::default());
+    let relay = Relay::new(RelayConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(channel_http::serve(
+        listener,
+        relay.router(),
+        relay.shutdown_signal(),
+    ));
+    let opts = ClientOptions::default();
+    let session = HttpChannel::create_session(&url, n, None, &opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut channels = Vec::new();
+    for token in &session.tokens {
+        channels.push(
+            HttpChannel::join(&url, &session.session, token, &opts)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok((relay, channels))
+}
+
+/// `n` direct-mode parties on 127.0.0.1.
+pub async fn direct_parties(n: usize) -> Result<Vec<channel_http::DirectChannel>, String> {
+    use channel_http::{DirectChannel, DirectConfig, DirectOptions};
+    let mut listeners = Vec::new();
+    let mut urls = Vec::new();
+    for _ in 0..n {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
-        let url = format!(
+        urls.push(format!(
             "http://{}",
             listener.local_addr().map_err(|e| e.to_string())?
-        );
-        tokio::spawn(channel_http::serve(
-            listener,
-            relay.router(),
-            relay.shutdown_signal(),
         ));
-        let opts = ClientOptions::default();
-        let session = HttpChannel::create_session(&url, s.parties, None, &opts)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut channels = Vec::new();
-        for token in &session.tokens {
-            channels.push(
-                HttpChannel::join(&url, &session.session, token, &opts)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
-        }
+        listeners.push(listener);
+    }
+    let tables = DirectConfig::generate(&urls).map_err(|e| e.to_string())?;
+    let mut channels = Vec::new();
+    for (listener, table) in listeners.into_iter().zip(tables) {
+        channels.push(
+            DirectChannel::start(listener, table, DirectOptions::default())
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(channels)
+}
+
+fn run_http_relay(s: &Scenario) -> Result<Outcome, String> {
+    let s = *s;
+    runtime()?.block_on(async move {
+        let (relay, channels) = relay_parties(s.parties).await?;
         let outcome = async { run_parties!(channels, s) }.await;
         relay.shutdown();
         outcome
@@ -279,32 +314,23 @@ fn run_http_relay(s: &Scenario) -> Result<Outcome, String> {
 }
 
 fn run_http_direct(s: &Scenario) -> Result<Outcome, String> {
-    use channel_http::{DirectChannel, DirectConfig, DirectOptions};
     let s = *s;
     runtime()?.block_on(async move {
-        let mut listeners = Vec::new();
-        let mut urls = Vec::new();
-        for _ in 0..s.parties {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
-            urls.push(format!(
-                "http://{}",
-                listener.local_addr().map_err(|e| e.to_string())?
-            ));
-            listeners.push(listener);
-        }
-        let tables = DirectConfig::generate(&urls).map_err(|e| e.to_string())?;
-        let mut channels = Vec::new();
-        for (listener, table) in listeners.into_iter().zip(tables) {
-            channels.push(
-                DirectChannel::start(listener, table, DirectOptions::default())
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
-        }
+        let channels = direct_parties(s.parties).await?;
         run_parties!(channels, s)
     })
+}
+
+/// An error and its sources on one line.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 fn run_std(s: &Scenario) -> Result<Outcome, String> {

@@ -5,8 +5,10 @@
 //!
 //! - `test-all`: every check CI runs, in order, with a summary (step, result, time).
 //! - `demo`: the main job: the reference secure-sum protocol and a 16 MiB exchange
-//!   over every in-process transport, printed as a table.
+//!   over every transport, printed as a table.
+//! - `bench`: throughput, latency and memory of every transport against baselines.
 
+mod bench;
 mod demo;
 mod run;
 mod test_all;
@@ -22,6 +24,11 @@ commands:
                       --transports a,b   only these transports (tokio, std, http-relay, http-direct)
                       --size BYTES       size of the exchanged message (default 16 MiB)
                       --parties N        number of parties (default 3)
+  bench [options]     throughput (1 KiB..64 MiB) and 100-byte round trips of every transport,
+                      against memcpy and raw TCP baselines; peak memory for a 256 MiB message;
+                      writes target/bench/report.md and throughput.svg (release build)
+                      --quick            a small smoke run in the current build
+                      --transports a,b   only these (baselines are always included)
   help                this text
 ";
 
@@ -30,6 +37,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test-all") => test_all::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        Some("bench-memory") => bench::memory_probe(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

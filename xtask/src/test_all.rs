@@ -20,6 +20,7 @@ const STEPS: &[Step] = &[
     ("tests", tests),
     ("examples", examples),
     ("demo (quick)", demo_quick),
+    ("bench (quick)", bench_quick),
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -122,4 +123,8 @@ fn demo_quick() -> StepResult {
     plain(&[
         "run", "--quiet", "-p", "xtask", "--", "demo", "--size", "1048576",
     ])
+}
+
+fn bench_quick() -> StepResult {
+    plain(&["run", "--quiet", "-p", "xtask", "--", "bench", "--quick"])
 }

@@ -1,0 +1,285 @@
+//! `cargo xtask bench`: throughput and latency of every transport against two
+//! baselines measured in the same run (memcpy in-process, raw TCP for sockets),
+//! plus peak memory for one big message. Writes `target/bench/report.md` and
+//! `target/bench/throughput.svg`.
+//!
+//! Without `--quick` the measurements run in a release build (xtask re-invokes
+//! itself through `cargo run --release`); `--quick` is a small smoke run in the
+//! current build, used by `test-all` so the bench cannot rot.
+
+mod measure;
+mod memory;
+mod report;
+mod tcp;
+
+use std::time::{Duration, Instant};
+
+use channel_core::Error;
+
+pub use memory::probe as memory_probe;
+use report::{Latency, Row};
+
+/// What to measure and how much.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub quick: bool,
+    pub sizes: Vec<usize>,
+    /// Bytes streamed per throughput point (reps = this / size, within bounds).
+    pub bytes_per_point: usize,
+    pub rounds: usize,
+    pub memory_message: usize,
+    pub transports: Vec<String>,
+}
+
+/// Every transport the bench knows, baselines first.
+pub const TRANSPORTS: &[&str] = &[
+    "memcpy",
+    "raw-tcp",
+    "tokio",
+    "std",
+    "http-relay",
+    "http-direct",
+];
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut quick = false;
+    let mut in_release = false;
+    let mut transports: Vec<String> = TRANSPORTS.iter().map(|t| t.to_string()).collect();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--quick" => quick = true,
+            "--in-release" => in_release = true,
+            "--transports" => {
+                let list = args.next().ok_or("--transports needs a value")?;
+                transports = list.split(',').map(str::to_string).collect();
+                for t in &transports {
+                    if !TRANSPORTS.contains(&t.as_str()) {
+                        return Err(format!(
+                            "unknown transport '{t}'; known: {}",
+                            TRANSPORTS.join(", ")
+                        ));
+                    }
+                }
+                // The baselines are what the ratios are measured against.
+                for baseline in ["raw-tcp", "memcpy"] {
+                    if !transports.iter().any(|t| t == baseline) {
+                        transports.insert(0, baseline.to_string());
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown bench option '{other}' (see `cargo xtask help`)"
+                ));
+            }
+        }
+    }
+    if !quick && !in_release && cfg!(debug_assertions) {
+        // Re-run this very command from a release build.
+        println!("bench: building and running in release mode (cargo run --release)");
+        let mut forwarded = vec![
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--",
+            "bench",
+            "--in-release",
+        ];
+        let list = transports.join(",");
+        forwarded.extend(["--transports", list.as_str()]);
+        let status = crate::run::cargo(&forwarded)
+            .status()
+            .map_err(|e| format!("cannot start cargo: {e}"))?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err("the release bench failed".into())
+        };
+    }
+    let settings = if quick {
+        Settings {
+            quick,
+            sizes: vec![1 << 10, 64 << 10, 4 << 20],
+            bytes_per_point: 8 << 20,
+            rounds: 100,
+            memory_message: 32 << 20,
+            transports,
+        }
+    } else {
+        Settings {
+            quick,
+            sizes: vec![1 << 10, 16 << 10, 256 << 10, 4 << 20, 64 << 20],
+            bytes_per_point: 128 << 20,
+            rounds: 2000,
+            memory_message: 256 << 20,
+            transports,
+        }
+    };
+    measure_all(&settings)
+}
+
+fn measure_all(settings: &Settings) -> Result<(), String> {
+    let profile = if cfg!(debug_assertions) {
+        "debug (opt-level 1)"
+    } else {
+        "release"
+    };
+    println!(
+        "bench: {} transports, sizes {:?}, {} ping-pongs, {} build{}",
+        settings.transports.len(),
+        settings.sizes,
+        settings.rounds,
+        profile,
+        if settings.quick { ", quick" } else { "" }
+    );
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for name in &settings.transports {
+        print!("  {name:<12} ");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let t = Instant::now();
+        let mut row = bench_one(name, settings).map_err(|e| format!("{name}: {e}"))?;
+        row.peak_memory = memory::measure(name, settings.memory_message)?;
+        println!("done in {:.1?}", t.elapsed());
+        rows.push(row);
+    }
+    let text = report::render(&rows, settings, profile);
+    println!("\n{text}");
+    let dir = crate::run::root().join("target").join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::write(dir.join("report.md"), &text)
+        .map_err(|e| format!("cannot write the report: {e}"))?;
+    report::plot(&rows, &dir.join("throughput.svg"))?;
+    println!(
+        "bench: wrote {} and {} in {:.1?}",
+        dir.join("report.md").display(),
+        dir.join("throughput.svg").display(),
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// How many messages of `size` make one throughput point.
+fn reps(settings: &Settings, size: usize) -> usize {
+    (settings.bytes_per_point / size.max(1)).clamp(3, if settings.quick { 200 } else { 5000 })
+}
+
+fn mib_per_s(size: usize, reps: usize, took: Duration) -> f64 {
+    (size * reps) as f64 / (1 << 20) as f64 / took.as_secs_f64().max(1e-9)
+}
+
+fn latency_of(mut times: Vec<Duration>) -> Option<Latency> {
+    times.sort();
+    let at = |q: f64| {
+        times
+            .get(((times.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+    };
+    Some(Latency {
+        median: at(0.5)?,
+        p99: at(0.99)?,
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))
+}
+
+/// Measures one async pair: every size, then the ping-pongs.
+async fn measure_pair<C: channel_core::Channel>(
+    a: &mut C,
+    b: &mut C,
+    name: &'static str,
+    s: &Settings,
+) -> Result<Row, Error> {
+    let mut row = Row::new(name);
+    for &size in &s.sizes {
+        let reps = reps(s, size);
+        let took = measure::throughput(a, b, size, reps).await?;
+        row.throughput.push((size, mib_per_s(size, reps, took)));
+    }
+    row.latency = latency_of(measure::latency(a, b, s.rounds).await?);
+    Ok(row)
+}
+
+fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
+    let err = |e: Error| crate::demo::describe(&e);
+    match name {
+        "memcpy" => Ok(memcpy_row(s)),
+        "std" => {
+            let mut it = channel_std::StdChannel::network(2).into_iter();
+            let (Some(mut a), Some(mut b)) = (it.next(), it.next()) else {
+                return Err("no parties".into());
+            };
+            let mut row = Row::new("std");
+            for &size in &s.sizes {
+                let reps = reps(s, size);
+                let took =
+                    measure::blocking::throughput(&mut a, &mut b, size, reps).map_err(err)?;
+                row.throughput.push((size, mib_per_s(size, reps, took)));
+            }
+            row.latency =
+                latency_of(measure::blocking::latency(&mut a, &mut b, s.rounds).map_err(err)?);
+            Ok(row)
+        }
+        "raw-tcp" => runtime()?.block_on(async {
+            let (mut a, mut b) = tcp::pair().await.map_err(|e| e.to_string())?;
+            measure_pair(&mut a, &mut b, "raw-tcp", s)
+                .await
+                .map_err(err)
+        }),
+        "tokio" => runtime()?.block_on(async {
+            let mut it = channel_tokio::TokioChannel::network(2).into_iter();
+            let (Some(mut a), Some(mut b)) = (it.next(), it.next()) else {
+                return Err("no parties".into());
+            };
+            measure_pair(&mut a, &mut b, "tokio", s).await.map_err(err)
+        }),
+        "http-relay" => runtime()?.block_on(async {
+            let (relay, mut parties) = crate::demo::relay_parties(2).await?;
+            let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
+                return Err("no parties".into());
+            };
+            let row = measure_pair(&mut a, &mut b, "http-relay", s)
+                .await
+                .map_err(err);
+            relay.shutdown();
+            row
+        }),
+        "http-direct" => runtime()?.block_on(async {
+            let mut parties = crate::demo::direct_parties(2).await?;
+            let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
+                return Err("no parties".into());
+            };
+            measure_pair(&mut a, &mut b, "http-direct", s)
+                .await
+                .map_err(err)
+        }),
+        other => Err(format!("unknown transport '{other}'")),
+    }
+}
+
+/// The in-process limit: copying the message once.
+fn memcpy_row(s: &Settings) -> Row {
+    let mut row = Row::new("memcpy");
+    for &size in &s.sizes {
+        let reps = reps(s, size);
+        let src = vec![0xA5u8; size];
+        let mut dst = vec![0u8; size];
+        let started = Instant::now();
+        for _ in 0..reps {
+            dst.copy_from_slice(std::hint::black_box(&src));
+            std::hint::black_box(&mut dst);
+        }
+        row.throughput
+            .push((size, mib_per_s(size, reps, started.elapsed())));
+    }
+    row
+}

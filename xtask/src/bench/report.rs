@@ -1,0 +1,214 @@
+//! The bench's output: a Markdown report with ratios to the baselines, and an
+//! SVG plot of throughput against message size.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use plotters::prelude::*;
+
+use super::Settings;
+
+/// Median and 99th percentile of the round-trip times.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    pub median: Duration,
+    pub p99: Duration,
+}
+
+/// Everything measured for one transport.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: &'static str,
+    /// (message size, MiB/s)
+    pub throughput: Vec<(usize, f64)>,
+    pub latency: Option<Latency>,
+    pub peak_memory: Option<u64>,
+}
+
+impl Row {
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            throughput: Vec::new(),
+            latency: None,
+            peak_memory: None,
+        }
+    }
+}
+
+/// The baseline a transport is compared with: memcpy in-process, raw TCP for sockets.
+fn baseline_of(name: &str) -> &'static str {
+    match name {
+        "memcpy" | "tokio" | "std" => "memcpy",
+        _ => "raw-tcp",
+    }
+}
+
+fn size_label(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
+}
+
+pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
+    let find = |name: &str| rows.iter().find(|r| r.name == name);
+    let mut out = String::new();
+    let _ = writeln!(out, "# Bench report\n");
+    let _ = writeln!(
+        out,
+        "`cargo xtask bench{}` — {profile} build, loopback, 2 parties; ratios against baselines measured in the same run \
+         (in-process transports against memcpy, socket transports against raw tokio TCP with length-prefixed frames).\n",
+        if settings.quick { " --quick" } else { "" }
+    );
+    let _ = writeln!(out, "## Throughput, MiB/s (ratio to baseline)\n");
+    let _ = write!(out, "| transport | baseline |");
+    for &size in &settings.sizes {
+        let _ = write!(out, " {} |", size_label(size));
+    }
+    let _ = write!(out, "\n|---|---|");
+    for _ in &settings.sizes {
+        let _ = write!(out, "---|");
+    }
+    let _ = writeln!(out);
+    for row in rows {
+        let base = baseline_of(row.name);
+        let _ = write!(out, "| {} | {base} |", row.name);
+        for &(size, mib_s) in &row.throughput {
+            let ratio = find(base)
+                .and_then(|b| b.throughput.iter().find(|(s, _)| *s == size))
+                .map(|(_, b)| mib_s / b.max(1e-9));
+            match ratio {
+                Some(r) => {
+                    let _ = write!(out, " {mib_s:.0} ({r:.2}×) |");
+                }
+                None => {
+                    let _ = write!(out, " {mib_s:.0} |");
+                }
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    let _ = writeln!(
+        out,
+        "\n## Round trip of a 100-byte ping-pong ({} rounds)\n",
+        settings.rounds
+    );
+    let _ = writeln!(
+        out,
+        "| transport | median | p99 | median vs raw-tcp |\n|---|---|---|---|"
+    );
+    let tcp = find("raw-tcp").and_then(|r| r.latency);
+    for row in rows {
+        if let Some(l) = row.latency {
+            let ratio = tcp.map_or(String::from("-"), |t| {
+                format!(
+                    "{:.1}×",
+                    l.median.as_secs_f64() / t.median.as_secs_f64().max(1e-12)
+                )
+            });
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} µs | {:.1} µs | {ratio} |",
+                row.name,
+                l.median.as_secs_f64() * 1e6,
+                l.p99.as_secs_f64() * 1e6
+            );
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "\n## Peak memory while one {} message crosses (fresh process each)\n",
+        size_label(settings.memory_message)
+    );
+    let _ = writeln!(
+        out,
+        "| transport | peak extra resident memory | × message size |\n|---|---|---|"
+    );
+    for row in rows {
+        if let Some(bytes) = row.peak_memory {
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} MiB | {:.2} |",
+                row.name,
+                bytes as f64 / (1 << 20) as f64,
+                bytes as f64 / settings.memory_message as f64
+            );
+        }
+    }
+    out
+}
+
+/// Throughput against message size, one line per transport, log-log.
+pub fn plot(rows: &[Row], path: &Path) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("plotting {}: {e}", path.display());
+    let max = rows
+        .iter()
+        .flat_map(|r| r.throughput.iter().map(|(_, t)| *t))
+        .fold(1.0, f64::max);
+    let min = rows
+        .iter()
+        .flat_map(|r| r.throughput.iter().map(|(_, t)| *t))
+        .fold(max, f64::min)
+        .max(0.1);
+    let sizes = rows
+        .iter()
+        .flat_map(|r| r.throughput.iter().map(|(s, _)| *s as f64));
+    let (lo, hi) = sizes.fold((f64::MAX, 1.0f64), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "throughput by message size (MiB/s, log-log)",
+            ("sans-serif", 22),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (lo.min(hi)..hi * 1.5).log_scale(),
+            (min / 1.5..max * 1.5).log_scale(),
+        )
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("message size")
+        .y_desc("MiB/s")
+        .x_label_formatter(&|x| size_label(*x as usize))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (i, row) in rows.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points: Vec<(f64, f64)> = row
+            .throughput
+            .iter()
+            .map(|(s, t)| (*s as f64, t.max(0.1)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(row.name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(|e| err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}

@@ -1,0 +1,90 @@
+//! The socket baseline: two parties on one loopback TCP connection with 4-byte
+//! length-prefixed frames and TCP_NODELAY, as an async `Channel`, so the bench
+//! drives it exactly like the transports it is compared with.
+
+use channel_core::transport::TransportError;
+use channel_core::{Channel, RecvInfo, SendInfo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Largest frame the baseline accepts (bounded before allocating, like everything here).
+const MAX_FRAME: usize = 1 << 30;
+
+pub struct TcpChannel {
+    me: usize,
+    read: BufReader<OwnedReadHalf>,
+    write: OwnedWriteHalf,
+}
+
+/// Two connected parties on 127.0.0.1.
+pub async fn pair() -> std::io::Result<(TcpChannel, TcpChannel)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let (client, (server, _)) = (client?, server?);
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    let make = |me, stream: TcpStream| {
+        let (r, w) = stream.into_split();
+        TcpChannel {
+            me,
+            read: BufReader::with_capacity(1 << 16, r),
+            write: w,
+        }
+    };
+    Ok((make(0, client), make(1, server)))
+}
+
+/// A broken connection: the bench only needs to know that it failed.
+fn io_error(party: usize, _: std::io::Error) -> TransportError {
+    TransportError::Closed { party }
+}
+
+impl Channel for TcpChannel {
+    type SendError = TransportError;
+    type RecvError = TransportError;
+
+    async fn send_bytes_to(
+        &mut self,
+        p: usize,
+        msg: Vec<u8>,
+        _: SendInfo,
+    ) -> Result<(), TransportError> {
+        channel_core::transport::check_peer(self.me, p, 2)?;
+        let len = u32::try_from(msg.len()).map_err(|_| TransportError::QueueFull {
+            party: p,
+            queued: 0,
+            adding: msg.len(),
+            limit: u32::MAX as usize,
+        })?;
+        self.write
+            .write_all(&len.to_le_bytes())
+            .await
+            .map_err(|e| io_error(p, e))?;
+        self.write.write_all(&msg).await.map_err(|e| io_error(p, e))
+    }
+
+    async fn recv_bytes_from(&mut self, p: usize, _: RecvInfo) -> Result<Vec<u8>, TransportError> {
+        channel_core::transport::check_peer(self.me, p, 2)?;
+        let mut len = [0u8; 4];
+        self.read
+            .read_exact(&mut len)
+            .await
+            .map_err(|e| io_error(p, e))?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_FRAME {
+            return Err(TransportError::Closed { party: p });
+        }
+        let mut buf = vec![0u8; len];
+        self.read
+            .read_exact(&mut buf)
+            .await
+            .map_err(|e| io_error(p, e))?;
+        Ok(buf)
+    }
+
+    fn chunk_size(&self) -> usize {
+        MAX_FRAME - channel_core::frame::FOOTER_LEN
+    }
+}
