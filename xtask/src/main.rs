@@ -9,6 +9,7 @@
 //! - `bench`: throughput, latency and memory of every transport against baselines.
 
 mod bench;
+mod browser;
 mod demo;
 mod run;
 mod test_all;
@@ -29,6 +30,7 @@ commands:
                       writes target/bench/report.md and throughput.svg (release build)
                       --quick            a small smoke run in the current build
                       --transports a,b   only these (baselines are always included)
+  browser-tests       only the browser step of test-all (installs its tools when missing)
   help                this text
 ";
 
@@ -38,6 +40,16 @@ fn main() -> ExitCode {
         Some("test-all") => test_all::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("browser-tests") => match browser::run_tests() {
+            Ok(counts) => {
+                println!(
+                    "browser-tests: {} passed, {} failed",
+                    counts.passed, counts.failed
+                );
+                Ok(())
+            }
+            Err(browser::NotRun::Failed(e) | browser::NotRun::Skipped(e)) => Err(e),
+        },
         Some("bench-memory") => bench::memory_probe(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");

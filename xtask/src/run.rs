@@ -25,6 +25,8 @@ pub struct Counts {
     pub passed: u64,
     pub failed: u64,
     pub ignored: u64,
+    /// The step did not run (only allowed outside CI, with a loud warning).
+    pub skipped: bool,
 }
 
 impl Counts {
@@ -32,6 +34,7 @@ impl Counts {
         self.passed += other.passed;
         self.failed += other.failed;
         self.ignored += other.ignored;
+        self.skipped |= other.skipped;
     }
 
     /// Reads libtest's `test result: ok. 12 passed; 0 failed; 1 ignored; ...` line.

@@ -18,6 +18,7 @@ const STEPS: &[Step] = &[
     ("fmt", fmt),
     ("clippy", clippy),
     ("tests", tests),
+    ("browser tests", browser_tests),
     ("examples", examples),
     ("demo (quick)", demo_quick),
     ("bench (quick)", bench_quick),
@@ -127,4 +128,22 @@ fn demo_quick() -> StepResult {
 
 fn bench_quick() -> StepResult {
     plain(&["run", "--quiet", "-p", "xtask", "--", "bench", "--quick"])
+}
+
+fn browser_tests() -> StepResult {
+    match crate::browser::run_tests() {
+        Ok(counts) => Ok(counts),
+        Err(crate::browser::NotRun::Failed(e)) => Err(e),
+        Err(crate::browser::NotRun::Skipped(why)) => {
+            eprintln!(
+                "\n{}\n!! BROWSER TESTS SKIPPED (allowed outside CI only)\n!! {why}\n{}\n",
+                "!".repeat(72),
+                "!".repeat(72)
+            );
+            Ok(Counts {
+                skipped: true,
+                ..Counts::default()
+            })
+        }
+    }
 }

@@ -27,6 +27,8 @@ mod wrappers;
 
 #[cfg(feature = "testkit")]
 #[path = "testkit/party.rs"]
+// The blocking kit runs parties on threads, which a browser does not have.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) mod kit_party;
 
 pub use channel::Channel;

@@ -47,6 +47,8 @@
 //! # }
 //! ```
 
+pub mod backoff;
+mod error;
 pub mod protocol;
 
 #[cfg(feature = "server")]
@@ -64,14 +66,12 @@ mod serve;
 mod client;
 #[cfg(feature = "client")]
 pub mod direct;
-#[cfg(feature = "client")]
-mod error;
 
+pub use backoff::RetryPolicy;
 #[cfg(feature = "client")]
-pub use client::{ClientOptions, HttpChannel, RetryPolicy};
+pub use client::{ClientOptions, HttpChannel};
 #[cfg(feature = "client")]
 pub use direct::{DirectChannel, DirectConfig, DirectOptions, DirectPeer};
-#[cfg(feature = "client")]
 pub use error::{HttpError, TransportError};
 #[cfg(feature = "server")]
 pub use serve::{serve, serve_tls, tls_config};

@@ -7,31 +7,11 @@ mod retry;
 use std::time::Duration;
 
 pub use relay_channel::HttpChannel;
+
+use crate::RetryPolicy;
 pub(crate) use retry::post_with_retries;
 
 use crate::HttpError;
-
-/// How hard a client retries: capped exponential backoff with jitter, within a
-/// bounded total time.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// First delay.
-    pub initial: Duration,
-    /// Largest delay between two attempts.
-    pub max: Duration,
-    /// Give up once failures have gone on this long.
-    pub give_up_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_millis(20),
-            max: Duration::from_secs(1),
-            give_up_after: Duration::from_secs(60),
-        }
-    }
-}
 
 /// Options of the native clients; every field has a sensible default.
 #[derive(Debug, Clone)]

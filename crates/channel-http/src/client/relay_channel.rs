@@ -9,8 +9,9 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use tokio::time::Instant;
 
-use super::retry::{Backoff, Retryable, classify, describe};
+use super::retry::{Retryable, classify, describe, unit_random};
 use super::{ClientOptions, base_url, post_with_retries};
+use crate::backoff::Backoff;
 use crate::protocol::{
     CreateSession, HEADER_SEQ, SessionCreated, SessionInfo, recv_path, send_path, session_path,
     sessions_path,
@@ -275,7 +276,7 @@ impl Channel for HttpChannel {
                 },
                 Err(e) => (describe(&e), None),
             };
-            let delay = backoff.failed(failure.0, failure.1, p, &during)?;
+            let delay = backoff.failed(failure.0, unit_random(), failure.1, p, &during)?;
             tokio::time::sleep(delay.min(left)).await;
         }
     }

@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
-use reqwest::{Client, Response, StatusCode};
-use tokio::time::Instant;
+use reqwest::{Client, Response};
 
-use super::RetryPolicy;
-use crate::HttpError;
+use crate::backoff::{Backoff, is_retryable_status};
 use crate::protocol::ErrorBody;
+use crate::{HttpError, RetryPolicy};
 
 /// Whether a failed attempt is worth repeating.
 pub(crate) enum Retryable {
@@ -18,17 +17,6 @@ pub(crate) enum Retryable {
     Yes(String, Option<Duration>),
     /// No: this is the error.
     No(HttpError),
-}
-
-/// Statuses that say "try again later": throttled, or a proxy/relay in trouble.
-pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(
-        status,
-        StatusCode::TOO_MANY_REQUESTS
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT
-    )
 }
 
 /// Classifies an unsuccessful response.
@@ -47,7 +35,7 @@ pub(crate) async fn classify(response: Response, party: usize, during: &str) -> 
             .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned()),
         Err(e) => format!("(no readable body: {e})"),
     };
-    if is_retryable_status(status) {
+    if is_retryable_status(status.as_u16()) {
         Retryable::Yes(format!("HTTP {status}: {message}"), retry_after)
     } else {
         Retryable::No(HttpError::Refused {
@@ -69,70 +57,6 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// Counts failures and says how long to wait before the next attempt.
-pub(crate) struct Backoff {
-    policy: RetryPolicy,
-    attempts: u32,
-    failing_since: Option<Instant>,
-}
-
-impl Backoff {
-    pub(crate) fn new(policy: RetryPolicy) -> Self {
-        Self {
-            policy,
-            attempts: 0,
-            failing_since: None,
-        }
-    }
-
-    /// Forgets earlier failures (after a success).
-    pub(crate) fn reset(&mut self) {
-        self.attempts = 0;
-        self.failing_since = None;
-    }
-
-    /// Records a failed attempt; returns the delay before the next one, or the
-    /// final error once failures have gone on for `give_up_after`.
-    pub(crate) fn failed(
-        &mut self,
-        why: String,
-        at_least: Option<Duration>,
-        party: usize,
-        during: &str,
-    ) -> Result<Duration, HttpError> {
-        self.attempts += 1;
-        let since = *self.failing_since.get_or_insert_with(Instant::now);
-        let waited = since.elapsed();
-        if waited >= self.policy.give_up_after {
-            return Err(HttpError::GaveUp {
-                party,
-                during: during.to_string(),
-                attempts: self.attempts,
-                waited,
-                last: why,
-            });
-        }
-        let exponent = self.attempts.saturating_sub(1).min(16);
-        let base = self
-            .policy
-            .initial
-            .saturating_mul(1 << exponent)
-            .min(self.policy.max);
-        // Full jitter in [base/2, base], so clients that failed together spread out.
-        let jittered = base.mul_f64(0.5 + 0.5 * unit_random());
-        let delay = jittered
-            .max(at_least.unwrap_or_default().min(self.policy.max))
-            .min(self.policy.give_up_after.saturating_sub(waited));
-        tracing::debug!(party, during, attempt = self.attempts, ?delay, %why, "retrying");
-        Ok(delay)
-    }
-}
-
-/// A uniform number in [0, 1) (from the OS; a failure only loses the jitter).
-fn unit_random() -> f64 {
-    getrandom::u32().map_or(0.5, |r| f64::from(r) / (f64::from(u32::MAX) + 1.0))
 }
 
 /// POSTs `body` to `url` until it is accepted, retrying what is retryable.
@@ -172,7 +96,12 @@ pub(crate) async fn post_with_retries(
             }
             Err(e) => (describe(&e), None),
         };
-        let delay = backoff.failed(why, at_least, party, during)?;
+        let delay = backoff.failed(why, unit_random(), at_least, party, during)?;
         tokio::time::sleep(delay).await;
     }
+}
+
+/// A uniform number in [0, 1) from the OS (a failure only loses the jitter).
+pub(crate) fn unit_random() -> f64 {
+    getrandom::u32().map_or(0.5, |r| f64::from(r) / (f64::from(u32::MAX) + 1.0))
 }

@@ -1,0 +1,335 @@
+//! `WasmChannel`: one browser party of a relay session, speaking the same HTTP
+//! API, authentication, long-poll and exactly-once rules as the native client.
+
+use std::time::Duration;
+
+use channel_core::transport::check_peer;
+use channel_core::{Channel, RecvInfo, SendInfo};
+use channel_http::backoff::{Backoff, is_retryable_status};
+use channel_http::protocol::{
+    CreateSession, ErrorBody, HEADER_SEQ, SessionCreated, SessionInfo, recv_path, send_path,
+    session_path, sessions_path,
+};
+use channel_http::{HttpError, RetryPolicy, TransportError};
+use gloo_net::http::{Request, Response};
+use web_time::Instant;
+
+/// Options of a browser party; every field has a sensible default.
+#[derive(Debug, Clone)]
+pub struct WasmOptions {
+    /// How long a receive waits for a message before a timeout error.
+    pub recv_timeout: Duration,
+    /// Retries on network errors and retryable statuses (with browser timers).
+    pub retry: RetryPolicy,
+    /// Longest wait asked of the relay per long-poll (the relay may grant less).
+    pub poll_wait: Duration,
+    /// The largest message the `channel_core` helpers send or accept.
+    pub max_message_size: usize,
+}
+
+impl Default for WasmOptions {
+    fn default() -> Self {
+        Self {
+            recv_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            poll_wait: Duration::from_millis(channel_http::protocol::DEFAULT_MAX_WAIT_MS),
+            max_message_size: 256 << 20,
+        }
+    }
+}
+
+/// One party of a relay session, in a browser: implements the async [`Channel`]
+/// with `!Send` futures (they hold JavaScript values).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), channel_http::HttpError> {
+/// use channel_wasm::{WasmChannel, WasmOptions};
+///
+/// let opts = WasmOptions::default();
+/// let mut ch = WasmChannel::join("https://relay.example", "5f0c…", "a1b2…", &opts).await?;
+/// channel_core::send_to(&mut ch, 1, "hello", &42u64).await.ok();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct WasmChannel {
+    base: String,
+    session: String,
+    auth: String,
+    me: usize,
+    parties: usize,
+    max_body: usize,
+    max_wait: Duration,
+    next_send: Vec<u64>,
+    next_recv: Vec<u64>,
+    options: WasmOptions,
+}
+
+/// A network failure of `fetch` (no HTTP answer at all).
+fn network(e: gloo_net::Error) -> String {
+    format!("network error: {e}")
+}
+
+/// The relay's explanation of a refusal.
+async fn refusal(response: &Response) -> String {
+    match response.text().await {
+        Ok(text) => serde_json::from_str::<ErrorBody>(&text)
+            .map(|b| b.error)
+            .unwrap_or(text),
+        Err(e) => format!("(no readable body: {e})"),
+    }
+}
+
+fn base_url(url: &str) -> Result<String, HttpError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        Ok(trimmed.to_string())
+    } else {
+        Err(HttpError::Setup(format!(
+            "'{url}' is not an http:// or https:// URL"
+        )))
+    }
+}
+
+/// A uniform number in [0, 1) for backoff jitter.
+fn unit_random() -> f64 {
+    js_sys::Math::random()
+}
+
+impl WasmChannel {
+    /// Creates a session of `parties` parties; the answer holds one token per party.
+    pub async fn create_session(
+        relay_url: &str,
+        parties: usize,
+        operator_token: Option<&str>,
+    ) -> Result<SessionCreated, HttpError> {
+        let base = base_url(relay_url)?;
+        let body = serde_json::to_string(&CreateSession { parties })
+            .map_err(|e| HttpError::Setup(e.to_string()))?;
+        let mut request = Request::post(&format!("{base}{}", sessions_path()))
+            .header("content-type", "application/json");
+        if let Some(token) = operator_token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        let response = request
+            .body(body)
+            .map_err(|e| HttpError::Setup(e.to_string()))?
+            .send()
+            .await
+            .map_err(|e| HttpError::Setup(format!("cannot reach the relay at {base}: {e}")))?;
+        if response.status() != 201 {
+            return Err(HttpError::Setup(format!(
+                "creating a session: HTTP {}: {}",
+                response.status(),
+                refusal(&response).await
+            )));
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| HttpError::Protocol(format!("bad session answer: {e}")))
+    }
+
+    /// Joins `session` as the party that `token` belongs to.
+    pub async fn join(
+        relay_url: &str,
+        session: &str,
+        token: &str,
+        options: &WasmOptions,
+    ) -> Result<Self, HttpError> {
+        let base = base_url(relay_url)?;
+        let auth = format!("Bearer {token}");
+        let response = Request::get(&format!("{base}{}", session_path(session)))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .map_err(|e| HttpError::Setup(format!("cannot reach the relay at {base}: {e}")))?;
+        if response.status() != 200 {
+            return Err(HttpError::Setup(format!(
+                "joining the session: HTTP {}: {}",
+                response.status(),
+                refusal(&response).await
+            )));
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        let info: SessionInfo = serde_json::from_str(&text)
+            .map_err(|e| HttpError::Protocol(format!("bad session info: {e}")))?;
+        if info.max_body <= channel_core::frame::FOOTER_LEN {
+            return Err(HttpError::Protocol(format!(
+                "the relay's body limit of {} bytes cannot hold a frame",
+                info.max_body
+            )));
+        }
+        Ok(Self {
+            base,
+            session: info.session,
+            auth,
+            me: info.party,
+            parties: info.parties,
+            max_body: info.max_body,
+            max_wait: Duration::from_millis(info.max_wait_ms),
+            next_send: vec![0; info.parties],
+            next_recv: vec![0; info.parties],
+            options: options.clone(),
+        })
+    }
+
+    /// This party's index (from its token).
+    pub fn party(&self) -> usize {
+        self.me
+    }
+
+    /// The number of parties in the session.
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    fn seq(seqs: &mut [u64], p: usize) -> Result<&mut u64, HttpError> {
+        seqs.get_mut(p)
+            .ok_or(HttpError::Transport(TransportError::Closed { party: p }))
+    }
+}
+
+impl Channel for WasmChannel {
+    type SendError = HttpError;
+    type RecvError = HttpError;
+
+    async fn send_bytes_to(
+        &mut self,
+        p: usize,
+        msg: Vec<u8>,
+        info: SendInfo,
+    ) -> Result<(), HttpError> {
+        check_peer(self.me, p, self.parties)?;
+        if msg.len() > self.max_body {
+            return Err(HttpError::TooLarge {
+                party: p,
+                size: msg.len(),
+                max: self.max_body,
+            });
+        }
+        let seq = *Self::seq(&mut self.next_send, p)?;
+        let url = format!("{}{}", self.base, send_path(&self.session, p, seq));
+        let during = format!("sending {info}");
+        let mut backoff = Backoff::new(self.options.retry);
+        // Bounded: the backoff gives up after `retry.give_up_after`.
+        loop {
+            let body = js_sys::Uint8Array::from(msg.as_slice());
+            let sent = Request::post(&url)
+                .header("authorization", &self.auth)
+                .header("content-type", "application/octet-stream")
+                .body(body)
+                .map_err(|e| HttpError::Setup(e.to_string()))?
+                .send()
+                .await;
+            let (why, at_least) = match sent {
+                Ok(r) if (200..300).contains(&r.status()) => break,
+                Ok(r) if is_retryable_status(r.status()) => {
+                    let at_least = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    (
+                        format!("HTTP {}: {}", r.status(), refusal(&r).await),
+                        at_least,
+                    )
+                }
+                Ok(r) => {
+                    return Err(HttpError::Refused {
+                        party: p,
+                        during,
+                        status: r.status(),
+                        message: refusal(&r).await,
+                    });
+                }
+                Err(e) => (network(e), None),
+            };
+            let delay = backoff.failed(why, unit_random(), at_least, p, &during)?;
+            gloo_timers::future::sleep(delay).await;
+        }
+        *Self::seq(&mut self.next_send, p)? += 1;
+        Ok(())
+    }
+
+    async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
+        check_peer(self.me, p, self.parties)?;
+        let seq = *Self::seq(&mut self.next_recv, p)?;
+        let during = format!("receiving {info}");
+        let deadline = Instant::now() + self.options.recv_timeout;
+        let mut backoff = Backoff::new(self.options.retry);
+        // Bounded by `deadline`: each pass is a long-poll or a backoff sleep.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TransportError::Timeout {
+                    party: p,
+                    after: self.options.recv_timeout,
+                    waiting_for: info.to_string(),
+                }
+                .into());
+            }
+            let wait = left.min(self.max_wait).min(self.options.poll_wait);
+            let url = format!(
+                "{}{}",
+                self.base,
+                recv_path(&self.session, p, seq, wait.as_millis() as u64)
+            );
+            let got = Request::get(&url)
+                .header("authorization", &self.auth)
+                .send()
+                .await;
+            let (why, at_least) = match got {
+                Ok(r) if r.status() == 204 => {
+                    backoff.reset();
+                    continue;
+                }
+                Ok(r) if r.status() == 200 => {
+                    let got_seq = r
+                        .headers()
+                        .get(HEADER_SEQ)
+                        .and_then(|v| v.parse::<u64>().ok());
+                    if got_seq != Some(seq) {
+                        return Err(HttpError::Protocol(format!(
+                            "asked party {p}'s message {seq}, got {got_seq:?}"
+                        )));
+                    }
+                    match r.binary().await {
+                        Ok(body) => {
+                            *Self::seq(&mut self.next_recv, p)? += 1;
+                            return Ok(body);
+                        }
+                        Err(e) => (network(e), None),
+                    }
+                }
+                Ok(r) if is_retryable_status(r.status()) => {
+                    (format!("HTTP {}: {}", r.status(), refusal(&r).await), None)
+                }
+                Ok(r) => {
+                    return Err(HttpError::Refused {
+                        party: p,
+                        during,
+                        status: r.status(),
+                        message: refusal(&r).await,
+                    });
+                }
+                Err(e) => (network(e), None),
+            };
+            let delay = backoff.failed(why, unit_random(), at_least, p, &during)?;
+            gloo_timers::future::sleep(delay.min(left)).await;
+        }
+    }
+
+    fn chunk_size(&self) -> usize {
+        self.max_body - channel_core::frame::FOOTER_LEN
+    }
+
+    fn max_message_size(&self) -> usize {
+        self.options.max_message_size
+    }
+}

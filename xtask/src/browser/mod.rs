@@ -1,0 +1,189 @@
+//! The browser step of `test-all`: builds `channel-wasm`'s tests for
+//! wasm32-unknown-unknown, runs them in headless Chromium against a live relay on
+//! 127.0.0.1, with two native `channel-http` parties joining the browser in a
+//! secure sum. Every tool is installed here when missing (see `toolchain`).
+
+mod bindgen;
+mod toolchain;
+
+use std::time::{Duration, Instant};
+
+use channel_http::relay::{Relay, RelayConfig};
+use channel_http::{ClientOptions, HttpChannel};
+
+use crate::run::{Counts, root, stream};
+
+/// Inputs of the three secure-sum parties; party 0 is the browser.
+const INPUTS: [u64; 3] = [1111, 2222, 3333];
+
+/// Why the step could not run: a hard failure, or (outside CI) a loud skip.
+pub enum NotRun {
+    Failed(String),
+    Skipped(String),
+}
+
+pub fn run_tests() -> Result<Counts, NotRun> {
+    let started = Instant::now();
+    let tools = match toolchain::ensure() {
+        Ok(tools) => tools,
+        // In CI the browser tests must run: a missing tool is a failure.
+        Err(e) if std::env::var_os("CI").is_some() => return Err(NotRun::Failed(e)),
+        Err(e) => return Err(NotRun::Skipped(e)),
+    };
+    let runner = bindgen::ensure_runner().map_err(NotRun::Failed)?;
+    println!("browser: tools ready after {:.0?}", started.elapsed());
+    run_with(&tools, &runner).map_err(NotRun::Failed)
+}
+
+fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Counts, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    let relay = Relay::new(RelayConfig {
+        cors_origins: vec!["*".into()],
+        ..RelayConfig::default()
+    });
+    let (url, session) = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        tokio::spawn(channel_http::serve(
+            listener,
+            relay.router(),
+            relay.shutdown_signal(),
+        ));
+        let session = HttpChannel::create_session(&url, 3, None, &ClientOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((url, session))
+    })?;
+    println!(
+        "browser: relay on {url}; secure-sum session {}",
+        session.session
+    );
+
+    // The two native parties wait (generously: the wasm build comes first).
+    let opts = ClientOptions {
+        recv_timeout: Duration::from_secs(1800),
+        ..ClientOptions::default()
+    };
+    let natives: Vec<_> = (1..3)
+        .map(|party| {
+            let (url, id, token, opts) = (
+                url.clone(),
+                session.session.clone(),
+                session.tokens[party].clone(),
+                opts.clone(),
+            );
+            runtime.spawn(async move {
+                let mut ch = HttpChannel::join(&url, &id, &token, &opts).await?;
+                let mut r = 0xC0FFEE + party as u64;
+                let sum = channel_core::reference::secure_sum(
+                    &mut ch,
+                    party,
+                    3,
+                    INPUTS[party],
+                    move || {
+                        r ^= r << 13;
+                        r ^= r >> 7;
+                        r ^= r << 17;
+                        r
+                    },
+                )
+                .await
+                .map_err(|e| channel_http::HttpError::Protocol(crate::demo::describe(&e)))?;
+                Ok::<_, channel_http::HttpError>(sum)
+            })
+        })
+        .collect();
+
+    let work = root().join("target").join("wasm");
+    let tmp = work.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    let webdriver = work.join("webdriver.json");
+    let config = format!(
+        r#"{{"goog:chromeOptions": {{"binary": "{}", "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]}}}}"#,
+        tools.chromium.display()
+    );
+    std::fs::write(&webdriver, config)
+        .map_err(|e| format!("cannot write {}: {e}", webdriver.display()))?;
+
+    let expected: u64 = INPUTS.iter().sum();
+    let mut cmd = std::process::Command::new(&tools.cargo);
+    cmd.current_dir(root())
+        .args([
+            "test",
+            "-p",
+            "channel-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-Zbuild-std=std,panic_abort",
+            "--tests",
+        ])
+        .env_remove("CARGO")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTFLAGS")
+        .env("RUSTC", &tools.rustc)
+        .env("RUSTDOC", &tools.rustdoc)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_TARGET_DIR", &work)
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", &tools.wasm_ld)
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
+        .env("CHROMEDRIVER", &tools.chromedriver)
+        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
+        .env("TMPDIR", &tmp)
+        .env("CHANNEL_WASM_RELAY_URL", &url)
+        .env("CHANNEL_WASM_SUM_SESSION", &session.session)
+        .env("CHANNEL_WASM_SUM_TOKEN", &session.tokens[0])
+        .env("CHANNEL_WASM_SUM_INPUT", INPUTS[0].to_string())
+        .env("CHANNEL_WASM_SUM_EXPECTED", expected.to_string());
+    let started = Instant::now();
+    let result = stream(cmd);
+    // Chromium leaves profile folders behind; they are ours to remove.
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (ok, counts) = result?;
+    println!(
+        "browser: wasm build and browser run took {:.0?}",
+        started.elapsed()
+    );
+    if !ok {
+        relay.shutdown();
+        return Err("the browser tests failed".into());
+    }
+    if counts.passed == 0 {
+        relay.shutdown();
+        return Err("the browser run reported no passing test".into());
+    }
+
+    let sums = runtime.block_on(async {
+        let mut sums = Vec::new();
+        for native in natives {
+            let joined = tokio::time::timeout(Duration::from_secs(60), native)
+                .await
+                .map_err(|_| {
+                    "a native party did not finish within 60 s of the browser".to_string()
+                })?;
+            let sum = joined
+                .map_err(|e| format!("a native party's task failed: {e}"))?
+                .map_err(|e| format!("a native party failed: {e}"))?;
+            sums.push(sum);
+        }
+        Ok::<_, String>(sums)
+    });
+    relay.shutdown();
+    let sums = sums?;
+    if sums.iter().any(|&s| s != expected) {
+        return Err(format!(
+            "native parties computed {sums:?}, expected {expected}"
+        ));
+    }
+    println!("browser: the browser and two native parties agree on the secure sum {expected}");
+    Ok(counts)
+}
