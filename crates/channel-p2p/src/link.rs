@@ -1,0 +1,337 @@
+//! One task per peer: owns the long-lived stream to that peer, numbers and
+//! acknowledges chunks, re-establishes the stream when the connection drops,
+//! and resends what the peer has not acknowledged (exactly once, in order).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use channel_core::transport::QueueBudget;
+use futures::AsyncReadExt;
+use libp2p::{PeerId, Stream, StreamProtocol};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::P2pError;
+use crate::wire::{Frame, WireError, read_frame, write_frame};
+
+/// The protocol name of the stream between two parties.
+pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/mpc-channels/link/1");
+
+/// What the application side and the link task share about one peer.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    /// Bytes sent by the application and not yet acknowledged by the peer.
+    pub(crate) outbound: QueueBudget,
+    /// Bytes received and not yet taken by the application.
+    pub(crate) inbound: Arc<AtomicUsize>,
+    /// Signalled when the application takes a message (room for more).
+    pub(crate) inbound_space: Arc<Notify>,
+    /// Why the link ended, once it has.
+    pub(crate) failure: Arc<Mutex<Option<P2pError>>>,
+}
+
+impl Shared {
+    pub(crate) fn failure(&self) -> Option<P2pError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn fail(&self, e: P2pError) {
+        let mut slot = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.get_or_insert(e);
+    }
+}
+
+/// Everything a link task needs.
+pub(crate) struct Link {
+    pub(crate) party: usize,
+    pub(crate) peer: PeerId,
+    pub(crate) addrs: Vec<libp2p::Multiaddr>,
+    /// The lower-numbered party of a pair opens the stream; the other accepts.
+    pub(crate) opener: bool,
+    pub(crate) control: libp2p_stream::Control,
+    pub(crate) incoming: mpsc::Receiver<Stream>,
+    pub(crate) app_rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    pub(crate) to_app: mpsc::UnboundedSender<Vec<u8>>,
+    pub(crate) shared: Shared,
+    pub(crate) max_payload: usize,
+    pub(crate) max_inbound: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) reconnect_timeout: Duration,
+    pub(crate) established: Option<oneshot::Sender<Result<(), String>>>,
+    /// Requests to the swarm; also keeps the swarm alive while this link runs.
+    pub(crate) driver: mpsc::UnboundedSender<crate::node::Command>,
+}
+
+/// How a session on one stream ended.
+enum Ended {
+    /// The stream broke (or a newer one replaced it): reconnect.
+    Broken(String, Option<Stream>),
+    /// Both sides are done.
+    Finished,
+}
+
+/// The per-direction sequence state that survives reconnects.
+#[derive(Default)]
+struct Seqs {
+    next_send: u64,
+    unacked: VecDeque<(u64, Arc<Vec<u8>>)>,
+    next_recv: u64,
+    app_done: bool,
+    peer_done: bool,
+}
+
+impl Link {
+    pub(crate) async fn run(mut self) {
+        let mut seqs = Seqs::default();
+        let mut next_stream: Option<Stream> = None;
+        let mut deadline = Instant::now() + self.connect_timeout;
+        let mut last = String::from("no attempt yet");
+        // Bounded: every pass either ends the link or waits for a stream until `deadline`.
+        loop {
+            let stream = match next_stream.take() {
+                Some(s) => s,
+                None => match self.obtain_stream(deadline, &mut last).await {
+                    Some(s) => s,
+                    None => {
+                        let reason =
+                            format!("no connection within the time allowed; last problem: {last}");
+                        self.give_up(
+                            P2pError::PeerLost {
+                                party: self.party,
+                                reason: reason.clone(),
+                            },
+                            reason,
+                        );
+                        return;
+                    }
+                },
+            };
+            match self.session(stream, &mut seqs).await {
+                Ok(Ended::Finished) => {
+                    self.shared.fail(P2pError::Transport(
+                        channel_core::transport::TransportError::Closed { party: self.party },
+                    ));
+                    return;
+                }
+                Ok(Ended::Broken(why, replacement)) => {
+                    tracing::debug!(party = self.party, %why, "stream to peer broke; reconnecting");
+                    last = why;
+                    next_stream = replacement;
+                    deadline = Instant::now() + self.reconnect_timeout;
+                }
+                Err(e) => {
+                    self.give_up(e.clone(), e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn give_up(&mut self, e: P2pError, reason: String) {
+        tracing::debug!(party = self.party, %reason, "link to peer failed");
+        self.shared.fail(e);
+        if let Some(tx) = self.established.take() {
+            let _ = tx.send(Err(reason));
+        }
+    }
+
+    /// Opens (or waits for) a stream to the peer, until `deadline`.
+    async fn obtain_stream(&mut self, deadline: Instant, last: &mut String) -> Option<Stream> {
+        let mut delay = Duration::from_millis(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if self.opener {
+                let dial = crate::node::Command::Dial(self.peer, self.addrs.clone());
+                let _ = self.driver.send(dial);
+                match tokio::time::timeout(left, self.control.open_stream(self.peer, PROTOCOL))
+                    .await
+                {
+                    Ok(Ok(stream)) => return Some(stream),
+                    Ok(Err(e)) => *last = e.to_string(),
+                    Err(_) => return None,
+                }
+                tokio::time::sleep(delay.min(left)).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            } else {
+                return match tokio::time::timeout(left, self.incoming.recv()).await {
+                    Ok(Some(stream)) => Some(stream),
+                    Ok(None) | Err(_) => {
+                        *last = "the peer did not open a stream to us".into();
+                        None
+                    }
+                };
+            }
+        }
+    }
+
+    /// Runs one stream until it breaks, is replaced, or both sides are done.
+    async fn session(&mut self, stream: Stream, seqs: &mut Seqs) -> Result<Ended, P2pError> {
+        let (mut rd, mut wr) = stream.split();
+        let handshake = async {
+            write_frame(
+                &mut wr,
+                &Frame::Hello {
+                    next_expected: seqs.next_recv,
+                },
+            )
+            .await?;
+            futures::AsyncWriteExt::flush(&mut wr).await?;
+            Ok::<_, std::io::Error>(())
+        };
+        let hello =
+            tokio::time::timeout(self.reconnect_timeout.max(Duration::from_secs(5)), async {
+                handshake.await.map_err(WireError::Io)?;
+                read_frame(&mut rd, self.max_payload).await
+            })
+            .await;
+        let peer_next = match hello {
+            Ok(Ok(Frame::Hello { next_expected })) => next_expected,
+            Ok(Ok(other)) => return Err(self.malformed(format!("expected HELLO, got {other:?}"))),
+            Ok(Err(WireError::Malformed(m))) => return Err(self.malformed(m)),
+            Ok(Err(WireError::Io(e))) => return Ok(Ended::Broken(format!("handshake: {e}"), None)),
+            Err(_) => return Ok(Ended::Broken("handshake timed out".into(), None)),
+        };
+        if let Some(tx) = self.established.take() {
+            let _ = tx.send(Ok(()));
+        }
+        // The peer already has everything before `peer_next`.
+        self.acknowledged(seqs, peer_next.saturating_sub(1), peer_next > 0);
+
+        let (frames_tx, mut frames_rx) = mpsc::channel::<Result<Frame, WireError>>(8);
+        let max_payload = self.max_payload;
+        let reader = tokio::spawn(async move {
+            // Bounded by the stream: ends at its first error or when dropped.
+            loop {
+                let frame = read_frame(&mut rd, max_payload).await;
+                let stop = frame.is_err();
+                if frames_tx.send(frame).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let (write_tx, write_rx) = mpsc::unbounded_channel::<Frame>();
+        let mut writer = tokio::spawn(write_loop(wr, write_rx));
+        for (seq, payload) in &seqs.unacked {
+            let _ = write_tx.send(Frame::Data {
+                seq: *seq,
+                payload: payload.clone(),
+            });
+        }
+        if seqs.app_done && seqs.unacked.is_empty() {
+            let _ = write_tx.send(Frame::Bye);
+        }
+
+        let ended = loop {
+            if seqs.app_done && seqs.unacked.is_empty() && seqs.peer_done {
+                break Ok(Ended::Finished);
+            }
+            let room = self.shared.inbound.load(Ordering::Acquire) < self.max_inbound;
+            tokio::select! {
+                msg = self.app_rx.recv(), if !seqs.app_done => match msg {
+                    Some(payload) => {
+                        let seq = seqs.next_send;
+                        seqs.next_send += 1;
+                        let payload = Arc::new(payload);
+                        seqs.unacked.push_back((seq, payload.clone()));
+                        let _ = write_tx.send(Frame::Data { seq, payload });
+                    }
+                    None => {
+                        seqs.app_done = true;
+                        if seqs.unacked.is_empty() {
+                            let _ = write_tx.send(Frame::Bye);
+                        }
+                    }
+                },
+                frame = frames_rx.recv(), if room => match frame {
+                    Some(Ok(Frame::Data { seq, payload })) => {
+                        if seq > seqs.next_recv {
+                            break Err(self.malformed(format!("chunk {seq} arrived where {} was next", seqs.next_recv)));
+                        }
+                        if seq == seqs.next_recv {
+                            seqs.next_recv += 1;
+                            let payload = Arc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone());
+                            self.shared.inbound.fetch_add(payload.len(), Ordering::AcqRel);
+                            // The application may be gone; then nobody needs the chunk.
+                            let _ = self.to_app.send(payload);
+                        }
+                        let _ = write_tx.send(Frame::Ack { seq });
+                    }
+                    Some(Ok(Frame::Ack { seq })) => {
+                        self.acknowledged(seqs, seq, true);
+                        if seqs.app_done && seqs.unacked.is_empty() {
+                            let _ = write_tx.send(Frame::Bye);
+                        }
+                    }
+                    Some(Ok(Frame::Bye)) => seqs.peer_done = true,
+                    Some(Ok(Frame::Hello { .. })) => break Err(self.malformed("a second HELLO".into())),
+                    Some(Err(WireError::Malformed(m))) => break Err(self.malformed(m)),
+                    Some(Err(WireError::Io(e))) => break Ok(Ended::Broken(format!("reading: {e}"), None)),
+                    None => break Ok(Ended::Broken("the reader stopped".into(), None)),
+                },
+                () = self.shared.inbound_space.notified(), if !room => {}
+                newer = self.incoming.recv(), if !self.opener => match newer {
+                    Some(stream) => break Ok(Ended::Broken("the peer opened a new stream".into(), Some(stream))),
+                    None => break Ok(Ended::Broken("no more incoming streams".into(), None)),
+                },
+                written = &mut writer => {
+                    let why = match written {
+                        Ok(Ok(())) => "the writer stopped".to_string(),
+                        Ok(Err(e)) => format!("writing: {e}"),
+                        Err(e) => format!("the writer task failed: {e}"),
+                    };
+                    break Ok(Ended::Broken(why, None));
+                }
+            }
+        };
+        reader.abort();
+        if matches!(ended, Ok(Ended::Finished)) {
+            // Let the last frames (BYE, ACKs) leave before closing.
+            drop(write_tx);
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+        }
+        writer.abort();
+        ended
+    }
+
+    /// Drops every unacknowledged chunk up to `seq` (inclusive) when `any`.
+    fn acknowledged(&self, seqs: &mut Seqs, seq: u64, any: bool) {
+        if !any {
+            return;
+        }
+        while seqs.unacked.front().is_some_and(|(s, _)| *s <= seq) {
+            if let Some((_, payload)) = seqs.unacked.pop_front() {
+                self.shared.outbound.release(payload.len());
+            }
+        }
+    }
+
+    fn malformed(&self, reason: String) -> P2pError {
+        P2pError::Malformed {
+            party: self.party,
+            reason,
+        }
+    }
+}
+
+/// Writes frames as they come, flushing whenever the queue runs dry.
+async fn write_loop(
+    mut wr: futures::io::WriteHalf<Stream>,
+    mut rx: mpsc::UnboundedReceiver<Frame>,
+) -> std::io::Result<()> {
+    while let Some(frame) = rx.recv().await {
+        write_frame(&mut wr, &frame).await?;
+        while let Ok(more) = rx.try_recv() {
+            write_frame(&mut wr, &more).await?;
+        }
+        futures::AsyncWriteExt::flush(&mut wr).await?;
+    }
+    futures::AsyncWriteExt::close(&mut wr).await
+}

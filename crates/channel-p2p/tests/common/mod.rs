@@ -1,0 +1,35 @@
+//! Parties on 127.0.0.1 with fresh keys.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use channel_core::BoxError;
+use channel_p2p::{P2pChannel, P2pNode, P2pOptions, PartyEntry, PartyKey};
+
+/// Binds `n` nodes on 127.0.0.1 and returns them with their table.
+pub async fn nodes(n: usize) -> Result<(Vec<P2pNode>, Vec<PartyEntry>), BoxError> {
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        nodes.push(P2pNode::bind(&PartyKey::generate(), "/ip4/127.0.0.1/tcp/0".parse()?).await?);
+    }
+    let table = nodes
+        .iter()
+        .map(|n| PartyEntry {
+            peer_id: n.peer_id(),
+            addrs: n.listen_addrs().to_vec(),
+        })
+        .collect();
+    Ok((nodes, table))
+}
+
+/// `n` connected parties (all connecting concurrently, as real parties would).
+pub async fn parties(n: usize, options: &P2pOptions) -> Result<Vec<P2pChannel>, BoxError> {
+    let (nodes, table) = nodes(n).await?;
+    let connecting = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(me, node)| node.connect(me, table.clone(), options.clone()));
+    let mut out = Vec::with_capacity(n);
+    for result in futures::future::join_all(connecting).await {
+        out.push(result?);
+    }
+    Ok(out)
+}
