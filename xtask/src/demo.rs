@@ -14,6 +14,7 @@ const TRANSPORTS: &[(&str, Runner)] = &[
     ("std", run_std),
     ("http-relay", run_http_relay),
     ("http-direct", run_http_direct),
+    ("p2p", run_p2p),
 ];
 
 type Runner = fn(&Scenario) -> Result<Outcome, String>;
@@ -301,6 +302,49 @@ pub async fn direct_parties(n: usize) -> Result<Vec<channel_http::DirectChannel>
         );
     }
     Ok(channels)
+}
+
+/// `n` libp2p parties with fresh keys on 127.0.0.1, connected to each other.
+pub async fn p2p_parties(n: usize) -> Result<Vec<channel_p2p::P2pChannel>, String> {
+    use channel_p2p::{P2pNode, P2pOptions, PartyEntry, PartyKey};
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        let addr = "/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?;
+        nodes.push(
+            P2pNode::bind(&PartyKey::generate(), addr)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let table: Vec<PartyEntry> = nodes
+        .iter()
+        .map(|n| PartyEntry {
+            peer_id: n.peer_id(),
+            addrs: n.listen_addrs().to_vec(),
+        })
+        .collect();
+    let connecting: Vec<_> = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(me, node)| tokio::spawn(node.connect(me, table.clone(), P2pOptions::default())))
+        .collect();
+    let mut channels = Vec::new();
+    for c in connecting {
+        channels.push(
+            c.await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(channels)
+}
+
+fn run_p2p(s: &Scenario) -> Result<Outcome, String> {
+    let s = *s;
+    runtime()?.block_on(async move {
+        let channels = p2p_parties(s.parties).await?;
+        run_parties!(channels, s)
+    })
 }
 
 fn run_http_relay(s: &Scenario) -> Result<Outcome, String> {

@@ -110,6 +110,7 @@ fn examples() -> StepResult {
         ("channel-tokio", "secure_sum_tokio", ""),
         ("channel-std", "secure_sum_std", ""),
         ("channel-http", "relay_three_parties", ""),
+        ("channel-p2p", "three_parties_p2p", ""),
     ] {
         let mut args = vec!["run", "--quiet", "-p", package, "--example", example];
         if !features.is_empty() {

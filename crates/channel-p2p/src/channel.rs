@@ -112,6 +112,18 @@ impl P2pChannel {
             })
     }
 
+    /// How many times the stream to `party` was re-established after a drop.
+    pub fn reconnects(&self, party: usize) -> usize {
+        self.peer(party)
+            .map(|peer| {
+                peer.shared
+                    .sessions
+                    .load(Ordering::Acquire)
+                    .saturating_sub(1)
+            })
+            .unwrap_or(0)
+    }
+
     fn peer(&self, p: usize) -> Result<&Peer, P2pError> {
         check_peer(self.me, p, self.peers.len())?;
         self.peers

@@ -77,3 +77,7 @@ pub use keys::PartyKey;
 pub use libp2p::{Multiaddr, PeerId};
 pub use node::P2pNode;
 pub use table::{PartyEntry, PartyTable};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use channel_core::transport::QueueBudget;
 use futures::AsyncReadExt;
 use libp2p::{PeerId, Stream, StreamProtocol};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::P2pError;
@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) inbound_space: Arc<Notify>,
     /// Why the link ended, once it has.
     pub(crate) failure: Arc<Mutex<Option<P2pError>>>,
+    /// Streams established so far (more than one means reconnects).
+    pub(crate) sessions: Arc<AtomicUsize>,
 }
 
 impl Shared {
@@ -55,6 +57,8 @@ pub(crate) struct Link {
     pub(crate) opener: bool,
     pub(crate) control: libp2p_stream::Control,
     pub(crate) incoming: mpsc::Receiver<Stream>,
+    /// Changes when the last connection to the peer closes.
+    pub(crate) closed: watch::Receiver<u64>,
     pub(crate) app_rx: mpsc::UnboundedReceiver<Vec<u8>>,
     pub(crate) to_app: mpsc::UnboundedSender<Vec<u8>>,
     pub(crate) shared: Shared,
@@ -174,6 +178,8 @@ impl Link {
 
     /// Runs one stream until it breaks, is replaced, or both sides are done.
     async fn session(&mut self, stream: Stream, seqs: &mut Seqs) -> Result<Ended, P2pError> {
+        // Closures before this stream existed do not concern it.
+        self.closed.borrow_and_update();
         let (mut rd, mut wr) = stream.split();
         let handshake = async {
             write_frame(
@@ -199,6 +205,7 @@ impl Link {
             Ok(Err(WireError::Io(e))) => return Ok(Ended::Broken(format!("handshake: {e}"), None)),
             Err(_) => return Ok(Ended::Broken("handshake timed out".into(), None)),
         };
+        self.shared.sessions.fetch_add(1, Ordering::AcqRel);
         if let Some(tx) = self.established.take() {
             let _ = tx.send(Ok(()));
         }
@@ -277,6 +284,13 @@ impl Link {
                     None => break Ok(Ended::Broken("the reader stopped".into(), None)),
                 },
                 () = self.shared.inbound_space.notified(), if !room => {}
+                changed = self.closed.changed() => {
+                    let why = match changed {
+                        Ok(()) => "the connection to the peer closed",
+                        Err(_) => "the swarm stopped",
+                    };
+                    break Ok(Ended::Broken(why.into(), None));
+                }
                 newer = self.incoming.recv(), if !self.opener => match newer {
                     Some(stream) => break Ok(Ended::Broken("the peer opened a new stream".into(), Some(stream))),
                     None => break Ok(Ended::Broken("no more incoming streams".into(), None)),

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, noise, tcp, yamux};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::channel::{P2pChannel, Peer};
 use crate::link::{Link, PROTOCOL, Shared};
@@ -147,6 +147,9 @@ impl P2pNode {
             .accept(PROTOCOL)
             .map_err(|e| P2pError::Setup(format!("cannot accept streams: {e}")))?;
         let (driver_tx, driver_rx) = mpsc::unbounded_channel();
+        // Bumped whenever the last connection to a peer closes, so its link
+        // notices even when the stream itself is never woken (a local close).
+        let mut closures: HashMap<PeerId, watch::Sender<u64>> = HashMap::new();
 
         // Route incoming streams to the link of the peer that opened them.
         let mut routes: HashMap<PeerId, mpsc::Sender<libp2p::Stream>> = HashMap::new();
@@ -168,8 +171,11 @@ impl P2pNode {
                 inbound: Arc::new(AtomicUsize::new(0)),
                 inbound_space: Arc::new(Notify::new()),
                 failure: Arc::default(),
+                sessions: Arc::default(),
             };
             let (established_tx, established_rx) = oneshot::channel();
+            let (closed_tx, closed_rx) = watch::channel(0u64);
+            closures.insert(entry.peer_id, closed_tx);
             let link = Link {
                 party,
                 peer: entry.peer_id,
@@ -177,6 +183,7 @@ impl P2pNode {
                 opener: me < party,
                 control: control.clone(),
                 incoming: stream_rx,
+                closed: closed_rx,
                 app_rx,
                 to_app,
                 shared: shared.clone(),
@@ -207,7 +214,7 @@ impl P2pNode {
                 }
             }
         });
-        tokio::spawn(drive(self.swarm, driver_rx));
+        tokio::spawn(drive(self.swarm, driver_rx, closures));
 
         let mut missing = Vec::new();
         let mut last = String::from("none");
@@ -236,13 +243,24 @@ impl P2pNode {
 
 /// Polls the swarm until every holder of a command sender (the channel and its
 /// links) is gone, then drops it, closing all connections.
-async fn drive(mut swarm: Swarm<Behaviour>, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn drive(
+    mut swarm: Swarm<Behaviour>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    closures: HashMap<PeerId, watch::Sender<u64>>,
+) {
     // Bounded by the lifetime of the channel and its links.
     loop {
         tokio::select! {
             event = swarm.select_next_some() => match event {
                 SwarmEvent::ConnectionEstablished { peer_id, .. } => tracing::debug!(%peer_id, "connected"),
-                SwarmEvent::ConnectionClosed { peer_id, cause, .. } => tracing::debug!(%peer_id, ?cause, "connection closed"),
+                SwarmEvent::ConnectionClosed { peer_id, cause, num_established, .. } => {
+                    tracing::debug!(%peer_id, ?cause, num_established, "connection closed");
+                    if num_established == 0
+                        && let Some(closed) = closures.get(&peer_id)
+                    {
+                        closed.send_modify(|n| *n += 1);
+                    }
+                }
                 SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => tracing::debug!(?peer_id, %error, "dial failed"),
                 SwarmEvent::IncomingConnectionError { error, .. } => tracing::debug!(%error, "incoming connection refused"),
                 _ => {}

@@ -94,6 +94,13 @@ pub fn probe(args: &[String]) -> Result<(), String> {
                 };
                 report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
             }
+            "p2p" => {
+                let mut parties = crate::demo::p2p_parties(2).await?;
+                let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
+                    return Err("no parties".into());
+                };
+                report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
+            }
             other => Err(format!("unknown transport '{other}'")),
         }
     })

@@ -39,6 +39,7 @@ pub const TRANSPORTS: &[&str] = &[
     "std",
     "http-relay",
     "http-direct",
+    "p2p",
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -261,6 +262,13 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
             measure_pair(&mut a, &mut b, "http-direct", s)
                 .await
                 .map_err(err)
+        }),
+        "p2p" => runtime()?.block_on(async {
+            let mut parties = crate::demo::p2p_parties(2).await?;
+            let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
+                return Err("no parties".into());
+            };
+            measure_pair(&mut a, &mut b, "p2p", s).await.map_err(err)
         }),
         other => Err(format!("unknown transport '{other}'")),
     }
