@@ -14,7 +14,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::P2pError;
-use crate::wire::{Frame, WireError, read_frame, write_frame};
+use crate::wire::{Frame, WireError, encode_header, read_frame, write_frame};
 
 /// The protocol name of the stream between two parties.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/mpc-channels/link/1");
@@ -335,17 +335,46 @@ impl Link {
     }
 }
 
-/// Writes frames as they come, flushing whenever the queue runs dry.
+/// Frames with payloads up to this size are copied into the batch buffer.
+const SMALL_PAYLOAD: usize = 64 * 1024;
+/// The batch buffer is written out once it holds this much.
+const BATCH: usize = 256 * 1024;
+
+/// Writes frames as they come. Headers, acknowledgements and small chunks are
+/// gathered into one buffer and written together, because every write on a
+/// Yamux stream becomes its own Yamux frame and Noise message; large payloads
+/// go straight through. Flushes whenever the queue runs dry.
 async fn write_loop(
     mut wr: futures::io::WriteHalf<Stream>,
     mut rx: mpsc::UnboundedReceiver<Frame>,
 ) -> std::io::Result<()> {
+    use futures::AsyncWriteExt;
+    let mut batch = Vec::with_capacity(BATCH);
     while let Some(frame) = rx.recv().await {
-        write_frame(&mut wr, &frame).await?;
-        while let Ok(more) = rx.try_recv() {
-            write_frame(&mut wr, &more).await?;
+        let mut next = Some(frame);
+        // Bounded by what is queued right now.
+        while let Some(frame) = next.take() {
+            encode_header(&frame, &mut batch)?;
+            if let Frame::Data { payload, .. } = &frame {
+                if payload.len() <= SMALL_PAYLOAD {
+                    batch.extend_from_slice(payload);
+                } else {
+                    wr.write_all(&batch).await?;
+                    batch.clear();
+                    wr.write_all(payload).await?;
+                }
+            }
+            if batch.len() >= BATCH {
+                wr.write_all(&batch).await?;
+                batch.clear();
+            }
+            next = rx.try_recv().ok();
         }
-        futures::AsyncWriteExt::flush(&mut wr).await?;
+        if !batch.is_empty() {
+            wr.write_all(&batch).await?;
+            batch.clear();
+        }
+        wr.flush().await?;
     }
-    futures::AsyncWriteExt::close(&mut wr).await
+    wr.close().await
 }

@@ -74,33 +74,41 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     }
 }
 
-pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(
-    wr: &mut W,
-    frame: &Frame,
-) -> std::io::Result<()> {
+/// Appends the frame's header (all of it, for frames without payload) to `out`.
+pub(crate) fn encode_header(frame: &Frame, out: &mut Vec<u8>) -> std::io::Result<()> {
     match frame {
         Frame::Hello { next_expected } => {
-            let mut head = [0u8; 9];
-            head[1..].copy_from_slice(&next_expected.to_le_bytes());
-            wr.write_all(&head).await
+            out.push(0);
+            out.extend_from_slice(&next_expected.to_le_bytes());
         }
         Frame::Ack { seq } => {
-            let mut head = [2u8; 9];
-            head[1..].copy_from_slice(&seq.to_le_bytes());
-            wr.write_all(&head).await
+            out.push(2);
+            out.extend_from_slice(&seq.to_le_bytes());
         }
         Frame::Data { seq, payload } => {
             let len = u32::try_from(payload.len()).map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame larger than 4 GiB")
             })?;
-            let mut head = [1u8; 13];
-            head[1..9].copy_from_slice(&seq.to_le_bytes());
-            head[9..].copy_from_slice(&len.to_le_bytes());
-            wr.write_all(&head).await?;
-            wr.write_all(payload).await
+            out.push(1);
+            out.extend_from_slice(&seq.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
         }
-        Frame::Bye => wr.write_all(&[3]).await,
+        Frame::Bye => out.push(3),
     }
+    Ok(())
+}
+
+pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    frame: &Frame,
+) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(13);
+    encode_header(frame, &mut head)?;
+    wr.write_all(&head).await?;
+    if let Frame::Data { payload, .. } = frame {
+        wr.write_all(payload).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

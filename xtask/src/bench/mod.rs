@@ -112,7 +112,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     } else {
         Settings {
             quick,
-            sizes: vec![1 << 10, 16 << 10, 256 << 10, 4 << 20, 64 << 20],
+            sizes: vec![1 << 10, 16 << 10, 256 << 10, 4 << 20, 16 << 20, 64 << 20],
             bytes_per_point: 128 << 20,
             rounds: 2000,
             memory_message: 256 << 20,
