@@ -366,16 +366,7 @@ fn run_http_direct(s: &Scenario) -> Result<Outcome, String> {
 }
 
 /// An error and its sources on one line.
-pub fn describe(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub use channel_core::error_chain as describe;
 
 fn run_std(s: &Scenario) -> Result<Outcome, String> {
     let s = *s;

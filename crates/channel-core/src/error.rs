@@ -4,6 +4,26 @@ use std::sync::Arc;
 
 use crate::frame::FrameError;
 
+/// An error and the chain of its sources on one line, `outer: inner: innermost`,
+/// for logs and messages that must not lose the cause.
+///
+/// ```
+/// use channel_core::{Error, error_chain, transport::TransportError};
+///
+/// let e = Error::Recv { party: 2, phase: "open".into(), source: Box::new(TransportError::Closed { party: 2 }) };
+/// assert_eq!(error_chain(&e), "receiving from party 2 failed in phase 'open': the connection to party 2 is closed");
+/// ```
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// A backend's error, boxed so that [`Error`] does not depend on the transport.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

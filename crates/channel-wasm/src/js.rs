@@ -12,14 +12,7 @@ use crate::{WasmChannel, WasmOptions};
 
 /// A JavaScript error with the whole chain of causes in its message.
 fn js_error(e: &dyn std::error::Error) -> JsValue {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    JsError::new(&message).into()
+    JsError::new(&channel_core::error_chain(e)).into()
 }
 
 /// One party of a relay session, for JavaScript.

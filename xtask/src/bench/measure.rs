@@ -17,70 +17,47 @@ fn wrong(len: usize, want: usize) -> Error {
     }
 }
 
-/// Party `a` streams `reps` messages of `size` bytes to `b`, which acknowledges
-/// the last one; returns the time from the first send to the acknowledgement.
-pub async fn throughput<C: Channel>(
-    a: &mut C,
-    b: &mut C,
-    size: usize,
-    reps: usize,
-) -> Result<Duration, Error> {
+/// Sender side of a throughput point: `reps` messages of `size` bytes to party 1,
+/// then waits for its acknowledgement of the last one.
+pub async fn stream_out<C: Channel>(a: &mut C, size: usize, reps: usize) -> Result<(), Error> {
     let msg = vec![0xA5u8; size];
-    let started = Instant::now();
-    let sender = async {
-        for _ in 0..reps {
-            send_bytes(a, 1, "bench", &msg).await?;
-        }
-        recv_bytes(a, 1, "ack").await.map(drop)
-    };
-    let receiver = async {
-        for _ in 0..reps {
-            let got = recv_bytes(b, 0, "bench").await?;
-            if got.len() != size {
-                return Err(wrong(got.len(), size));
-            }
-        }
-        send_bytes(b, 0, "ack", &[1]).await
-    };
-    futures_join(sender, receiver).await?;
-    Ok(started.elapsed())
+    for _ in 0..reps {
+        send_bytes(a, 1, "bench", &msg).await?;
+    }
+    recv_bytes(a, 1, "ack").await.map(drop)
 }
 
-/// `rounds` ping-pongs of [`PING`] bytes; returns each round-trip time.
-pub async fn latency<C: Channel>(
-    a: &mut C,
-    b: &mut C,
-    rounds: usize,
-) -> Result<Vec<Duration>, Error> {
+/// Receiver side of a throughput point.
+pub async fn stream_in<C: Channel>(b: &mut C, size: usize, reps: usize) -> Result<(), Error> {
+    for _ in 0..reps {
+        let got = recv_bytes(b, 0, "bench").await?;
+        if got.len() != size {
+            return Err(wrong(got.len(), size));
+        }
+    }
+    send_bytes(b, 0, "ack", &[1]).await
+}
+
+/// `rounds` ping-pongs of [`PING`] bytes with party 1; returns each round-trip time.
+pub async fn pinger<C: Channel>(a: &mut C, rounds: usize) -> Result<Vec<Duration>, Error> {
     let ping = vec![1u8; PING];
     let mut times = Vec::with_capacity(rounds);
-    let pinger = async {
-        for _ in 0..rounds {
-            let t = Instant::now();
-            send_bytes(a, 1, "ping", &ping).await?;
-            recv_bytes(a, 1, "pong").await?;
-            times.push(t.elapsed());
-        }
-        Ok(())
-    };
-    let ponger = async {
-        for _ in 0..rounds {
-            let got = recv_bytes(b, 0, "ping").await?;
-            send_bytes(b, 0, "pong", &got).await?;
-        }
-        Ok(())
-    };
-    futures_join(pinger, ponger).await?;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        send_bytes(a, 1, "ping", &ping).await?;
+        recv_bytes(a, 1, "pong").await?;
+        times.push(t.elapsed());
+    }
     Ok(times)
 }
 
-/// Runs both futures to completion in the current task; the first error wins.
-async fn futures_join(
-    x: impl Future<Output = Result<(), Error>>,
-    y: impl Future<Output = Result<(), Error>>,
-) -> Result<(), Error> {
-    let (x, y) = tokio::join!(x, y);
-    x.and(y)
+/// The other side of [`pinger`].
+pub async fn ponger<C: Channel>(b: &mut C, rounds: usize) -> Result<(), Error> {
+    for _ in 0..rounds {
+        let got = recv_bytes(b, 0, "ping").await?;
+        send_bytes(b, 0, "pong", &got).await?;
+    }
+    Ok(())
 }
 
 /// The blocking twins, each party on its own thread.

@@ -193,21 +193,37 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))
 }
 
-/// Measures one async pair: every size, then the ping-pongs.
-async fn measure_pair<C: channel_core::Channel>(
-    a: &mut C,
-    b: &mut C,
-    name: &'static str,
-    s: &Settings,
-) -> Result<Row, Error> {
-    let mut row = Row::new(name);
-    for &size in &s.sizes {
-        let reps = reps(s, size);
-        let took = measure::throughput(a, b, size, reps).await?;
-        row.throughput.push((size, mib_per_s(size, reps, took)));
-    }
-    row.latency = latency_of(measure::latency(a, b, s.rounds).await?);
-    Ok(row)
+/// Measures one async pair: every size, then the ping-pongs. Each party runs on
+/// its own task of the two-thread runtime, as real parties would. A macro, not a
+/// generic function: `tokio::spawn` needs `Send` futures, which the compiler
+/// proves only for concrete channel types.
+macro_rules! measure_pair {
+    ($a:expr, $b:expr, $name:expr, $s:expr) => {{
+        let (mut a, mut b) = ($a, $b);
+        let settings: &Settings = $s;
+        let fail = |e: Error| crate::demo::describe(&e);
+        let mut row = Row::new($name);
+        for &size in &settings.sizes {
+            let reps = reps(settings, size);
+            let receiver = tokio::spawn(async move {
+                let received = measure::stream_in(&mut b, size, reps).await;
+                (b, received)
+            });
+            let started = Instant::now();
+            let sent = measure::stream_out(&mut a, size, reps).await;
+            let took = started.elapsed();
+            let (back, received) = receiver.await.map_err(|e| format!("a party's task failed: {e}"))?;
+            b = back;
+            sent.and(received).map_err(fail)?;
+            row.throughput.push((size, mib_per_s(size, reps, took)));
+        }
+        let rounds = settings.rounds;
+        let ponger = tokio::spawn(async move { measure::ponger(&mut b, rounds).await });
+        let times = measure::pinger(&mut a, rounds).await.map_err(fail)?;
+        ponger.await.map_err(|e| format!("a party's task failed: {e}"))?.map_err(fail)?;
+        row.latency = latency_of(times);
+        Ok::<Row, String>(row)
+    }};
 }
 
 fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
@@ -231,44 +247,38 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
             Ok(row)
         }
         "raw-tcp" => runtime()?.block_on(async {
-            let (mut a, mut b) = tcp::pair().await.map_err(|e| e.to_string())?;
-            measure_pair(&mut a, &mut b, "raw-tcp", s)
-                .await
-                .map_err(err)
+            let (a, b) = tcp::pair().await.map_err(|e| e.to_string())?;
+            measure_pair!(a, b, "raw-tcp", s)
         }),
         "tokio" => runtime()?.block_on(async {
             let mut it = channel_tokio::TokioChannel::network(2).into_iter();
-            let (Some(mut a), Some(mut b)) = (it.next(), it.next()) else {
+            let (Some(a), Some(b)) = (it.next(), it.next()) else {
                 return Err("no parties".into());
             };
-            measure_pair(&mut a, &mut b, "tokio", s).await.map_err(err)
+            measure_pair!(a, b, "tokio", s)
         }),
         "http-relay" => runtime()?.block_on(async {
             let (relay, mut parties) = crate::demo::relay_parties(2).await?;
-            let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
+            let (Some(b), Some(a)) = (parties.pop(), parties.pop()) else {
                 return Err("no parties".into());
             };
-            let row = measure_pair(&mut a, &mut b, "http-relay", s)
-                .await
-                .map_err(err);
+            let row = measure_pair!(a, b, "http-relay", s);
             relay.shutdown();
             row
         }),
         "http-direct" => runtime()?.block_on(async {
             let mut parties = crate::demo::direct_parties(2).await?;
-            let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
+            let (Some(b), Some(a)) = (parties.pop(), parties.pop()) else {
                 return Err("no parties".into());
             };
-            measure_pair(&mut a, &mut b, "http-direct", s)
-                .await
-                .map_err(err)
+            measure_pair!(a, b, "http-direct", s)
         }),
         "p2p" => runtime()?.block_on(async {
             let mut parties = crate::demo::p2p_parties(2).await?;
-            let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
+            let (Some(b), Some(a)) = (parties.pop(), parties.pop()) else {
                 return Err("no parties".into());
             };
-            measure_pair(&mut a, &mut b, "p2p", s).await.map_err(err)
+            measure_pair!(a, b, "p2p", s)
         }),
         other => Err(format!("unknown transport '{other}'")),
     }

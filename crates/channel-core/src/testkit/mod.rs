@@ -341,17 +341,7 @@ impl Record {
     }
 }
 
-/// An error and its chain of sources on one line.
-pub(crate) fn describe(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub(crate) use crate::error::error_chain as describe;
 
 impl Kit {
     pub(crate) fn plan(&self, check: Check, me: usize) -> Plan {

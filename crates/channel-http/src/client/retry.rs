@@ -49,14 +49,7 @@ pub(crate) async fn classify(response: Response, party: usize, during: &str) -> 
 
 /// A reqwest error with its causes, on one line.
 pub(crate) fn describe(e: &reqwest::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    channel_core::error_chain(e)
 }
 
 /// POSTs `body` to `url` until it is accepted, retrying what is retryable.
