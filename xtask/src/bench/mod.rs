@@ -212,7 +212,9 @@ macro_rules! measure_pair {
             let started = Instant::now();
             let sent = measure::stream_out(&mut a, size, reps).await;
             let took = started.elapsed();
-            let (back, received) = receiver.await.map_err(|e| format!("a party's task failed: {e}"))?;
+            let (back, received) = receiver
+                .await
+                .map_err(|e| format!("a party's task failed: {e}"))?;
             b = back;
             sent.and(received).map_err(fail)?;
             row.throughput.push((size, mib_per_s(size, reps, took)));
@@ -220,7 +222,10 @@ macro_rules! measure_pair {
         let rounds = settings.rounds;
         let ponger = tokio::spawn(async move { measure::ponger(&mut b, rounds).await });
         let times = measure::pinger(&mut a, rounds).await.map_err(fail)?;
-        ponger.await.map_err(|e| format!("a party's task failed: {e}"))?.map_err(fail)?;
+        ponger
+            .await
+            .map_err(|e| format!("a party's task failed: {e}"))?
+            .map_err(fail)?;
         row.latency = latency_of(times);
         Ok::<Row, String>(row)
     }};
