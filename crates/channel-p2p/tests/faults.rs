@@ -120,6 +120,8 @@ async fn connections_killed_mid_transfer_lose_and_duplicate_nothing() {
             send_bytes(&mut a, 1, "cut", &pattern(i as u64, size(i))).await?;
             if i % 60 == 30 {
                 a.disconnect(1).unwrap(); // cut the connection mid-stream
+                // Let traffic resume before the next cut, so each cut is its own reconnect.
+                tokio::time::sleep(Duration::from_millis(30)).await;
             }
             if i % 10 == 0 {
                 tokio::task::yield_now().await;
@@ -146,6 +148,7 @@ async fn connections_killed_mid_transfer_lose_and_duplicate_nothing() {
             send_bytes(&mut b, 0, "back", &pattern(1000 + i as u64, size(i))).await?;
             if i % 75 == 40 {
                 b.disconnect(0).unwrap();
+                tokio::time::sleep(Duration::from_millis(30)).await;
             }
         }
         Ok::<_, Error>(())
