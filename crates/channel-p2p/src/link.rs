@@ -16,6 +16,10 @@ use tokio::time::Instant;
 use crate::P2pError;
 use crate::wire::{Frame, WireError, encode_header, read_frame, write_frame};
 
+/// Longest wait of one attempt to open the stream (the overall bound is the
+/// connect or reconnect timeout).
+const OPEN_ATTEMPT: Duration = Duration::from_secs(3);
+
 /// The protocol name of the stream between two parties.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/mpc-channels/link/1");
 
@@ -155,12 +159,14 @@ impl Link {
             if self.opener {
                 let dial = crate::node::Command::Dial(self.peer, self.addrs.clone());
                 let _ = self.driver.send(dial);
-                match tokio::time::timeout(left, self.control.open_stream(self.peer, PROTOCOL))
-                    .await
-                {
+                // One attempt may hang when it raced a closing connection: bound it,
+                // and dial again on the next attempt (the dial itself keeps going).
+                let attempt = left.min(OPEN_ATTEMPT);
+                let opened = self.control.open_stream(self.peer, PROTOCOL);
+                match tokio::time::timeout(attempt, opened).await {
                     Ok(Ok(stream)) => return Some(stream),
                     Ok(Err(e)) => *last = e.to_string(),
-                    Err(_) => return None,
+                    Err(_) => *last = format!("opening a stream took longer than {attempt:?}"),
                 }
                 tokio::time::sleep(delay.min(left)).await;
                 delay = (delay * 2).min(Duration::from_secs(1));
