@@ -243,13 +243,11 @@ fn run_tokio(s: &Scenario) -> Result<Outcome, String> {
         .block_on(async move { run_parties!(channel_tokio::TokioChannel::network(s.parties), s) })
 }
 
-/// A relay on 127.0.0.1 and the `n` parties of a fresh session on it.
-pub async fn relay_parties(
-    n: usize,
-) -> Result<(channel_http::relay::Relay, Vec<channel_http::HttpChannel>), String> {
-    use channel_http::relay::{Relay, RelayConfig};
-    use channel_http::{ClientOptions, HttpChannel};
-    let relay = Relay::new(RelayConfig::default());
+/// A relay with `config`, serving on a free port of 127.0.0.1, and its URL.
+pub async fn start_relay(
+    config: channel_http::relay::RelayConfig,
+) -> Result<(channel_http::relay::Relay, String), String> {
+    let relay = channel_http::relay::Relay::new(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
@@ -262,6 +260,15 @@ pub async fn relay_parties(
         relay.router(),
         relay.shutdown_signal(),
     ));
+    Ok((relay, url))
+}
+
+/// A relay on 127.0.0.1 and the `n` parties of a fresh session on it.
+pub async fn relay_parties(
+    n: usize,
+) -> Result<(channel_http::relay::Relay, Vec<channel_http::HttpChannel>), String> {
+    use channel_http::{ClientOptions, HttpChannel};
+    let (relay, url) = start_relay(channel_http::relay::RelayConfig::default()).await?;
     let opts = ClientOptions::default();
     let session = HttpChannel::create_session(&url, n, None, &opts)
         .await

@@ -55,6 +55,25 @@ pub enum TransportError {
     },
 }
 
+impl TransportError {
+    /// The error of a receive from `party` that waited `after` for the chunk `info` describes.
+    ///
+    /// ```
+    /// use channel_core::{RecvInfo, transport::TransportError};
+    /// use std::time::Duration;
+    ///
+    /// let e = TransportError::timeout(1, Duration::from_secs(5), &RecvInfo::new("open", 0, None));
+    /// assert_eq!(e.to_string(), "timed out after 5s waiting for party 1 (phase 'open', chunk 1/?)");
+    /// ```
+    pub fn timeout(party: usize, after: Duration, info: &crate::RecvInfo) -> Self {
+        TransportError::Timeout {
+            party,
+            after,
+            waiting_for: info.to_string(),
+        }
+    }
+}
+
 /// Checks that `me` may talk to `peer` in a channel of `parties` parties.
 ///
 /// ```

@@ -184,12 +184,7 @@ impl Channel for P2pChannel {
                 Ok(msg)
             }
             Ok(None) => Err(Self::lost(&peer.shared, p)),
-            Err(_) => Err(TransportError::Timeout {
-                party: p,
-                after,
-                waiting_for: info.to_string(),
-            }
-            .into()),
+            Err(_) => Err(TransportError::timeout(p, after, &info).into()),
         }
     }
 

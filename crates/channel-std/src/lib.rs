@@ -188,11 +188,7 @@ impl Channel for StdChannel {
                 Ok(msg)
             }
             Err(RecvTimeoutError::Disconnected) => Err(TransportError::Closed { party: p }),
-            Err(RecvTimeoutError::Timeout) => Err(TransportError::Timeout {
-                party: p,
-                after,
-                waiting_for: info.to_string(),
-            }),
+            Err(RecvTimeoutError::Timeout) => Err(TransportError::timeout(p, after, &info)),
         }
     }
 

@@ -199,11 +199,7 @@ impl Channel for TokioChannel {
                 Ok(msg)
             }
             Ok(None) => Err(TransportError::Closed { party: p }),
-            Err(_) => Err(TransportError::Timeout {
-                party: p,
-                after,
-                waiting_for: info.to_string(),
-            }),
+            Err(_) => Err(TransportError::timeout(p, after, &info)),
         }
     }
 

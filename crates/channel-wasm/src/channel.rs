@@ -267,12 +267,7 @@ impl Channel for WasmChannel {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(TransportError::Timeout {
-                    party: p,
-                    after: self.options.recv_timeout,
-                    waiting_for: info.to_string(),
-                }
-                .into());
+                return Err(TransportError::timeout(p, self.options.recv_timeout, &info).into());
             }
             let wait = left.min(self.max_wait).min(self.options.poll_wait);
             let url = format!(

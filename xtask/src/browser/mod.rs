@@ -8,7 +8,7 @@ mod toolchain;
 
 use std::time::{Duration, Instant};
 
-use channel_http::relay::{Relay, RelayConfig};
+use channel_http::relay::RelayConfig;
 use channel_http::{ClientOptions, HttpChannel};
 
 use crate::run::{Counts, root, stream};
@@ -41,27 +41,16 @@ fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Co
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
-    let relay = Relay::new(RelayConfig {
-        cors_origins: vec!["*".into()],
-        ..RelayConfig::default()
-    });
-    let (url, session) = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
-        let url = format!(
-            "http://{}",
-            listener.local_addr().map_err(|e| e.to_string())?
-        );
-        tokio::spawn(channel_http::serve(
-            listener,
-            relay.router(),
-            relay.shutdown_signal(),
-        ));
+    let (relay, url, session) = runtime.block_on(async {
+        let (relay, url) = crate::demo::start_relay(RelayConfig {
+            cors_origins: vec!["*".into()],
+            ..RelayConfig::default()
+        })
+        .await?;
         let session = HttpChannel::create_session(&url, 3, None, &ClientOptions::default())
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>((url, session))
+        Ok::<_, String>((relay, url, session))
     })?;
     println!(
         "browser: relay on {url}; secure-sum session {}",

@@ -201,12 +201,7 @@ impl Channel for DirectChannel {
                 return Ok(Vec::from(msg));
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                return Err(TransportError::Timeout {
-                    party: p,
-                    after,
-                    waiting_for: info.to_string(),
-                }
-                .into());
+                return Err(TransportError::timeout(p, after, &info).into());
             }
         }
     }
