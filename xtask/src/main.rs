@@ -30,6 +30,8 @@ commands:
                       writes target/bench/report.md and throughput.svg (release build)
                       --quick            a small smoke run in the current build
                       --transports a,b   only these (baselines are always included)
+                      --sizes 16K,4M     only these message sizes (suffix K = KiB, M = MiB)
+                      --no-memory        skip the peak-memory runs
   browser-tests       only the browser step of test-all (installs its tools when missing)
   help                this text
 ";

@@ -48,6 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 r
             })
             .await?;
+            // Waits until the peers acknowledged everything this party sent.
+            ch.close().await?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>((me, sum))
         }));
     }

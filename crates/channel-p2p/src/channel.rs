@@ -58,7 +58,12 @@ pub(crate) struct Peer {
 /// One party connected to all others over libp2p, implementing the async
 /// [`Channel`]. Built by [`P2pNode::connect`](crate::P2pNode::connect).
 ///
-/// Dropping it lets every link deliver what was sent, say goodbye, and close.
+/// A send returns once the chunk is queued, before the peer has it. Call
+/// [`close`](Self::close) (or [`flush`](Self::flush)) before the party's work
+/// ends: it waits until every peer acknowledged everything sent. Merely
+/// dropping the channel lets the links finish in the background only for as
+/// long as the tokio runtime keeps running; a runtime that shuts down right
+/// after (e.g. the end of `#[tokio::main]`) would lose the last sends.
 pub struct P2pChannel {
     me: usize,
     peers: Vec<Option<Peer>>,
@@ -122,6 +127,49 @@ impl P2pChannel {
                     .saturating_sub(1)
             })
             .unwrap_or(0)
+    }
+
+    /// Waits until every peer has acknowledged every chunk sent so far, at most
+    /// [`P2pOptions::recv_timeout`]. Fails with the link's error when a peer is
+    /// lost, or with [`TransportError::Timeout`] naming the first peer that
+    /// still has unacknowledged data.
+    pub async fn flush(&self) -> Result<(), P2pError> {
+        let after = self.options.recv_timeout;
+        let deadline = tokio::time::Instant::now() + after;
+        for (party, peer) in self.peers.iter().enumerate() {
+            let Some(peer) = peer else { continue };
+            // Bounded by the deadline: each pass waits for progress or gives up.
+            loop {
+                let progress = peer.shared.progress.notified();
+                tokio::pin!(progress);
+                // Register before checking, so no acknowledgement slips between.
+                progress.as_mut().enable();
+                if peer.shared.outbound.queued() == 0 {
+                    break;
+                }
+                if let Some(e) = peer.shared.failure() {
+                    return Err(e);
+                }
+                if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                    return Err(TransportError::Timeout {
+                        party,
+                        after,
+                        waiting_for: format!(
+                            "acknowledgement of {} bytes sent to it",
+                            peer.shared.outbound.queued()
+                        ),
+                    }
+                    .into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`flush`](Self::flush)es, then closes every link (each says goodbye to
+    /// its peer in the background). The way to end a party's work.
+    pub async fn close(self) -> Result<(), P2pError> {
+        self.flush().await
     }
 
     fn peer(&self, p: usize) -> Result<&Peer, P2pError> {

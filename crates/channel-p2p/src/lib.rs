@@ -36,6 +36,8 @@
 //!         send_to(&mut ch, next, "ring", &(me as u64)).await?;
 //!         let got: u64 = recv_from(&mut ch, prev, "ring").await?;
 //!         assert_eq!(got, prev as u64);
+//!         // Wait until the peers have everything we sent, then close.
+//!         ch.close().await?;
 //!         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
 //!     }));
 //! }
@@ -58,6 +60,10 @@
 //!   (the lower-numbered party dials) within `reconnect_timeout` and resends what
 //!   was not acknowledged. Otherwise calls for that peer fail with
 //!   [`P2pError::PeerLost`].
+//! - **Closing**: a send returns once queued; [`P2pChannel::close`] (or
+//!   [`P2pChannel::flush`]) waits until every peer acknowledged everything sent.
+//!   Call it before the party's work (and its runtime) ends, or the last sends
+//!   may never leave.
 //! - **Bounded input**: a frame's length is checked before allocating; a
 //!   malformed frame ends that peer's link with [`P2pError::Malformed`].
 //! - **No idle cut-offs**: libp2p's idle-connection timeout is disabled, so

@@ -36,6 +36,9 @@ pub(crate) struct Shared {
     pub(crate) failure: Arc<Mutex<Option<P2pError>>>,
     /// Streams established so far (more than one means reconnects).
     pub(crate) sessions: Arc<AtomicUsize>,
+    /// Signalled when the peer acknowledges chunks and when the link ends
+    /// (what [`P2pChannel::flush`](crate::P2pChannel::flush) waits on).
+    pub(crate) progress: Arc<Notify>,
 }
 
 impl Shared {
@@ -49,6 +52,8 @@ impl Shared {
     fn fail(&self, e: P2pError) {
         let mut slot = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
         slot.get_or_insert(e);
+        drop(slot);
+        self.progress.notify_waiters();
     }
 }
 
@@ -331,6 +336,7 @@ impl Link {
                 self.shared.outbound.release(payload.len());
             }
         }
+        self.shared.progress.notify_waiters();
     }
 
     fn malformed(&self, reason: String) -> P2pError {

@@ -46,6 +46,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut quick = false;
     let mut in_release = false;
     let mut transports: Vec<String> = TRANSPORTS.iter().map(|t| t.to_string()).collect();
+    let mut sizes: Option<Vec<usize>> = None;
+    let mut memory = true;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -69,6 +71,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     }
                 }
             }
+            "--sizes" => {
+                let list = args.next().ok_or("--sizes needs a value")?;
+                sizes = Some(parse_sizes(list)?);
+            }
+            "--no-memory" => memory = false,
             other => {
                 return Err(format!(
                     "unknown bench option '{other}' (see `cargo xtask help`)"
@@ -91,6 +98,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ];
         let list = transports.join(",");
         forwarded.extend(["--transports", list.as_str()]);
+        let size_list = sizes
+            .as_ref()
+            .map(|s| s.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+        if let Some(list) = &size_list {
+            forwarded.extend(["--sizes", list.as_str()]);
+        }
+        if !memory {
+            forwarded.push("--no-memory");
+        }
         let status = crate::run::cargo(&forwarded)
             .status()
             .map_err(|e| format!("cannot start cargo: {e}"))?;
@@ -100,7 +116,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Err("the release bench failed".into())
         };
     }
-    let settings = if quick {
+    let mut settings = if quick {
         Settings {
             quick,
             sizes: vec![1 << 10, 64 << 10, 4 << 20],
@@ -119,6 +135,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
             transports,
         }
     };
+    if let Some(sizes) = sizes {
+        settings.sizes = sizes;
+    }
+    if !memory {
+        settings.memory_message = 0;
+    }
     measure_all(&settings)
 }
 
@@ -143,7 +165,9 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let t = Instant::now();
         let mut row = bench_one(name, settings).map_err(|e| format!("{name}: {e}"))?;
-        row.peak_memory = memory::measure(name, settings.memory_message)?;
+        if settings.memory_message > 0 {
+            row.peak_memory = memory::measure(name, settings.memory_message)?;
+        }
         println!("done in {:.1?}", t.elapsed());
         rows.push(row);
     }
@@ -161,6 +185,30 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
         started.elapsed()
     );
     Ok(())
+}
+
+/// Parses `1024,16K,4M` (suffixes K and M are binary: KiB, MiB).
+fn parse_sizes(list: &str) -> Result<Vec<usize>, String> {
+    list.split(',')
+        .map(|item| {
+            let item = item.trim();
+            let (digits, unit) = match item.strip_suffix(['K', 'k']) {
+                Some(d) => (d, 1 << 10),
+                None => match item.strip_suffix(['M', 'm']) {
+                    Some(d) => (d, 1 << 20),
+                    None => (item, 1),
+                },
+            };
+            digits
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_mul(unit))
+                .filter(|n| (1..=1 << 30).contains(n))
+                .ok_or_else(|| {
+                    format!("bad size '{item}' in --sizes (e.g. 1024,16K,4M; 1 byte to 1 GiB)")
+                })
+        })
+        .collect()
 }
 
 /// How many messages of `size` make one throughput point.

@@ -120,6 +120,9 @@ pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
         }
     }
 
+    if settings.memory_message == 0 {
+        return out;
+    }
     let _ = writeln!(
         out,
         "\n## Peak memory while one {} message crosses (fresh process each)\n",

@@ -1,0 +1,122 @@
+//! `close`/`flush`: a party that ends right after its last send loses nothing,
+//! and waiting on a dead peer is a typed error, on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use channel_core::testkit::pattern;
+use channel_core::{recv_bytes, send_bytes};
+use channel_p2p::{P2pError, P2pNode, P2pOptions, PartyEntry, PartyKey};
+
+const MESSAGES: usize = 4;
+const SIZE: usize = 6 << 20;
+
+/// Party 1 runs on its own single-threaded runtime that ends as soon as its
+/// work does, like a `#[tokio::main(flavor = "current_thread")]` program: the
+/// sends still in its queues when the runtime stops would be lost without `close`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_delivers_everything_before_a_short_lived_runtime_ends() {
+    let (entry_tx, entry_rx) = mpsc::channel::<PartyEntry>();
+    let (table_tx, table_rx) = mpsc::channel::<Vec<PartyEntry>>();
+    let sender = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let node = P2pNode::bind(
+                &PartyKey::generate(),
+                "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+            entry_tx
+                .send(PartyEntry {
+                    peer_id: node.peer_id(),
+                    addrs: node.listen_addrs().to_vec(),
+                })
+                .unwrap();
+            let table = table_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+            let mut ch = node.connect(1, table, P2pOptions::default()).await.unwrap();
+            for i in 0..MESSAGES {
+                send_bytes(&mut ch, 0, "data", &pattern(i as u64, SIZE))
+                    .await
+                    .unwrap();
+            }
+            ch.close().await.unwrap();
+        });
+        // The runtime and every task of party 1 end here.
+    });
+
+    let zero = P2pNode::bind(
+        &PartyKey::generate(),
+        "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let one = tokio::task::spawn_blocking(move || entry_rx.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .unwrap();
+    let table = vec![
+        PartyEntry {
+            peer_id: zero.peer_id(),
+            addrs: zero.listen_addrs().to_vec(),
+        },
+        one,
+    ];
+    table_tx.send(table.clone()).unwrap();
+    let options = P2pOptions {
+        recv_timeout: Duration::from_secs(30),
+        ..P2pOptions::default()
+    };
+    let mut ch = zero.connect(0, table, options).await.unwrap();
+    for i in 0..MESSAGES {
+        let got = recv_bytes(&mut ch, 1, "data").await.unwrap();
+        assert_eq!(got, pattern(i as u64, SIZE), "message {i}");
+    }
+    tokio::task::spawn_blocking(move || sender.join())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_towards_a_dead_peer_is_a_typed_error() {
+    let options = P2pOptions {
+        connect_timeout: Duration::from_secs(10),
+        reconnect_timeout: Duration::from_secs(2),
+        ..P2pOptions::default()
+    };
+    // Party 1 lives in its own runtime, so that it can die abruptly.
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut nodes, table) = common::nodes(2).await.unwrap();
+    let one_node = nodes.pop().unwrap();
+    let zero_node = nodes.pop().unwrap();
+    let one = doomed.spawn(one_node.connect(1, table.clone(), options.clone()));
+    let mut zero = zero_node.connect(0, table, options).await.unwrap();
+    let one = one.await.unwrap().unwrap();
+    doomed.shutdown_background();
+    std::mem::forget(one); // its runtime is gone; dropping it would only wake dead tasks
+
+    // Big enough that it cannot all be acknowledged before the peer is gone.
+    send_bytes(&mut zero, 1, "data", &pattern(7, 32 << 20))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let flushed = tokio::time::timeout(Duration::from_secs(30), zero.flush())
+        .await
+        .expect("flush must give up within the reconnect timeout, not hang");
+    match flushed {
+        Err(P2pError::PeerLost { party: 1, .. }) => {}
+        other => panic!("expected PeerLost for party 1, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
