@@ -15,23 +15,24 @@ const TRANSPORTS: &[(&str, Runner)] = &[
     ("http-relay", run_http_relay),
     ("http-direct", run_http_direct),
     ("p2p", run_p2p),
+    ("browser", crate::browser::demo_row::run),
 ];
 
 type Runner = fn(&Scenario) -> Result<Outcome, String>;
 
 /// What every transport is asked to do.
 #[derive(Debug, Clone, Copy)]
-struct Scenario {
-    parties: usize,
-    size: usize,
+pub(crate) struct Scenario {
+    pub(crate) parties: usize,
+    pub(crate) size: usize,
 }
 
 /// What one transport achieved.
-struct Outcome {
-    sum_correct: bool,
-    exchange_correct: bool,
-    bytes_moved: u64,
-    exchange_time: Duration,
+pub(crate) struct Outcome {
+    pub(crate) sum_correct: bool,
+    pub(crate) exchange_correct: bool,
+    pub(crate) bytes_moved: u64,
+    pub(crate) exchange_time: Duration,
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -39,12 +40,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
         parties: 3,
         size: 16 << 20,
     };
-    let mut chosen: Vec<String> = TRANSPORTS.iter().map(|(n, _)| n.to_string()).collect();
+    let mut chosen: Vec<String> = TRANSPORTS
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .filter(|n| n != "browser")
+        .collect();
+    // The browser row joins by default when its toolchain is installed.
+    let mut browser_note = None;
+    if crate::browser::find_tools().is_some() {
+        chosen.push("browser".into());
+    } else {
+        browser_note = Some(
+            "demo: no browser row: the wasm toolchain and Chromium are not installed \
+             (`cargo xtask browser-tests` installs them; `test-all` does too)",
+        );
+    }
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--transports" => chosen = value()?.split(',').map(str::to_string).collect(),
+            "--transports" => {
+                chosen = value()?.split(',').map(str::to_string).collect();
+                browser_note = None;
+            }
             "--size" => scenario.size = parse(flag, value()?)?,
             "--parties" => scenario.parties = parse(flag, value()?)?,
             other => {
@@ -79,6 +97,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
         rows.push((*name, outcome));
     }
     print_table(&scenario, &rows);
+    if rows.iter().any(|(name, _)| *name == "browser") {
+        println!(
+            "\nbrowser: party 0 runs in headless Chromium (channel-wasm), the others are native \
+             channel-http parties on the same relay; its time is the browser's own."
+        );
+    }
+    if let Some(note) = browser_note {
+        println!("\n{note}");
+    }
     let failed = rows.iter().filter(|(_, o)| !row_ok(o)).count();
     if failed > 0 {
         return Err(format!("{failed} transport(s) failed"));
@@ -125,25 +152,33 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 /// The input of party `me` to the secure sum, and the expected sum.
-fn input(me: usize) -> u64 {
+pub(crate) fn input(me: usize) -> u64 {
     1000 + me as u64 * 17
 }
 
-fn expected_sum(parties: usize) -> u64 {
+pub(crate) fn expected_sum(parties: usize) -> u64 {
     (0..parties).map(input).sum()
 }
 
 /// Per-party result: sum correct, exchange correct, bytes sent, exchange time.
-type PartyResult = Result<(bool, bool, u64, Duration), Error>;
+pub(crate) type PartyResult = Result<(bool, bool, u64, Duration), Error>;
 
-fn seed(from: usize) -> u64 {
+pub(crate) fn seed(from: usize) -> u64 {
     0xDE40 + from as u64
 }
 
 async fn party_async<C: channel_core::Channel>(ch: C, me: usize, s: Scenario) -> PartyResult {
-    let mut ch = Metered::new(ch);
+    party_steps(&mut Metered::new(ch), me, s).await
+}
+
+/// What every party does: the secure sum, then the ring exchange.
+pub(crate) async fn party_steps<C: channel_core::Channel>(
+    ch: &mut Metered<C>,
+    me: usize,
+    s: Scenario,
+) -> PartyResult {
     let mut r = seed(me);
-    let sum = channel_core::reference::secure_sum(&mut ch, me, s.parties, input(me), || {
+    let sum = channel_core::reference::secure_sum(ch, me, s.parties, input(me), || {
         r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
         r
     })
@@ -151,8 +186,8 @@ async fn party_async<C: channel_core::Channel>(ch: C, me: usize, s: Scenario) ->
     let (next, prev) = ((me + 1) % s.parties, (me + s.parties - 1) % s.parties);
     let msg = pattern(seed(me), s.size);
     let started = Instant::now();
-    channel_core::send_bytes(&mut ch, next, "demo/exchange", &msg).await?;
-    let got = channel_core::recv_bytes(&mut ch, prev, "demo/exchange").await?;
+    channel_core::send_bytes(ch, next, "demo/exchange", &msg).await?;
+    let got = channel_core::recv_bytes(ch, prev, "demo/exchange").await?;
     let took = started.elapsed();
     let exchange_ok = got == pattern(seed(prev), s.size);
     Ok((
@@ -191,7 +226,7 @@ fn party_blocking<C: channel_core::blocking::Channel>(
 }
 
 /// Folds the parties' results into one row.
-fn combine(results: Vec<PartyResult>) -> Result<Outcome, String> {
+pub(crate) fn combine(results: Vec<PartyResult>) -> Result<Outcome, String> {
     let mut outcome = Outcome {
         sum_correct: true,
         exchange_correct: true,

@@ -22,7 +22,9 @@ usage: cargo xtask <command> [options]
 commands:
   test-all            fmt, clippy, every crate's tests and examples; non-zero exit on any failure
   demo [options]      run the secure-sum protocol and a 16 MiB exchange over every transport
-                      --transports a,b   only these transports (tokio, std, http-relay, http-direct, p2p)
+                      --transports a,b   only these transports (tokio, std, http-relay, http-direct, p2p,
+                                         browser: party 0 in headless Chromium; in the default
+                                         list when the browser toolchain is installed)
                       --size BYTES       size of the exchanged message (default 16 MiB)
                       --parties N        number of parties (default 3)
   bench [options]     throughput (1 KiB..64 MiB) and 100-byte round trips of every transport,

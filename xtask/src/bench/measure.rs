@@ -17,12 +17,11 @@ fn wrong(len: usize, want: usize) -> Error {
     }
 }
 
-/// Sender side of a throughput point: `reps` messages of `size` bytes to party 1,
-/// then waits for its acknowledgement of the last one.
-pub async fn stream_out<C: Channel>(a: &mut C, size: usize, reps: usize) -> Result<(), Error> {
-    let msg = vec![0xA5u8; size];
+/// Sender side of a throughput point: `reps` copies of `msg` to party 1, then
+/// waits for its acknowledgement of the last one.
+pub async fn stream_out<C: Channel>(a: &mut C, msg: &[u8], reps: usize) -> Result<(), Error> {
     for _ in 0..reps {
-        send_bytes(a, 1, "bench", &msg).await?;
+        send_bytes(a, 1, "bench", msg).await?;
     }
     recv_bytes(a, 1, "ack").await.map(drop)
 }

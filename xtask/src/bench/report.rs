@@ -60,7 +60,7 @@ pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
     let _ = writeln!(
         out,
         "`cargo xtask bench{}` — {profile} build, loopback, 2 parties; ratios against baselines measured in the same run \
-         (in-process transports against memcpy, socket transports against raw tokio TCP with length-prefixed frames).\n",
+         (in-process transports against memcpy, socket transports against raw tokio TCP with length-prefixed frames, written from one buffer and read into one reused buffer: the socket's limit).\n",
         if settings.quick { " --quick" } else { "" }
     );
     let _ = writeln!(out, "## Throughput, MiB/s (ratio to baseline)\n");

@@ -32,19 +32,27 @@ fn cache_dir(version: &str) -> PathBuf {
         .join(format!("wasm-bindgen-cli-{version}"))
 }
 
+/// The installed test runner of the locked version, if there is one.
+pub fn find_runner() -> Option<PathBuf> {
+    let version = locked_version().ok()?;
+    let runner = cache_dir(&version)
+        .join("bin")
+        .join("wasm-bindgen-test-runner");
+    Command::new(&runner)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&version))
+        .then_some(runner)
+}
+
 /// The test runner of the locked version, installing it when absent.
 pub fn ensure_runner() -> Result<PathBuf, String> {
+    if let Some(runner) = find_runner() {
+        return Ok(runner);
+    }
     let version = locked_version()?;
     let root = cache_dir(&version);
     let runner = root.join("bin").join("wasm-bindgen-test-runner");
-    let matches = Command::new(&runner)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&version))
-        .unwrap_or(false);
-    if matches {
-        return Ok(runner);
-    }
     println!(
         "browser: installing wasm-bindgen-cli {version} into {} (a few minutes, once per machine)",
         root.display()

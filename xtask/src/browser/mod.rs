@@ -4,6 +4,7 @@
 //! secure sum. Every tool is installed here when missing (see `toolchain`).
 
 mod bindgen;
+pub mod demo_row;
 mod toolchain;
 
 use std::time::{Duration, Instant};
@@ -92,51 +93,16 @@ fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Co
         })
         .collect();
 
-    let work = root().join("target").join("wasm");
-    let tmp = work.join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    let webdriver = work.join("webdriver.json");
-    let config = format!(
-        r#"{{"goog:chromeOptions": {{"binary": "{}", "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]}}}}"#,
-        tools.chromium.display()
-    );
-    std::fs::write(&webdriver, config)
-        .map_err(|e| format!("cannot write {}: {e}", webdriver.display()))?;
-
     let expected: u64 = INPUTS.iter().sum();
-    let mut cmd = std::process::Command::new(&tools.cargo);
-    cmd.current_dir(root())
-        .args([
-            "test",
-            "-p",
-            "channel-wasm",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-Zbuild-std=std,panic_abort",
-            "--tests",
-        ])
-        .env_remove("CARGO")
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("RUSTFLAGS")
-        .env("RUSTC", &tools.rustc)
-        .env("RUSTDOC", &tools.rustdoc)
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_DIR", &work)
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", &tools.wasm_ld)
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
-        .env("CHROMEDRIVER", &tools.chromedriver)
-        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver)
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
-        .env("TMPDIR", &tmp)
-        .env("CHANNEL_WASM_RELAY_URL", &url)
-        .env("CHANNEL_WASM_SUM_SESSION", &session.session)
+    let page = Page::prepare()?;
+    let mut cmd = page.wasm_test(tools, runner, "browser", &url)?;
+    cmd.env("CHANNEL_WASM_SUM_SESSION", &session.session)
         .env("CHANNEL_WASM_SUM_TOKEN", &session.tokens[0])
         .env("CHANNEL_WASM_SUM_INPUT", INPUTS[0].to_string())
         .env("CHANNEL_WASM_SUM_EXPECTED", expected.to_string());
     let started = Instant::now();
     let result = stream(cmd);
-    // Chromium leaves profile folders behind; they are ours to remove.
-    let _ = std::fs::remove_dir_all(&tmp);
+    page.clean();
     let (ok, counts) = result?;
     println!(
         "browser: wasm build and browser run took {:.0?}",
@@ -175,4 +141,79 @@ fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Co
     }
     println!("browser: the browser and two native parties agree on the secure sum {expected}");
     Ok(counts)
+}
+
+/// The tools, when every one is already there (nothing is installed).
+pub fn find_tools() -> Option<(toolchain::Toolchain, std::path::PathBuf)> {
+    Some((toolchain::find()?, bindgen::find_runner()?))
+}
+
+/// Folders and the WebDriver configuration of one browser run.
+struct Page {
+    work: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    webdriver: std::path::PathBuf,
+}
+
+impl Page {
+    fn prepare() -> Result<Self, String> {
+        let work = root().join("target").join("wasm");
+        let tmp = work.join("tmp");
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        Ok(Self {
+            webdriver: work.join("webdriver.json"),
+            work,
+            tmp,
+        })
+    }
+
+    /// `cargo test --test <test>` of channel-wasm for wasm32 in headless Chromium,
+    /// against the relay at `relay_url`.
+    fn wasm_test(
+        &self,
+        tools: &toolchain::Toolchain,
+        runner: &std::path::Path,
+        test: &str,
+        relay_url: &str,
+    ) -> Result<std::process::Command, String> {
+        let config = format!(
+            r#"{{"goog:chromeOptions": {{"binary": "{}", "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]}}}}"#,
+            tools.chromium.display()
+        );
+        std::fs::write(&self.webdriver, config)
+            .map_err(|e| format!("cannot write {}: {e}", self.webdriver.display()))?;
+        let mut cmd = std::process::Command::new(&tools.cargo);
+        cmd.current_dir(root())
+            .args([
+                "test",
+                "-p",
+                "channel-wasm",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-Zbuild-std=std,panic_abort",
+                "--test",
+                test,
+            ])
+            .env_remove("CARGO")
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("RUSTFLAGS")
+            .env("RUSTC", &tools.rustc)
+            .env("RUSTDOC", &tools.rustdoc)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_TARGET_DIR", &self.work)
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", &tools.wasm_ld)
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
+            .env("CHROMEDRIVER", &tools.chromedriver)
+            .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &self.webdriver)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
+            .env("TMPDIR", &self.tmp)
+            .env("CHANNEL_WASM_RELAY_URL", relay_url);
+        Ok(cmd)
+    }
+
+    /// Chromium leaves profile folders behind; they are ours to remove.
+    fn clean(&self) {
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
 }

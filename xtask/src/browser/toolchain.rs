@@ -90,6 +90,11 @@ pub fn manual_steps() -> String {
     )
 }
 
+/// The toolchain, when it is all there (installs nothing).
+pub fn find() -> Option<Toolchain> {
+    present(llvm_major())
+}
+
 /// The toolchain, installing what is missing when possible.
 pub fn ensure() -> Result<Toolchain, String> {
     if let Some(tc) = present(llvm_major()) {

@@ -1,0 +1,126 @@
+//! The browser's row of `cargo xtask demo`: headless Chromium runs party 0
+//! (`channel-wasm`'s `tests/demo_party.rs`) and native `channel-http` clients
+//! run the other parties, all on one relay on 127.0.0.1. Party 1 receives the
+//! browser's own figures (sum and exchange correct, bytes, time) for the table.
+
+use std::time::Duration;
+
+use channel_core::{Metered, recv_from};
+use channel_http::relay::RelayConfig;
+use channel_http::{ClientOptions, HttpChannel};
+
+use super::{Page, find_tools};
+use crate::demo::{
+    Outcome, PartyResult, Scenario, combine, describe, expected_sum, input, party_steps, seed,
+};
+
+/// How the browser reports: (sum correct, exchange correct, bytes sent, microseconds).
+type Report = (bool, bool, u64, u64);
+
+pub fn run(s: &Scenario) -> Result<Outcome, String> {
+    let (tools, runner) = find_tools()
+        .ok_or("the browser toolchain is not installed; `cargo xtask browser-tests` installs it")?;
+    let s = *s;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    let (relay, url, session) = runtime.block_on(async {
+        let (relay, url) = crate::demo::start_relay(RelayConfig {
+            cors_origins: vec!["*".into()],
+            ..RelayConfig::default()
+        })
+        .await?;
+        let session = HttpChannel::create_session(&url, s.parties, None, &ClientOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((relay, url, session))
+    })?;
+
+    // The native parties wait generously: the wasm build comes first.
+    let opts = ClientOptions {
+        recv_timeout: Duration::from_secs(1800),
+        ..ClientOptions::default()
+    };
+    let natives: Vec<_> = (1..s.parties)
+        .map(|party| {
+            let (url, id, token, opts) = (
+                url.clone(),
+                session.session.clone(),
+                session.tokens[party].clone(),
+                opts.clone(),
+            );
+            runtime.spawn(async move {
+                let ch = HttpChannel::join(&url, &id, &token, &opts).await;
+                let mut ch = Metered::new(ch.map_err(|e| describe(&e))?);
+                let mine = party_steps(&mut ch, party, s).await;
+                let report = if party == 1 {
+                    let got: Result<Report, _> = recv_from(&mut ch, 0, "demo/browser-report").await;
+                    Some(got.map_err(|e| format!("the browser's report: {}", describe(&e)))?)
+                } else {
+                    None
+                };
+                Ok::<_, String>((mine, report))
+            })
+        })
+        .collect();
+
+    let page = Page::prepare()?;
+    let mut cmd = page.wasm_test(&tools, &runner, "demo_party", &url)?;
+    let prev = s.parties - 1;
+    cmd.env("CHANNEL_WASM_DEMO_SESSION", &session.session)
+        .env("CHANNEL_WASM_DEMO_TOKEN", &session.tokens[0])
+        .env("CHANNEL_WASM_DEMO_SIZE", s.size.to_string())
+        .env("CHANNEL_WASM_DEMO_INPUT", input(0).to_string())
+        .env("CHANNEL_WASM_DEMO_SEED", seed(0).to_string())
+        .env("CHANNEL_WASM_DEMO_PREV_SEED", seed(prev).to_string())
+        .env(
+            "CHANNEL_WASM_DEMO_EXPECTED_SUM",
+            expected_sum(s.parties).to_string(),
+        );
+    // Quiet: the build's output would break the demo's progress line.
+    let output = cmd.output();
+    page.clean();
+    let output = output.map_err(|e| format!("cannot run the wasm build: {e}"))?;
+    if !output.status.success() {
+        relay.shutdown();
+        let text = String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = text.lines().rev().take(25).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!(
+            "the browser party failed; the end of its output:\n{}",
+            tail.join("\n")
+        ));
+    }
+
+    let joined = runtime.block_on(async {
+        let mut out = Vec::new();
+        for native in natives {
+            let done = tokio::time::timeout(Duration::from_secs(60), native)
+                .await
+                .map_err(|_| "a native party did not finish within 60 s of the browser")?;
+            out.push(done.map_err(|e| format!("a native party's task failed: {e}"))??);
+        }
+        Ok::<_, String>(out)
+    });
+    relay.shutdown();
+    let mut results: Vec<PartyResult> = Vec::with_capacity(s.parties);
+    let mut browser = None;
+    let mut natives = Vec::new();
+    for (mine, report) in joined? {
+        browser = browser.or(report);
+        natives.push(mine);
+    }
+    let (sum_ok, exchange_ok, bytes, micros) =
+        browser.ok_or("party 1 did not receive the browser's report")?;
+    results.push(Ok((
+        sum_ok,
+        exchange_ok,
+        bytes,
+        Duration::from_micros(micros),
+    )));
+    results.extend(natives);
+    combine(results)
+}
