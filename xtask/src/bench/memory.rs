@@ -5,9 +5,10 @@
 use channel_core::{Channel, Error, recv_bytes, send_bytes};
 
 /// Spawns the probe for `transport` and returns the peak extra resident memory
-/// in bytes (`None` for the memcpy baseline, which moves no message).
+/// in bytes (`None` for the memcpy baseline, which moves no message, and for
+/// stock libp2p, which is only a throughput and latency reference).
 pub fn measure(transport: &str, bytes: usize) -> Result<Option<u64>, String> {
-    if transport == "memcpy" {
+    if transport == "memcpy" || transport == "libp2p-stock" {
         return Ok(None);
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;

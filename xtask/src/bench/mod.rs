@@ -7,6 +7,7 @@
 //! itself through `cargo run --release`); `--quick` is a small smoke run in the
 //! current build, used by `test-all` so the bench cannot rot.
 
+mod libp2p_stock;
 mod measure;
 mod memory;
 mod report;
@@ -40,6 +41,7 @@ pub const TRANSPORTS: &[&str] = &[
     "http-relay",
     "http-direct",
     "p2p",
+    "libp2p-stock",
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -331,6 +333,7 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
             };
             measure_pair!(a, b, "p2p", s)
         }),
+        "libp2p-stock" => runtime()?.block_on(libp2p_stock_row(s)),
         other => Err(format!("unknown transport '{other}'")),
     }
 }
@@ -368,6 +371,41 @@ async fn raw_tcp_row(s: &Settings) -> Result<Row, String> {
         .await
         .map_err(|e| format!("a party's task failed: {e}"))?
         .map_err(|e| crate::demo::describe(&e))?;
+    row.latency = latency_of(times);
+    Ok(row)
+}
+
+/// Stock libp2p-stream at its best (see `libp2p_stock`), for comparison with p2p.
+async fn libp2p_stock_row(s: &Settings) -> Result<Row, String> {
+    let (mut a, mut b) = libp2p_stock::pair().await?;
+    let mut row = Row::new("libp2p-stock");
+    for &size in &s.sizes {
+        let reps = reps(s, size);
+        let msg = vec![0xA5u8; size];
+        let mut buf = vec![0x5Au8; size];
+        let receiver = tokio::spawn(async move {
+            let received = libp2p_stock::sink(&mut b, &mut buf, reps).await;
+            (b, received)
+        });
+        let started = Instant::now();
+        let sent = libp2p_stock::source(&mut a, &msg, reps).await;
+        let took = started.elapsed();
+        let (back, received) = receiver
+            .await
+            .map_err(|e| format!("a party's task failed: {e}"))?;
+        b = back;
+        sent.and(received).map_err(|e| e.to_string())?;
+        row.throughput.push((size, mib_per_s(size, reps, took)));
+    }
+    let rounds = s.rounds;
+    let ponger = tokio::spawn(async move { libp2p_stock::pong(&mut b, rounds).await });
+    let times = libp2p_stock::ping(&mut a, rounds)
+        .await
+        .map_err(|e| e.to_string())?;
+    ponger
+        .await
+        .map_err(|e| format!("a party's task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
     row.latency = latency_of(times);
     Ok(row)
 }
