@@ -6,10 +6,9 @@
 use std::time::Duration;
 
 use channel_core::{Metered, recv_from};
-use channel_http::relay::RelayConfig;
 use channel_http::{ClientOptions, HttpChannel};
 
-use super::{Page, find_tools};
+use super::{Page, find_tools, relay_with_session};
 use crate::demo::{
     Outcome, PartyResult, Scenario, combine, describe, expected_sum, input, party_steps, seed,
 };
@@ -21,22 +20,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     let (tools, runner) = find_tools()
         .ok_or("the browser toolchain is not installed; `cargo xtask browser-tests` installs it")?;
     let s = *s;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
-    let (relay, url, session) = runtime.block_on(async {
-        let (relay, url) = crate::demo::start_relay(RelayConfig {
-            cors_origins: vec!["*".into()],
-            ..RelayConfig::default()
-        })
-        .await?;
-        let session = HttpChannel::create_session(&url, s.parties, None, &ClientOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>((relay, url, session))
-    })?;
+    let (runtime, relay, url, session) = relay_with_session(s.parties)?;
 
     // The native parties wait generously: the wasm build comes first.
     let opts = ClientOptions {

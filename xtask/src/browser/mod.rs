@@ -37,22 +37,7 @@ pub fn run_tests() -> Result<Counts, NotRun> {
 }
 
 fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Counts, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
-    let (relay, url, session) = runtime.block_on(async {
-        let (relay, url) = crate::demo::start_relay(RelayConfig {
-            cors_origins: vec!["*".into()],
-            ..RelayConfig::default()
-        })
-        .await?;
-        let session = HttpChannel::create_session(&url, 3, None, &ClientOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>((relay, url, session))
-    })?;
+    let (runtime, relay, url, session) = relay_with_session(3)?;
     println!(
         "browser: relay on {url}; secure-sum session {}",
         session.session
@@ -141,6 +126,38 @@ fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Co
     }
     println!("browser: the browser and two native parties agree on the secure sum {expected}");
     Ok(counts)
+}
+
+/// A runtime, a relay on 127.0.0.1 that browsers may call (CORS), its URL and
+/// a fresh session of `parties` on it.
+fn relay_with_session(
+    parties: usize,
+) -> Result<
+    (
+        tokio::runtime::Runtime,
+        channel_http::relay::Relay,
+        String,
+        channel_http::protocol::SessionCreated,
+    ),
+    String,
+> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    let (relay, url, session) = runtime.block_on(async {
+        let (relay, url) = crate::demo::start_relay(RelayConfig {
+            cors_origins: vec!["*".into()],
+            ..RelayConfig::default()
+        })
+        .await?;
+        let session = HttpChannel::create_session(&url, parties, None, &ClientOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((relay, url, session))
+    })?;
+    Ok((runtime, relay, url, session))
 }
 
 /// The tools, when every one is already there (nothing is installed).
