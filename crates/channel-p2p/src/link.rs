@@ -223,18 +223,10 @@ impl Link {
         // The peer already has everything before `peer_next`.
         self.acknowledged(seqs, peer_next.saturating_sub(1), peer_next > 0);
 
-        let (frames_tx, mut frames_rx) = mpsc::channel::<Result<Frame, WireError>>(8);
+        // One read stays in flight across the loop's `select!` (never dropped
+        // mid-frame); a new one starts only when the previous frame is complete.
         let max_payload = self.max_payload;
-        let reader = tokio::spawn(async move {
-            // Bounded by the stream: ends at its first error or when dropped.
-            loop {
-                let frame = read_frame(&mut rd, max_payload).await;
-                let stop = frame.is_err();
-                if frames_tx.send(frame).await.is_err() || stop {
-                    return;
-                }
-            }
-        });
+        let mut reading = Box::pin(next_frame(rd, max_payload));
         let (write_tx, write_rx) = mpsc::unbounded_channel::<Frame>();
         let mut writer = tokio::spawn(write_loop(wr, write_rx));
         for (seq, payload) in &seqs.unacked {
@@ -268,31 +260,33 @@ impl Link {
                         }
                     }
                 },
-                frame = frames_rx.recv(), if room => match frame {
-                    Some(Ok(Frame::Data { seq, payload })) => {
-                        if seq > seqs.next_recv {
-                            break Err(self.malformed(format!("chunk {seq} arrived where {} was next", seqs.next_recv)));
+                (rd, frame) = &mut reading, if room => {
+                    reading.set(next_frame(rd, max_payload));
+                    match frame {
+                        Ok(Frame::Data { seq, payload }) => {
+                            if seq > seqs.next_recv {
+                                break Err(self.malformed(format!("chunk {seq} arrived where {} was next", seqs.next_recv)));
+                            }
+                            if seq == seqs.next_recv {
+                                seqs.next_recv += 1;
+                                let payload = Arc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone());
+                                self.shared.inbound.fetch_add(payload.len(), Ordering::AcqRel);
+                                // The application may be gone; then nobody needs the chunk.
+                                let _ = self.to_app.send(payload);
+                            }
+                            let _ = write_tx.send(Frame::Ack { seq });
                         }
-                        if seq == seqs.next_recv {
-                            seqs.next_recv += 1;
-                            let payload = Arc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone());
-                            self.shared.inbound.fetch_add(payload.len(), Ordering::AcqRel);
-                            // The application may be gone; then nobody needs the chunk.
-                            let _ = self.to_app.send(payload);
+                        Ok(Frame::Ack { seq }) => {
+                            self.acknowledged(seqs, seq, true);
+                            if seqs.app_done && seqs.unacked.is_empty() {
+                                let _ = write_tx.send(Frame::Bye);
+                            }
                         }
-                        let _ = write_tx.send(Frame::Ack { seq });
+                        Ok(Frame::Bye) => seqs.peer_done = true,
+                        Ok(Frame::Hello { .. }) => break Err(self.malformed("a second HELLO".into())),
+                        Err(WireError::Malformed(m)) => break Err(self.malformed(m)),
+                        Err(WireError::Io(e)) => break Ok(Ended::Broken(format!("reading: {e}"), None)),
                     }
-                    Some(Ok(Frame::Ack { seq })) => {
-                        self.acknowledged(seqs, seq, true);
-                        if seqs.app_done && seqs.unacked.is_empty() {
-                            let _ = write_tx.send(Frame::Bye);
-                        }
-                    }
-                    Some(Ok(Frame::Bye)) => seqs.peer_done = true,
-                    Some(Ok(Frame::Hello { .. })) => break Err(self.malformed("a second HELLO".into())),
-                    Some(Err(WireError::Malformed(m))) => break Err(self.malformed(m)),
-                    Some(Err(WireError::Io(e))) => break Ok(Ended::Broken(format!("reading: {e}"), None)),
-                    None => break Ok(Ended::Broken("the reader stopped".into(), None)),
                 },
                 () = self.shared.inbound_space.notified(), if !room => {}
                 changed = self.closed.changed() => {
@@ -316,7 +310,6 @@ impl Link {
                 }
             }
         };
-        reader.abort();
         if matches!(ended, Ok(Ended::Finished)) {
             // Let the last frames (BYE, ACKs) leave before closing.
             drop(write_tx);
@@ -345,6 +338,15 @@ impl Link {
             reason,
         }
     }
+}
+
+/// Reads the next frame and hands the read half back with it.
+async fn next_frame(
+    mut rd: futures::io::ReadHalf<Stream>,
+    max_payload: usize,
+) -> (futures::io::ReadHalf<Stream>, Result<Frame, WireError>) {
+    let frame = read_frame(&mut rd, max_payload).await;
+    (rd, frame)
 }
 
 /// Frames with payloads up to this size are copied into the batch buffer.

@@ -1,4 +1,5 @@
 //! `close`/`flush`: a party that ends right after its last send loses nothing,
+//! a receiver that does not read holds back the rest (the inbound bound),
 //! and waiting on a dead peer is a typed error, on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
@@ -119,4 +120,35 @@ async fn flush_towards_a_dead_peer_is_a_typed_error() {
         other => panic!("expected PeerLost for party 1, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// A receiver that does not read takes in at most `max_inbound_bytes`; the rest
+/// stays unacknowledged on the sender's side (so `flush` cannot finish) until the
+/// receiver reads, and then everything arrives once and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_does_not_read_holds_back_the_rest() {
+    let options = P2pOptions {
+        chunk_size: 256 << 10,
+        max_inbound_bytes: 1 << 20,
+        recv_timeout: Duration::from_secs(1),
+        ..P2pOptions::default()
+    };
+    let mut parties = common::parties(2, &options).await.unwrap();
+    let mut one = parties.pop().unwrap();
+    let mut zero = parties.pop().unwrap();
+    const CHUNKS: usize = 32; // 8 MiB: far beyond the bound plus Yamux's and TCP's buffers
+    for i in 0..CHUNKS {
+        send_bytes(&mut zero, 1, "data", &pattern(i as u64, 200 << 10))
+            .await
+            .unwrap();
+    }
+    match zero.flush().await {
+        Err(P2pError::Transport(channel_p2p::TransportError::Timeout { party: 1, .. })) => {}
+        other => panic!("flush must wait for the reader, got {other:?}"),
+    }
+    for i in 0..CHUNKS {
+        let got = recv_bytes(&mut one, 0, "data").await.unwrap();
+        assert_eq!(got, pattern(i as u64, 200 << 10), "message {i}");
+    }
+    zero.flush().await.unwrap();
 }
