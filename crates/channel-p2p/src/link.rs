@@ -227,22 +227,36 @@ impl Link {
         // mid-frame); a new one starts only when the previous frame is complete.
         let max_payload = self.max_payload;
         let mut reading = Box::pin(next_frame(rd, max_payload));
-        let (write_tx, write_rx) = mpsc::unbounded_channel::<Frame>();
-        let mut writer = tokio::spawn(write_loop(wr, write_rx));
+        // Likewise one write (of everything queued when it started) is in flight
+        // at a time; frames queue in `outbox` meanwhile. It starts with an empty
+        // write that hands the write half straight back.
+        let mut outbox: Vec<Frame> = Vec::new();
+        let writer = Writer {
+            wr,
+            batch: Vec::new(),
+        };
+        let mut writing = Box::pin(writer.write(Vec::new()));
+        let mut idle_writer: Option<Writer> = None;
         for (seq, payload) in &seqs.unacked {
-            let _ = write_tx.send(Frame::Data {
+            outbox.push(Frame::Data {
                 seq: *seq,
                 payload: payload.clone(),
             });
         }
         if seqs.app_done && seqs.unacked.is_empty() {
-            let _ = write_tx.send(Frame::Bye);
+            outbox.push(Frame::Bye);
         }
 
         let ended = loop {
             if seqs.app_done && seqs.unacked.is_empty() && seqs.peer_done {
                 break Ok(Ended::Finished);
             }
+            if !outbox.is_empty()
+                && let Some(writer) = idle_writer.take()
+            {
+                writing.set(writer.write(std::mem::take(&mut outbox)));
+            }
+            let busy = idle_writer.is_none();
             let room = self.shared.inbound.load(Ordering::Acquire) < self.max_inbound;
             tokio::select! {
                 msg = self.app_rx.recv(), if !seqs.app_done => match msg {
@@ -251,12 +265,12 @@ impl Link {
                         seqs.next_send += 1;
                         let payload = Arc::new(payload);
                         seqs.unacked.push_back((seq, payload.clone()));
-                        let _ = write_tx.send(Frame::Data { seq, payload });
+                        outbox.push(Frame::Data { seq, payload });
                     }
                     None => {
                         seqs.app_done = true;
                         if seqs.unacked.is_empty() {
-                            let _ = write_tx.send(Frame::Bye);
+                            outbox.push(Frame::Bye);
                         }
                     }
                 },
@@ -274,12 +288,12 @@ impl Link {
                                 // The application may be gone; then nobody needs the chunk.
                                 let _ = self.to_app.send(payload);
                             }
-                            let _ = write_tx.send(Frame::Ack { seq });
+                            outbox.push(Frame::Ack { seq });
                         }
                         Ok(Frame::Ack { seq }) => {
                             self.acknowledged(seqs, seq, true);
                             if seqs.app_done && seqs.unacked.is_empty() {
-                                let _ = write_tx.send(Frame::Bye);
+                                outbox.push(Frame::Bye);
                             }
                         }
                         Ok(Frame::Bye) => seqs.peer_done = true,
@@ -300,22 +314,28 @@ impl Link {
                     Some(stream) => break Ok(Ended::Broken("the peer opened a new stream".into(), Some(stream))),
                     None => break Ok(Ended::Broken("no more incoming streams".into(), None)),
                 },
-                written = &mut writer => {
-                    let why = match written {
-                        Ok(Ok(())) => "the writer stopped".to_string(),
-                        Ok(Err(e)) => format!("writing: {e}"),
-                        Err(e) => format!("the writer task failed: {e}"),
-                    };
-                    break Ok(Ended::Broken(why, None));
-                }
+                (writer, written) = &mut writing, if busy => match written {
+                    Ok(()) => idle_writer = Some(writer),
+                    Err(e) => break Ok(Ended::Broken(format!("writing: {e}"), None)),
+                },
             }
         };
         if matches!(ended, Ok(Ended::Finished)) {
-            // Let the last frames (BYE, ACKs) leave before closing.
-            drop(write_tx);
-            let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+            // Let the last frames (BYE, ACKs) leave, then close our side.
+            let last = async {
+                let mut writer = match idle_writer.take() {
+                    Some(writer) => writer,
+                    None => match (&mut writing).await {
+                        (writer, Ok(())) => writer,
+                        (_, Err(_)) => return,
+                    },
+                };
+                if writer.write_all(&std::mem::take(&mut outbox)).await.is_ok() {
+                    let _ = futures::AsyncWriteExt::close(&mut writer.wr).await;
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(5), last).await;
         }
-        writer.abort();
         ended
     }
 
@@ -354,41 +374,45 @@ const SMALL_PAYLOAD: usize = 64 * 1024;
 /// The batch buffer is written out once it holds this much.
 const BATCH: usize = 256 * 1024;
 
-/// Writes frames as they come. Headers, acknowledgements and small chunks are
-/// gathered into one buffer and written together, because every write on a
-/// Yamux stream becomes its own Yamux frame and Noise message; large payloads
-/// go straight through. Flushes whenever the queue runs dry.
-async fn write_loop(
-    mut wr: futures::io::WriteHalf<Stream>,
-    mut rx: mpsc::UnboundedReceiver<Frame>,
-) -> std::io::Result<()> {
-    use futures::AsyncWriteExt;
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Some(frame) = rx.recv().await {
-        let mut next = Some(frame);
-        // Bounded by what is queued right now.
-        while let Some(frame) = next.take() {
-            encode_header(&frame, &mut batch)?;
-            if let Frame::Data { payload, .. } = &frame {
+/// The write half of a stream and the buffer that batches small frames.
+struct Writer {
+    wr: futures::io::WriteHalf<Stream>,
+    batch: Vec<u8>,
+}
+
+impl Writer {
+    /// Writes `frames` and flushes, then hands itself back (so the session can
+    /// keep exactly one write in flight).
+    async fn write(mut self, frames: Vec<Frame>) -> (Self, std::io::Result<()>) {
+        let result = self.write_all(&frames).await;
+        (self, result)
+    }
+
+    /// Headers, acknowledgements and small chunks are gathered into one buffer
+    /// and written together, because every write on a Yamux stream becomes its
+    /// own Yamux frame and Noise message; large payloads go straight through.
+    async fn write_all(&mut self, frames: &[Frame]) -> std::io::Result<()> {
+        use futures::AsyncWriteExt;
+        for frame in frames {
+            encode_header(frame, &mut self.batch)?;
+            if let Frame::Data { payload, .. } = frame {
                 if payload.len() <= SMALL_PAYLOAD {
-                    batch.extend_from_slice(payload);
+                    self.batch.extend_from_slice(payload);
                 } else {
-                    wr.write_all(&batch).await?;
-                    batch.clear();
-                    wr.write_all(payload).await?;
+                    self.wr.write_all(&self.batch).await?;
+                    self.batch.clear();
+                    self.wr.write_all(payload).await?;
                 }
             }
-            if batch.len() >= BATCH {
-                wr.write_all(&batch).await?;
-                batch.clear();
+            if self.batch.len() >= BATCH {
+                self.wr.write_all(&self.batch).await?;
+                self.batch.clear();
             }
-            next = rx.try_recv().ok();
         }
-        if !batch.is_empty() {
-            wr.write_all(&batch).await?;
-            batch.clear();
+        if !self.batch.is_empty() {
+            self.wr.write_all(&self.batch).await?;
+            self.batch.clear();
         }
-        wr.flush().await?;
+        self.wr.flush().await
     }
-    wr.close().await
 }
