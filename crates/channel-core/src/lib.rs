@@ -11,6 +11,7 @@ pub mod frame;
 mod info;
 mod limits;
 pub mod metrics;
+mod network;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;

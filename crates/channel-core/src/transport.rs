@@ -1,9 +1,12 @@
-//! Building blocks for transport authors: the errors every backend shares.
+//! Building blocks for transport authors: the errors every backend shares, and
+//! the builder of in-process networks.
 //!
 //! A backend may use [`TransportError`] directly as its `SendError`/`RecvError`, or wrap
 //! it in its own enum next to transport-specific failures (HTTP status, I/O, ...).
 
 use std::time::Duration;
+
+pub use crate::network::{BuildNetwork, DEFAULT_RECV_TIMEOUT, NetworkBuilder, NetworkSettings};
 
 /// Failures that every transport can run into, whatever carries the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

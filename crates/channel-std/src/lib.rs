@@ -39,57 +39,23 @@
 //! and sending to it fail at once with [`TransportError::Closed`].
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::time::Duration;
 
 use channel_core::blocking::Channel;
+pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
-use channel_core::transport::{QueueBudget, check_peer, mesh};
-use channel_core::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, RecvInfo, SendInfo};
-
-/// Default [`Builder::recv_timeout`]: 5 minutes.
-pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
+use channel_core::transport::{
+    BuildNetwork, NetworkBuilder, NetworkSettings, QueueBudget, check_peer, mesh,
+};
+use channel_core::{RecvInfo, SendInfo};
 
 /// Settings of an in-process network; start with [`StdChannel::builder`].
-#[derive(Debug, Clone)]
-pub struct Builder {
-    parties: usize,
-    recv_timeout: Duration,
-    max_queued_bytes: Option<usize>,
-    chunk_size: usize,
-    max_message_size: usize,
-}
+pub type Builder = NetworkBuilder<StdChannel>;
 
-impl Builder {
-    /// How long a receive waits before failing with [`TransportError::Timeout`].
-    pub fn recv_timeout(mut self, timeout: Duration) -> Self {
-        self.recv_timeout = timeout;
-        self
-    }
-
-    /// Bounds the bytes queued from one party to another and not yet received;
-    /// a send beyond it fails with [`TransportError::QueueFull`]. Unbounded by default.
-    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
-        self.max_queued_bytes = Some(bytes);
-        self
-    }
-
-    /// The chunk size the `channel_core` helpers use (4 MiB by default).
-    pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes.max(1);
-        self
-    }
-
-    /// The largest message the helpers send or accept (1 GiB by default).
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-
-    /// Creates the connected parties; element `i` is party `i`.
-    pub fn build(self) -> Vec<StdChannel> {
-        let links = mesh(self.parties, || {
+impl BuildNetwork for StdChannel {
+    fn build_network(settings: NetworkSettings) -> Vec<StdChannel> {
+        let links = mesh(settings.parties, || {
             let (tx, rx) = channel();
-            let budget = QueueBudget::new(self.max_queued_bytes);
+            let budget = QueueBudget::new(settings.max_queued_bytes);
             ((tx, budget.clone()), (rx, budget))
         });
         links
@@ -99,7 +65,7 @@ impl Builder {
                 me,
                 to,
                 from,
-                settings: self.clone(),
+                settings: settings.clone(),
             })
             .collect()
     }
@@ -111,7 +77,7 @@ pub struct StdChannel {
     me: usize,
     to: Vec<Option<(Sender<Vec<u8>>, QueueBudget)>>,
     from: Vec<Option<(Receiver<Vec<u8>>, QueueBudget)>>,
-    settings: Builder,
+    settings: NetworkSettings,
 }
 
 impl StdChannel {
@@ -122,13 +88,7 @@ impl StdChannel {
 
     /// Settings for a network of `parties` parties.
     pub fn builder(parties: usize) -> Builder {
-        Builder {
-            parties,
-            recv_timeout: DEFAULT_RECV_TIMEOUT,
-            max_queued_bytes: None,
-            chunk_size: DEFAULT_CHUNK_SIZE,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-        }
+        Builder::new(parties)
     }
 
     /// This party's index.

@@ -46,57 +46,22 @@
 //! on a runtime with the time driver enabled (`#[tokio::main]` and
 //! `Builder::enable_all` do).
 
-use std::time::Duration;
-
+pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
-use channel_core::transport::{QueueBudget, check_peer, mesh};
-use channel_core::{Channel, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, RecvInfo, SendInfo};
+use channel_core::transport::{
+    BuildNetwork, NetworkBuilder, NetworkSettings, QueueBudget, check_peer, mesh,
+};
+use channel_core::{Channel, RecvInfo, SendInfo};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-/// Default [`Builder::recv_timeout`]: 5 minutes.
-pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
-
 /// Settings of an in-process network; start with [`TokioChannel::builder`].
-#[derive(Debug, Clone)]
-pub struct Builder {
-    parties: usize,
-    recv_timeout: Duration,
-    max_queued_bytes: Option<usize>,
-    chunk_size: usize,
-    max_message_size: usize,
-}
+pub type Builder = NetworkBuilder<TokioChannel>;
 
-impl Builder {
-    /// How long a receive waits before failing with [`TransportError::Timeout`].
-    pub fn recv_timeout(mut self, timeout: Duration) -> Self {
-        self.recv_timeout = timeout;
-        self
-    }
-
-    /// Bounds the bytes queued from one party to another and not yet received;
-    /// a send beyond it fails with [`TransportError::QueueFull`]. Unbounded by default.
-    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
-        self.max_queued_bytes = Some(bytes);
-        self
-    }
-
-    /// The chunk size the `channel_core` helpers use (4 MiB by default).
-    pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes.max(1);
-        self
-    }
-
-    /// The largest message the helpers send or accept (1 GiB by default).
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-
-    /// Creates the connected parties; element `i` is party `i`.
-    pub fn build(self) -> Vec<TokioChannel> {
-        let links = mesh(self.parties, || {
+impl BuildNetwork for TokioChannel {
+    fn build_network(settings: NetworkSettings) -> Vec<TokioChannel> {
+        let links = mesh(settings.parties, || {
             let (tx, rx) = unbounded_channel();
-            let budget = QueueBudget::new(self.max_queued_bytes);
+            let budget = QueueBudget::new(settings.max_queued_bytes);
             ((tx, budget.clone()), (rx, budget))
         });
         links
@@ -106,7 +71,7 @@ impl Builder {
                 me,
                 to,
                 from,
-                settings: self.clone(),
+                settings: settings.clone(),
             })
             .collect()
     }
@@ -118,7 +83,7 @@ pub struct TokioChannel {
     me: usize,
     to: Vec<Option<(UnboundedSender<Vec<u8>>, QueueBudget)>>,
     from: Vec<Option<(UnboundedReceiver<Vec<u8>>, QueueBudget)>>,
-    settings: Builder,
+    settings: NetworkSettings,
 }
 
 impl TokioChannel {
@@ -129,13 +94,7 @@ impl TokioChannel {
 
     /// Settings for a network of `parties` parties.
     pub fn builder(parties: usize) -> Builder {
-        Builder {
-            parties,
-            recv_timeout: DEFAULT_RECV_TIMEOUT,
-            max_queued_bytes: None,
-            chunk_size: DEFAULT_CHUNK_SIZE,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-        }
+        Builder::new(parties)
     }
 
     /// This party's index.

@@ -1,0 +1,125 @@
+//! The settings of an in-process network (every party in one process), shared by
+//! backends such as `channel-tokio` and `channel-std` so that both offer the same
+//! builder with the same defaults.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
+
+/// Default receive timeout of an in-process network: 5 minutes.
+pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What every party of an in-process network is configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSettings {
+    /// The number of parties.
+    pub parties: usize,
+    /// How long a receive waits before failing with a timeout.
+    pub recv_timeout: Duration,
+    /// Bytes queued from one party to another and not yet received, at most
+    /// (`None`: unbounded).
+    pub max_queued_bytes: Option<usize>,
+    /// The chunk size the helpers use.
+    pub chunk_size: usize,
+    /// The largest message the helpers send or accept.
+    pub max_message_size: usize,
+}
+
+/// A backend whose parties can be built from [`NetworkSettings`].
+pub trait BuildNetwork: Sized {
+    /// The connected parties; element `i` is party `i`.
+    fn build_network(settings: NetworkSettings) -> Vec<Self>;
+}
+
+/// Builder of an in-process network of `C` parties.
+///
+/// ```
+/// use channel_core::transport::{BuildNetwork, NetworkBuilder, NetworkSettings};
+/// use std::time::Duration;
+///
+/// // A backend only says how to build its parties from the settings.
+/// struct Party(NetworkSettings);
+/// impl BuildNetwork for Party {
+///     fn build_network(settings: NetworkSettings) -> Vec<Self> {
+///         (0..settings.parties).map(|_| Party(settings.clone())).collect()
+///     }
+/// }
+///
+/// let parties = NetworkBuilder::<Party>::new(3)
+///     .recv_timeout(Duration::from_secs(10))
+///     .max_queued_bytes(1 << 20)
+///     .build();
+/// assert_eq!(parties.len(), 3);
+/// assert_eq!(parties[0].0.max_queued_bytes, Some(1 << 20));
+/// assert_eq!(parties[0].0.chunk_size, channel_core::DEFAULT_CHUNK_SIZE);
+/// ```
+#[derive(Debug)]
+pub struct NetworkBuilder<C> {
+    settings: NetworkSettings,
+    party: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for NetworkBuilder<C> {
+    fn clone(&self) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            party: PhantomData,
+        }
+    }
+}
+
+impl<C: BuildNetwork> NetworkBuilder<C> {
+    /// Default settings for `parties` parties: receive timeout 5 minutes,
+    /// unbounded queues, 4 MiB chunks, 1 GiB messages.
+    pub fn new(parties: usize) -> Self {
+        Self {
+            settings: NetworkSettings {
+                parties,
+                recv_timeout: DEFAULT_RECV_TIMEOUT,
+                max_queued_bytes: None,
+                chunk_size: DEFAULT_CHUNK_SIZE,
+                max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            },
+            party: PhantomData,
+        }
+    }
+
+    /// How long a receive waits before failing with
+    /// [`TransportError::Timeout`](crate::transport::TransportError::Timeout).
+    pub fn recv_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.recv_timeout = timeout;
+        self
+    }
+
+    /// Bounds the bytes queued from one party to another and not yet received;
+    /// a send beyond it fails with
+    /// [`TransportError::QueueFull`](crate::transport::TransportError::QueueFull).
+    /// Unbounded by default.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.settings.max_queued_bytes = Some(bytes);
+        self
+    }
+
+    /// The chunk size the helpers use (4 MiB by default).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.settings.chunk_size = bytes.max(1);
+        self
+    }
+
+    /// The largest message the helpers send or accept (1 GiB by default).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.settings.max_message_size = bytes;
+        self
+    }
+
+    /// The settings so far.
+    pub fn settings(&self) -> &NetworkSettings {
+        &self.settings
+    }
+
+    /// Creates the connected parties; element `i` is party `i`.
+    pub fn build(self) -> Vec<C> {
+        C::build_network(self.settings)
+    }
+}
