@@ -3,11 +3,13 @@
 //! frames written from one buffer and read into one reused buffer (no channel,
 //! no acknowledgements, no reconnects: what a plain libp2p user gets).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Stream, StreamProtocol, Swarm, noise, tcp, yamux};
+
+use super::frames::{FrameStream, checked_len, len_prefix};
 
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/mpc-channels/bench-stock/1");
 const SET_UP: Duration = Duration::from_secs(10);
@@ -29,7 +31,7 @@ fn swarm() -> Result<Swarm<libp2p_stream::Behaviour>, String> {
 
 /// Two nodes on 127.0.0.1 and one stream between them (opener, acceptor). The
 /// swarms run on tasks of the current runtime until it ends.
-pub async fn pair() -> Result<(Stream, Stream), String> {
+pub async fn pair() -> Result<(StockStream, StockStream), String> {
     let (mut a, mut b) = (swarm()?, swarm()?);
     let listen = "/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?;
     b.listen_on(listen).map_err(|e| e.to_string())?;
@@ -71,63 +73,23 @@ pub async fn pair() -> Result<(Stream, Stream), String> {
         .await
         .map_err(|_| "stock libp2p: no incoming stream")?
         .ok_or("stock libp2p: no incoming stream")?;
-    Ok((out, inc))
+    Ok((StockStream(out), StockStream(inc)))
 }
 
-async fn write_frame(s: &mut Stream, msg: &[u8]) -> std::io::Result<()> {
-    let len = u32::try_from(msg.len()).map_err(|_| std::io::Error::other("frame > 4 GiB"))?;
-    s.write_all(&len.to_le_bytes()).await?;
-    s.write_all(msg).await?;
-    s.flush().await
-}
+/// The acceptor's end, with a name of our own so the bench can measure it.
+pub struct StockStream(Stream);
 
-async fn read_frame_into(s: &mut Stream, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).await?;
-    let len = u32::from_le_bytes(len) as usize;
-    if len > max {
-        return Err(std::io::Error::other("a frame beyond the bound"));
+impl FrameStream for StockStream {
+    async fn write_frame(&mut self, msg: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(&len_prefix(msg)?).await?;
+        self.0.write_all(msg).await?;
+        self.0.flush().await
     }
-    buf.resize(len, 0);
-    s.read_exact(buf).await
-}
 
-/// `reps` frames of `msg`, then waits for the one-byte answer.
-pub async fn source(a: &mut Stream, msg: &[u8], reps: usize) -> std::io::Result<()> {
-    for _ in 0..reps {
-        write_frame(a, msg).await?;
+    async fn read_frame_into(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
+        let mut word = [0u8; 4];
+        self.0.read_exact(&mut word).await?;
+        buf.resize(checked_len(word, max)?, 0);
+        self.0.read_exact(buf).await
     }
-    read_frame_into(a, &mut Vec::new(), 1).await
-}
-
-/// Every frame into `buf`, reused, then a one-byte answer.
-pub async fn sink(b: &mut Stream, buf: &mut Vec<u8>, reps: usize) -> std::io::Result<()> {
-    let size = buf.len();
-    for _ in 0..reps {
-        read_frame_into(b, buf, size).await?;
-    }
-    write_frame(b, &[1]).await
-}
-
-/// `rounds` 100-byte ping-pongs; each round-trip time.
-pub async fn ping(a: &mut Stream, rounds: usize) -> std::io::Result<Vec<Duration>> {
-    let (msg, mut buf) = (vec![1u8; super::measure::PING], Vec::new());
-    let mut times = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        write_frame(a, &msg).await?;
-        read_frame_into(a, &mut buf, msg.len()).await?;
-        times.push(t.elapsed());
-    }
-    Ok(times)
-}
-
-/// The other side of [`ping`].
-pub async fn pong(b: &mut Stream, rounds: usize) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    for _ in 0..rounds {
-        read_frame_into(b, &mut buf, super::measure::PING).await?;
-        write_frame(b, &buf.clone()).await?;
-    }
-    Ok(())
 }

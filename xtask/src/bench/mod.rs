@@ -7,6 +7,7 @@
 //! itself through `cargo run --release`); `--quick` is a small smoke run in the
 //! current build, used by `test-all` so the bench cannot rot.
 
+mod frames;
 mod libp2p_stock;
 mod measure;
 mod memory;
@@ -302,7 +303,10 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
                 latency_of(measure::blocking::latency(&mut a, &mut b, s.rounds).map_err(err)?);
             Ok(row)
         }
-        "raw-tcp" => runtime()?.block_on(raw_tcp_row(s)),
+        "raw-tcp" => runtime()?.block_on(async {
+            let (a, b) = tcp::pair().await.map_err(|e| e.to_string())?;
+            frames::row("raw-tcp", a, b, s).await
+        }),
         "tokio" => runtime()?.block_on(async {
             let mut it = channel_tokio::TokioChannel::network(2).into_iter();
             let (Some(a), Some(b)) = (it.next(), it.next()) else {
@@ -333,81 +337,12 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
             };
             measure_pair!(a, b, "p2p", s)
         }),
-        "libp2p-stock" => runtime()?.block_on(libp2p_stock_row(s)),
+        "libp2p-stock" => runtime()?.block_on(async {
+            let (a, b) = libp2p_stock::pair().await?;
+            frames::row("libp2p-stock", a, b, s).await
+        }),
         other => Err(format!("unknown transport '{other}'")),
     }
-}
-
-/// The socket limit: throughput with no per-message allocation (see `tcp`), and
-/// the ping-pong through the `Channel` API like every transport.
-async fn raw_tcp_row(s: &Settings) -> Result<Row, String> {
-    let (mut a, mut b) = tcp::pair().await.map_err(|e| e.to_string())?;
-    let mut row = Row::new("raw-tcp");
-    for &size in &s.sizes {
-        let reps = reps(s, size);
-        // Both buffers exist (their pages touched) before the clock starts.
-        let msg = vec![0xA5u8; size];
-        let mut buf = vec![0x5Au8; size];
-        let receiver = tokio::spawn(async move {
-            let received = tcp::sink(&mut b, &mut buf, size, reps).await;
-            (b, received)
-        });
-        let started = Instant::now();
-        let sent = tcp::source(&mut a, &msg, reps).await;
-        let took = started.elapsed();
-        let (back, received) = receiver
-            .await
-            .map_err(|e| format!("a party's task failed: {e}"))?;
-        b = back;
-        sent.and(received).map_err(|e| e.to_string())?;
-        row.throughput.push((size, mib_per_s(size, reps, took)));
-    }
-    let rounds = s.rounds;
-    let ponger = tokio::spawn(async move { measure::ponger(&mut b, rounds).await });
-    let times = measure::pinger(&mut a, rounds)
-        .await
-        .map_err(|e| crate::demo::describe(&e))?;
-    ponger
-        .await
-        .map_err(|e| format!("a party's task failed: {e}"))?
-        .map_err(|e| crate::demo::describe(&e))?;
-    row.latency = latency_of(times);
-    Ok(row)
-}
-
-/// Stock libp2p-stream at its best (see `libp2p_stock`), for comparison with p2p.
-async fn libp2p_stock_row(s: &Settings) -> Result<Row, String> {
-    let (mut a, mut b) = libp2p_stock::pair().await?;
-    let mut row = Row::new("libp2p-stock");
-    for &size in &s.sizes {
-        let reps = reps(s, size);
-        let msg = vec![0xA5u8; size];
-        let mut buf = vec![0x5Au8; size];
-        let receiver = tokio::spawn(async move {
-            let received = libp2p_stock::sink(&mut b, &mut buf, reps).await;
-            (b, received)
-        });
-        let started = Instant::now();
-        let sent = libp2p_stock::source(&mut a, &msg, reps).await;
-        let took = started.elapsed();
-        let (back, received) = receiver
-            .await
-            .map_err(|e| format!("a party's task failed: {e}"))?;
-        b = back;
-        sent.and(received).map_err(|e| e.to_string())?;
-        row.throughput.push((size, mib_per_s(size, reps, took)));
-    }
-    let rounds = s.rounds;
-    let ponger = tokio::spawn(async move { libp2p_stock::pong(&mut b, rounds).await });
-    let times = libp2p_stock::ping(&mut a, rounds)
-        .await
-        .map_err(|e| e.to_string())?;
-    ponger
-        .await
-        .map_err(|e| format!("a party's task failed: {e}"))?
-        .map_err(|e| e.to_string())?;
-    row.latency = latency_of(times);
-    Ok(row)
 }
 
 /// The in-process limit: copying the message once.

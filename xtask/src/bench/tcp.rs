@@ -1,9 +1,9 @@
 //! The socket baseline: two parties on one loopback TCP connection with 4-byte
-//! length-prefixed frames and TCP_NODELAY. Throughput is measured at the socket's
-//! limit (frames written from one buffer and read into one reused buffer, so no
-//! per-message allocation or copy); the ping-pong drives it as an async `Channel`,
-//! exactly like the transports it is compared with.
+//! length-prefixed frames and TCP_NODELAY. The bench measures it at the socket's
+//! limit through [`FrameStream`] (frames from one buffer into one reused buffer);
+//! the memory probe drives it as an async `Channel`, like the transports.
 
+use super::frames::{FrameStream, checked_len, len_prefix};
 use channel_core::transport::TransportError;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -38,51 +38,18 @@ pub async fn pair() -> std::io::Result<(TcpChannel, TcpChannel)> {
     Ok((make(0, client), make(1, server)))
 }
 
-impl TcpChannel {
-    /// Writes one frame straight from `msg`.
+impl FrameStream for TcpChannel {
     async fn write_frame(&mut self, msg: &[u8]) -> std::io::Result<()> {
-        let len =
-            u32::try_from(msg.len()).map_err(|_| std::io::Error::other("a frame beyond 4 GiB"))?;
-        self.write.write_all(&len.to_le_bytes()).await?;
+        self.write.write_all(&len_prefix(msg)?).await?;
         self.write.write_all(msg).await
     }
 
-    /// Reads one frame into `buf`, reusing its allocation.
-    async fn read_frame_into(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
-        let mut len = [0u8; 4];
-        self.read.read_exact(&mut len).await?;
-        let len = u32::from_le_bytes(len) as usize;
-        if len > MAX_FRAME {
-            return Err(std::io::Error::other("a frame beyond the bound"));
-        }
-        buf.resize(len, 0);
+    async fn read_frame_into(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
+        let mut word = [0u8; 4];
+        self.read.read_exact(&mut word).await?;
+        buf.resize(checked_len(word, max.min(MAX_FRAME))?, 0);
         self.read.read_exact(buf).await.map(drop)
     }
-}
-
-/// Sender side of a throughput point at the socket's limit: `reps` frames of
-/// `msg`, then waits for the receiver's one-byte frame.
-pub async fn source(a: &mut TcpChannel, msg: &[u8], reps: usize) -> std::io::Result<()> {
-    for _ in 0..reps {
-        a.write_frame(msg).await?;
-    }
-    a.read_frame_into(&mut Vec::new()).await
-}
-
-/// Receiver side: every frame into `buf`, reused, then a one-byte frame back.
-pub async fn sink(
-    b: &mut TcpChannel,
-    buf: &mut Vec<u8>,
-    size: usize,
-    reps: usize,
-) -> std::io::Result<()> {
-    for _ in 0..reps {
-        b.read_frame_into(buf).await?;
-        if buf.len() != size {
-            return Err(std::io::Error::other("a frame of the wrong size"));
-        }
-    }
-    b.write_frame(&[1]).await
 }
 
 /// A broken connection: the bench only needs to know that it failed.

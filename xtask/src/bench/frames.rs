@@ -1,0 +1,110 @@
+//! Length-prefixed frames straight on a byte stream, written from one buffer
+//! and read into one reused buffer: how the bench measures the references that
+//! have no `Channel` (raw TCP at the socket's limit, stock libp2p).
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+use super::report::Row;
+use super::{Settings, latency_of, measure::PING, mib_per_s, reps};
+
+/// A byte stream that carries frames (a `u32` length, then the bytes).
+pub trait FrameStream: Send + 'static {
+    /// Writes one frame from `msg` and flushes.
+    fn write_frame(&mut self, msg: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
+    /// Reads one frame of at most `max` bytes into `buf`, reusing its allocation.
+    fn read_frame_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// Checks a frame's length before anything is allocated for it.
+pub fn checked_len(word: [u8; 4], max: usize) -> io::Result<usize> {
+    let len = u32::from_le_bytes(word) as usize;
+    if len > max {
+        return Err(io::Error::other(format!(
+            "a frame of {len} bytes, more than {max}"
+        )));
+    }
+    Ok(len)
+}
+
+/// The frame's length prefix, or an error beyond 4 GiB.
+pub fn len_prefix(msg: &[u8]) -> io::Result<[u8; 4]> {
+    u32::try_from(msg.len())
+        .map(u32::to_le_bytes)
+        .map_err(|_| io::Error::other("a frame beyond 4 GiB"))
+}
+
+/// `reps` frames of `msg`, then waits for the receiver's one-byte answer.
+async fn source<S: FrameStream>(a: &mut S, msg: &[u8], reps: usize) -> io::Result<()> {
+    for _ in 0..reps {
+        a.write_frame(msg).await?;
+    }
+    a.read_frame_into(&mut Vec::new(), 1).await
+}
+
+/// Every frame into `buf` (sized to the frames), reused; then a one-byte answer.
+async fn sink<S: FrameStream>(b: &mut S, buf: &mut Vec<u8>, reps: usize) -> io::Result<()> {
+    let size = buf.len();
+    for _ in 0..reps {
+        b.read_frame_into(buf, size).await?;
+        if buf.len() != size {
+            return Err(io::Error::other("a frame of the wrong size"));
+        }
+    }
+    b.write_frame(&[1]).await
+}
+
+/// One row: throughput at every size, then 100-byte ping-pongs. Each side runs
+/// on its own task, like the transports' rows.
+pub async fn row<S: FrameStream>(
+    name: &'static str,
+    mut a: S,
+    mut b: S,
+    s: &Settings,
+) -> Result<Row, String> {
+    let failed = |e: io::Error| format!("{name}: {e}");
+    let task_failed = |e: tokio::task::JoinError| format!("a party's task failed: {e}");
+    let mut row = Row::new(name);
+    for &size in &s.sizes {
+        let reps = reps(s, size);
+        // Both buffers exist (their pages touched) before the clock starts.
+        let msg = vec![0xA5u8; size];
+        let mut buf = vec![0x5Au8; size];
+        let receiver = tokio::spawn(async move {
+            let received = sink(&mut b, &mut buf, reps).await;
+            (b, received)
+        });
+        let started = Instant::now();
+        let sent = source(&mut a, &msg, reps).await;
+        let took = started.elapsed();
+        let (back, received) = receiver.await.map_err(task_failed)?;
+        b = back;
+        sent.and(received).map_err(failed)?;
+        row.throughput.push((size, mib_per_s(size, reps, took)));
+    }
+    let rounds = s.rounds;
+    let ponger = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        for _ in 0..rounds {
+            b.read_frame_into(&mut buf, PING).await?;
+            b.write_frame(&buf).await?;
+        }
+        Ok::<_, io::Error>(())
+    });
+    let (ping, mut buf) = (vec![1u8; PING], Vec::new());
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        a.write_frame(&ping).await.map_err(failed)?;
+        a.read_frame_into(&mut buf, PING).await.map_err(failed)?;
+        times.push(t.elapsed());
+    }
+    ponger.await.map_err(task_failed)?.map_err(failed)?;
+    row.latency = latency_of(times);
+    Ok(row)
+}
