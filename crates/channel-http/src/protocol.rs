@@ -1,12 +1,37 @@
 //! The HTTP API shared by the relay, the direct-mode endpoint and every client
-//! (native and browser): paths, headers and JSON bodies. This module has no
-//! dependency beyond serde, so a browser client can use it with
-//! `default-features = false`.
+//! (native and browser): paths, headers, JSON bodies and the checks of a
+//! relay's answers. This module has no dependency beyond serde, so a browser
+//! client can use it with `default-features = false`.
 //!
 //! See the crate's `API.md` for the full description of every route, header and
 //! status, with `curl` examples.
 
 use serde::{Deserialize, Serialize};
+
+use crate::HttpError;
+
+/// The most parties a session may have, whatever a relay is configured with:
+/// clients keep per-party state sized by the relay's answer, so they bound it.
+pub const MAX_SESSION_PARTIES: usize = 1 << 16;
+
+/// `url` without trailing slashes, if it is an `http://` or `https://` URL.
+///
+/// ```
+/// use channel_http::protocol::base_url;
+///
+/// assert_eq!(base_url(" https://relay.example/ ").unwrap(), "https://relay.example");
+/// assert!(base_url("relay.example").is_err());
+/// ```
+pub fn base_url(url: &str) -> Result<String, HttpError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        Ok(trimmed.to_string())
+    } else {
+        Err(HttpError::Setup(format!(
+            "'{url}' is not an http:// or https:// URL"
+        )))
+    }
+}
 
 /// Header carrying a message's sequence number in a relay answer.
 pub const HEADER_SEQ: &str = "x-seq";
@@ -54,6 +79,42 @@ pub struct SessionInfo {
     pub max_body: usize,
     /// Longest long-poll wait the relay grants, in milliseconds.
     pub max_wait_ms: u64,
+}
+
+impl SessionInfo {
+    /// Checks a relay's answer before a client sizes anything by it: at most
+    /// [`MAX_SESSION_PARTIES`] parties, the caller one of them, and a body limit
+    /// that can hold a frame.
+    ///
+    /// ```
+    /// use channel_http::protocol::SessionInfo;
+    ///
+    /// let info = SessionInfo { session: "s".into(), parties: 3, party: 1, max_body: 1 << 20, max_wait_ms: 100 };
+    /// assert!(info.clone().checked().is_ok());
+    /// assert!(SessionInfo { parties: 1 << 40, ..info.clone() }.checked().is_err());
+    /// assert!(SessionInfo { party: 3, ..info }.checked().is_err());
+    /// ```
+    pub fn checked(self) -> Result<Self, HttpError> {
+        if self.parties == 0 || self.parties > MAX_SESSION_PARTIES {
+            return Err(HttpError::Protocol(format!(
+                "the relay announced {} parties; a session has 1 to {MAX_SESSION_PARTIES}",
+                self.parties
+            )));
+        }
+        if self.party >= self.parties {
+            return Err(HttpError::Protocol(format!(
+                "the relay made us party {} of only {}",
+                self.party, self.parties
+            )));
+        }
+        if self.max_body <= channel_core::frame::FOOTER_LEN {
+            return Err(HttpError::Protocol(format!(
+                "the relay's body limit of {} bytes cannot hold a frame",
+                self.max_body
+            )));
+        }
+        Ok(self)
+    }
 }
 
 /// `GET /v1/sessions/{session}/stats` answer.

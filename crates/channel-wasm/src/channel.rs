@@ -7,8 +7,8 @@ use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use channel_http::backoff::{Backoff, is_retryable_status};
 use channel_http::protocol::{
-    CreateSession, ErrorBody, HEADER_SEQ, SessionCreated, SessionInfo, recv_path, send_path,
-    session_path, sessions_path,
+    CreateSession, ErrorBody, HEADER_SEQ, SessionCreated, SessionInfo, base_url, recv_path,
+    send_path, session_path, sessions_path,
 };
 use channel_http::{HttpError, RetryPolicy, TransportError};
 use gloo_net::http::{Request, Response};
@@ -80,17 +80,6 @@ async fn refusal(response: &Response) -> String {
     }
 }
 
-fn base_url(url: &str) -> Result<String, HttpError> {
-    let trimmed = url.trim().trim_end_matches('/');
-    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
-        Ok(trimmed.to_string())
-    } else {
-        Err(HttpError::Setup(format!(
-            "'{url}' is not an http:// or https:// URL"
-        )))
-    }
-}
-
 /// A uniform number in [0, 1) for backoff jitter.
 fn unit_random() -> f64 {
     js_sys::Math::random()
@@ -159,12 +148,7 @@ impl WasmChannel {
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
         let info: SessionInfo = serde_json::from_str(&text)
             .map_err(|e| HttpError::Protocol(format!("bad session info: {e}")))?;
-        if info.max_body <= channel_core::frame::FOOTER_LEN {
-            return Err(HttpError::Protocol(format!(
-                "the relay's body limit of {} bytes cannot hold a frame",
-                info.max_body
-            )));
-        }
+        let info = info.checked()?;
         Ok(Self {
             base,
             session: info.session,

@@ -62,15 +62,3 @@ impl ClientOptions {
             .map_err(|e| HttpError::Setup(format!("cannot build the HTTP client: {e}")))
     }
 }
-
-/// `url` without trailing slashes, checked to be http(s).
-pub(crate) fn base_url(url: &str) -> Result<String, HttpError> {
-    let trimmed = url.trim().trim_end_matches('/');
-    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
-        Ok(trimmed.to_string())
-    } else {
-        Err(HttpError::Setup(format!(
-            "'{url}' is not an http:// or https:// URL"
-        )))
-    }
-}

@@ -10,8 +10,9 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use tokio::time::Instant;
 
 use super::retry::{Retryable, classify, describe, unit_random};
-use super::{ClientOptions, base_url, post_with_retries};
+use super::{ClientOptions, post_with_retries};
 use crate::backoff::Backoff;
+use crate::protocol::base_url;
 use crate::protocol::{
     CreateSession, HEADER_SEQ, SessionCreated, SessionInfo, recv_path, send_path, session_path,
     sessions_path,
@@ -137,12 +138,7 @@ impl HttpChannel {
             .json()
             .await
             .map_err(|e| HttpError::Protocol(format!("bad session info: {}", describe(&e))))?;
-        if info.max_body <= channel_core::frame::FOOTER_LEN {
-            return Err(HttpError::Protocol(format!(
-                "the relay's body limit of {} bytes cannot hold a frame",
-                info.max_body
-            )));
-        }
+        let info = info.checked()?;
         Ok(Self {
             client,
             base,

@@ -101,7 +101,7 @@ impl DirectChannel {
         }
         let mut peers = Vec::with_capacity(parties);
         for peer in &config.peers {
-            let base = crate::client::base_url(&peer.url)?;
+            let base = crate::protocol::base_url(&peer.url)?;
             let auth = HeaderValue::from_str(&format!("Bearer {}", peer.key)).map_err(|_| {
                 HttpError::Setup("a key contains characters not allowed in a header".into())
             })?;

@@ -102,7 +102,10 @@ pub(super) async fn create_session(
     operator(&relay, &headers)?;
     let request: CreateSession = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("body must be JSON {{\"parties\": n}}: {e}")))?;
-    let max = relay.config().max_parties;
+    let max = relay
+        .config()
+        .max_parties
+        .min(crate::protocol::MAX_SESSION_PARTIES);
     if request.parties < 2 || request.parties > max {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
