@@ -14,6 +14,10 @@ use crate::HttpError;
 /// clients keep per-party state sized by the relay's answer, so they bound it.
 pub const MAX_SESSION_PARTIES: usize = 1 << 16;
 
+/// The largest request body a client accepts a relay to announce (and so the
+/// most it reads for one message).
+pub const MAX_RELAY_BODY: usize = 1 << 30;
+
 /// `url` without trailing slashes, if it is an `http://` or `https://` URL.
 ///
 /// ```
@@ -84,7 +88,7 @@ pub struct SessionInfo {
 impl SessionInfo {
     /// Checks a relay's answer before a client sizes anything by it: at most
     /// [`MAX_SESSION_PARTIES`] parties, the caller one of them, and a body limit
-    /// that can hold a frame.
+    /// that can hold a frame and is at most [`MAX_RELAY_BODY`].
     ///
     /// ```
     /// use channel_http::protocol::SessionInfo;
@@ -92,6 +96,7 @@ impl SessionInfo {
     /// let info = SessionInfo { session: "s".into(), parties: 3, party: 1, max_body: 1 << 20, max_wait_ms: 100 };
     /// assert!(info.clone().checked().is_ok());
     /// assert!(SessionInfo { parties: 1 << 40, ..info.clone() }.checked().is_err());
+    /// assert!(SessionInfo { max_body: 1 << 40, ..info.clone() }.checked().is_err());
     /// assert!(SessionInfo { party: 3, ..info }.checked().is_err());
     /// ```
     pub fn checked(self) -> Result<Self, HttpError> {
@@ -107,10 +112,11 @@ impl SessionInfo {
                 self.party, self.parties
             )));
         }
-        if self.max_body <= channel_core::frame::FOOTER_LEN {
+        if self.max_body <= channel_core::frame::FOOTER_LEN || self.max_body > MAX_RELAY_BODY {
             return Err(HttpError::Protocol(format!(
-                "the relay's body limit of {} bytes cannot hold a frame",
-                self.max_body
+                "the relay's body limit of {} bytes is outside {} to {MAX_RELAY_BODY}",
+                self.max_body,
+                channel_core::frame::FOOTER_LEN + 1
             )));
         }
         Ok(self)

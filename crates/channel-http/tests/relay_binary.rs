@@ -46,6 +46,39 @@ fn a_bad_flag_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--listen"));
 }
 
+#[test]
+fn limits_that_clients_would_refuse_are_rejected_at_start() {
+    for (flag, value) in [
+        ("--max-body", "17"),
+        ("--max-body", "2000000000"),
+        ("--max-parties", "1"),
+        ("--max-parties", "70000"),
+    ] {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", flag, value])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A relay that accepted the value would serve forever: wait 10 s at most.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{flag} {value} was accepted (the relay kept running)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        assert!(!status.success(), "{flag} {value} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+    }
+}
+
 /// Kills the relay process even if the test fails.
 struct Running(std::process::Child);
 impl Drop for Running {

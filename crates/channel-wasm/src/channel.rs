@@ -173,6 +173,13 @@ impl WasmChannel {
         self.parties
     }
 
+    fn oversized(&self, p: usize, seq: u64, bytes: u64) -> HttpError {
+        HttpError::Protocol(format!(
+            "party {p}'s message {seq} came with {bytes} bytes, more than the relay's own limit of {}",
+            self.max_body
+        ))
+    }
+
     fn seq(seqs: &mut [u64], p: usize) -> Result<&mut u64, HttpError> {
         seqs.get_mut(p)
             .ok_or(HttpError::Transport(TransportError::Closed { party: p }))
@@ -278,7 +285,19 @@ impl Channel for WasmChannel {
                             "asked party {p}'s message {seq}, got {got_seq:?}"
                         )));
                     }
+                    // The browser reads the whole body: refuse a declared length
+                    // beyond the relay's own limit first, and check what came.
+                    let declared = r
+                        .headers()
+                        .get("content-length")
+                        .and_then(|v| v.parse::<u64>().ok());
+                    if let Some(n) = declared.filter(|&n| n > self.max_body as u64) {
+                        return Err(self.oversized(p, seq, n));
+                    }
                     match r.binary().await {
+                        Ok(body) if body.len() > self.max_body => {
+                            return Err(self.oversized(p, seq, body.len() as u64));
+                        }
                         Ok(body) => {
                             *Self::seq(&mut self.next_recv, p)? += 1;
                             return Ok(body);

@@ -23,7 +23,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
 
-    /// Largest request body (one chunk plus its 17-byte frame footer), in bytes.
+    /// Largest request body (one chunk plus its 17-byte frame footer), in bytes; at most 1 GiB.
     #[arg(long, default_value_t = channel_http::protocol::DEFAULT_MAX_BODY)]
     max_body: usize,
 
@@ -36,7 +36,7 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
 
-    /// Parties per session at most.
+    /// Parties per session at most (up to 65536).
     #[arg(long, default_value_t = 256)]
     max_parties: usize,
 
@@ -80,6 +80,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    use channel_http::protocol::{MAX_RELAY_BODY, MAX_SESSION_PARTIES};
+    let min_body = channel_core::frame::FOOTER_LEN + 1;
+    if !(min_body..=MAX_RELAY_BODY).contains(&args.max_body) {
+        return Err(format!(
+            "--max-body must be between {min_body} and {MAX_RELAY_BODY} (clients refuse more)"
+        ));
+    }
+    if !(2..=MAX_SESSION_PARTIES).contains(&args.max_parties) {
+        return Err(format!(
+            "--max-parties must be between 2 and {MAX_SESSION_PARTIES} (clients refuse more)"
+        ));
+    }
     let relay = Relay::new(RelayConfig {
         max_body: args.max_body,
         max_session_bytes: args.max_session_bytes,

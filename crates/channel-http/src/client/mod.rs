@@ -1,6 +1,7 @@
 //! The native clients' shared parts: options, the HTTP client, and requests with
 //! retries.
 
+mod body;
 mod relay_channel;
 mod retry;
 

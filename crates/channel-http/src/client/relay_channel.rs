@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use tokio::time::Instant;
 
+use super::body::{BodyError, read_limited};
 use super::retry::{Retryable, classify, describe, unit_random};
 use super::{ClientOptions, post_with_retries};
 use crate::backoff::Backoff;
@@ -252,13 +253,19 @@ impl Channel for HttpChannel {
                             "asked party {p}'s message {seq}, got {got_seq:?}"
                         )));
                     }
-                    match response.bytes().await {
+                    match read_limited(response, self.max_body).await {
                         Ok(body) => {
                             *Self::seq_slot(&mut self.next_recv, p)? += 1;
-                            return Ok(Vec::from(body));
+                            return Ok(body);
+                        }
+                        Err(BodyError::TooLarge(n)) => {
+                            return Err(HttpError::Protocol(format!(
+                                "party {p}'s message {seq} came with {n} bytes, more than the relay's own limit of {}",
+                                self.max_body
+                            )));
                         }
                         // Cut mid-body: ask again, the relay still holds it.
-                        Err(e) => (describe(&e), None),
+                        Err(BodyError::Cut(e)) => (describe(&e), None),
                     }
                 }
                 Ok(response) => match classify(response, p, &during).await {

@@ -11,6 +11,9 @@ use crate::backoff::{Backoff, is_retryable_status};
 use crate::protocol::ErrorBody;
 use crate::{HttpError, RetryPolicy};
 
+/// The most bytes of an error answer a client reads.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
 /// Whether a failed attempt is worth repeating.
 pub(crate) enum Retryable {
     /// Yes, after at least this long (from `Retry-After`), for this reason.
@@ -28,12 +31,13 @@ pub(crate) async fn classify(response: Response, party: usize, during: &str) -> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_secs);
-    // Error bodies are small JSON; cap what we read anyway.
-    let message = match response.bytes().await {
+    // Error bodies are small JSON; read no more than that.
+    let message = match super::body::read_limited(response, ERROR_BODY_LIMIT).await {
         Ok(body) => serde_json::from_slice::<ErrorBody>(&body)
             .map(|b| b.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned()),
-        Err(e) => format!("(no readable body: {e})"),
+        Err(super::body::BodyError::TooLarge(n)) => format!("(an error body of {n} bytes, unread)"),
+        Err(super::body::BodyError::Cut(e)) => format!("(no readable body: {e})"),
     };
     if is_retryable_status(status.as_u16()) {
         Retryable::Yes(format!("HTTP {status}: {message}"), retry_after)
