@@ -80,6 +80,31 @@ async fn refusal(response: &Response) -> String {
     }
 }
 
+/// The JSON body of a set-up answer with status `expected`, or a set-up error
+/// naming what was being done (`during`) and the relay's explanation.
+async fn json_answer<T: serde::de::DeserializeOwned>(
+    sent: Result<Response, gloo_net::Error>,
+    base: &str,
+    expected: u16,
+    during: &str,
+) -> Result<T, HttpError> {
+    let response =
+        sent.map_err(|e| HttpError::Setup(format!("cannot reach the relay at {base}: {e}")))?;
+    if response.status() != expected {
+        return Err(HttpError::Setup(format!(
+            "{during}: HTTP {}: {}",
+            response.status(),
+            refusal(&response).await
+        )));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| HttpError::Protocol(e.to_string()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| HttpError::Protocol(format!("{during}: a bad answer: {e}")))
+}
+
 /// A uniform number in [0, 1) for backoff jitter.
 fn unit_random() -> f64 {
     js_sys::Math::random()
@@ -100,25 +125,10 @@ impl WasmChannel {
         if let Some(token) = operator_token {
             request = request.header("authorization", &format!("Bearer {token}"));
         }
-        let response = request
+        let request = request
             .body(body)
-            .map_err(|e| HttpError::Setup(e.to_string()))?
-            .send()
-            .await
-            .map_err(|e| HttpError::Setup(format!("cannot reach the relay at {base}: {e}")))?;
-        if response.status() != 201 {
-            return Err(HttpError::Setup(format!(
-                "creating a session: HTTP {}: {}",
-                response.status(),
-                refusal(&response).await
-            )));
-        }
-        let text = response
-            .text()
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| HttpError::Protocol(format!("bad session answer: {e}")))
+            .map_err(|e| HttpError::Setup(e.to_string()))?;
+        json_answer(request.send().await, &base, 201, "creating a session").await
     }
 
     /// Joins `session` as the party that `token` belongs to.
@@ -130,24 +140,11 @@ impl WasmChannel {
     ) -> Result<Self, HttpError> {
         let base = base_url(relay_url)?;
         let auth = format!("Bearer {token}");
-        let response = Request::get(&format!("{base}{}", session_path(session)))
+        let sent = Request::get(&format!("{base}{}", session_path(session)))
             .header("authorization", &auth)
             .send()
-            .await
-            .map_err(|e| HttpError::Setup(format!("cannot reach the relay at {base}: {e}")))?;
-        if response.status() != 200 {
-            return Err(HttpError::Setup(format!(
-                "joining the session: HTTP {}: {}",
-                response.status(),
-                refusal(&response).await
-            )));
-        }
-        let text = response
-            .text()
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let info: SessionInfo = serde_json::from_str(&text)
-            .map_err(|e| HttpError::Protocol(format!("bad session info: {e}")))?;
+            .await;
+        let info: SessionInfo = json_answer(sent, &base, 200, "joining the session").await?;
         let info = info.checked()?;
         Ok(Self {
             base,
