@@ -74,6 +74,7 @@ mod error;
 mod keys;
 mod link;
 mod node;
+mod stream_io;
 mod table;
 mod wire;
 

@@ -14,7 +14,8 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::P2pError;
-use crate::wire::{Frame, WireError, encode_header, read_frame, write_frame};
+use crate::stream_io::{Writer, next_frame};
+use crate::wire::{Frame, WireError, read_frame, write_frame};
 
 /// Longest wait of one attempt to open the stream (the overall bound is the
 /// connect or reconnect timeout).
@@ -187,34 +188,86 @@ impl Link {
         }
     }
 
+    /// Exchanges HELLOs on a new stream; returns the next chunk number the peer
+    /// expects, or how the session ended.
+    async fn handshake(
+        &self,
+        rd: &mut futures::io::ReadHalf<Stream>,
+        wr: &mut futures::io::WriteHalf<Stream>,
+        next_recv: u64,
+    ) -> Result<u64, Result<Ended, P2pError>> {
+        let hello = Frame::Hello {
+            next_expected: next_recv,
+        };
+        let exchange = async {
+            write_frame(wr, &hello).await.map_err(WireError::Io)?;
+            futures::AsyncWriteExt::flush(wr)
+                .await
+                .map_err(WireError::Io)?;
+            read_frame(rd, self.max_payload).await
+        };
+        let limit = self.reconnect_timeout.max(Duration::from_secs(5));
+        match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok(Frame::Hello { next_expected })) => Ok(next_expected),
+            Ok(Ok(other)) => Err(Err(self.malformed(format!("expected HELLO, got {other:?}")))),
+            Ok(Err(WireError::Malformed(m))) => Err(Err(self.malformed(m))),
+            Ok(Err(WireError::Io(e))) => Err(Ok(Ended::Broken(format!("handshake: {e}"), None))),
+            Err(_) => Err(Ok(Ended::Broken("handshake timed out".into(), None))),
+        }
+    }
+
+    /// Handles one frame from the peer; `Some` when it ends the session.
+    fn on_frame(
+        &self,
+        frame: Result<Frame, WireError>,
+        seqs: &mut Seqs,
+        outbox: &mut Vec<Frame>,
+    ) -> Option<Result<Ended, P2pError>> {
+        match frame {
+            Ok(Frame::Data { seq, payload }) => {
+                if seq > seqs.next_recv {
+                    let next = seqs.next_recv;
+                    return Some(Err(
+                        self.malformed(format!("chunk {seq} arrived where {next} was next"))
+                    ));
+                }
+                // Earlier numbers are resends of chunks we have: acknowledge, drop.
+                if seq == seqs.next_recv {
+                    seqs.next_recv += 1;
+                    let payload =
+                        Arc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone());
+                    self.shared
+                        .inbound
+                        .fetch_add(payload.len(), Ordering::AcqRel);
+                    // The application may be gone; then nobody needs the chunk.
+                    let _ = self.to_app.send(payload);
+                }
+                outbox.push(Frame::Ack { seq });
+            }
+            Ok(Frame::Ack { seq }) => {
+                self.acknowledged(seqs, seq, true);
+                if seqs.app_done && seqs.unacked.is_empty() {
+                    outbox.push(Frame::Bye);
+                }
+            }
+            Ok(Frame::Bye) => seqs.peer_done = true,
+            Ok(Frame::Hello { .. }) => return Some(Err(self.malformed("a second HELLO".into()))),
+            Err(WireError::Malformed(m)) => return Some(Err(self.malformed(m))),
+            Err(WireError::Io(e)) => {
+                return Some(Ok(Ended::Broken(format!("reading: {e}"), None)));
+            }
+        }
+        None
+    }
+
     /// Runs one stream until it breaks, is replaced, or both sides are done.
     async fn session(&mut self, stream: Stream, seqs: &mut Seqs) -> Result<Ended, P2pError> {
         // Closures before this stream existed do not concern it.
         self.closed.borrow_and_update();
         let (mut rd, mut wr) = stream.split();
-        let handshake = async {
-            write_frame(
-                &mut wr,
-                &Frame::Hello {
-                    next_expected: seqs.next_recv,
-                },
-            )
-            .await?;
-            futures::AsyncWriteExt::flush(&mut wr).await?;
-            Ok::<_, std::io::Error>(())
-        };
-        let hello =
-            tokio::time::timeout(self.reconnect_timeout.max(Duration::from_secs(5)), async {
-                handshake.await.map_err(WireError::Io)?;
-                read_frame(&mut rd, self.max_payload).await
-            })
-            .await;
-        let peer_next = match hello {
-            Ok(Ok(Frame::Hello { next_expected })) => next_expected,
-            Ok(Ok(other)) => return Err(self.malformed(format!("expected HELLO, got {other:?}"))),
-            Ok(Err(WireError::Malformed(m))) => return Err(self.malformed(m)),
-            Ok(Err(WireError::Io(e))) => return Ok(Ended::Broken(format!("handshake: {e}"), None)),
-            Err(_) => return Ok(Ended::Broken("handshake timed out".into(), None)),
+        let peer_next = match self.handshake(&mut rd, &mut wr, seqs.next_recv).await {
+            Ok(next) => next,
+            Err(ended) => return ended,
         };
         self.shared.sessions.fetch_add(1, Ordering::AcqRel);
         if let Some(tx) = self.established.take() {
@@ -231,10 +284,7 @@ impl Link {
         // at a time; frames queue in `outbox` meanwhile. It starts with an empty
         // write that hands the write half straight back.
         let mut outbox: Vec<Frame> = Vec::new();
-        let writer = Writer {
-            wr,
-            batch: Vec::new(),
-        };
+        let writer = Writer::new(wr);
         let mut writing = Box::pin(writer.write(Vec::new()));
         let mut idle_writer: Option<Writer> = None;
         for (seq, payload) in &seqs.unacked {
@@ -276,30 +326,8 @@ impl Link {
                 },
                 (rd, frame) = &mut reading, if room => {
                     reading.set(next_frame(rd, max_payload));
-                    match frame {
-                        Ok(Frame::Data { seq, payload }) => {
-                            if seq > seqs.next_recv {
-                                break Err(self.malformed(format!("chunk {seq} arrived where {} was next", seqs.next_recv)));
-                            }
-                            if seq == seqs.next_recv {
-                                seqs.next_recv += 1;
-                                let payload = Arc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone());
-                                self.shared.inbound.fetch_add(payload.len(), Ordering::AcqRel);
-                                // The application may be gone; then nobody needs the chunk.
-                                let _ = self.to_app.send(payload);
-                            }
-                            outbox.push(Frame::Ack { seq });
-                        }
-                        Ok(Frame::Ack { seq }) => {
-                            self.acknowledged(seqs, seq, true);
-                            if seqs.app_done && seqs.unacked.is_empty() {
-                                outbox.push(Frame::Bye);
-                            }
-                        }
-                        Ok(Frame::Bye) => seqs.peer_done = true,
-                        Ok(Frame::Hello { .. }) => break Err(self.malformed("a second HELLO".into())),
-                        Err(WireError::Malformed(m)) => break Err(self.malformed(m)),
-                        Err(WireError::Io(e)) => break Ok(Ended::Broken(format!("reading: {e}"), None)),
+                    if let Some(ended) = self.on_frame(frame, seqs, &mut outbox) {
+                        break ended;
                     }
                 },
                 () = self.shared.inbound_space.notified(), if !room => {}
@@ -331,7 +359,7 @@ impl Link {
                     },
                 };
                 if writer.write_all(&std::mem::take(&mut outbox)).await.is_ok() {
-                    let _ = futures::AsyncWriteExt::close(&mut writer.wr).await;
+                    let _ = writer.close().await;
                 }
             };
             let _ = tokio::time::timeout(Duration::from_secs(5), last).await;
@@ -357,62 +385,5 @@ impl Link {
             party: self.party,
             reason,
         }
-    }
-}
-
-/// Reads the next frame and hands the read half back with it.
-async fn next_frame(
-    mut rd: futures::io::ReadHalf<Stream>,
-    max_payload: usize,
-) -> (futures::io::ReadHalf<Stream>, Result<Frame, WireError>) {
-    let frame = read_frame(&mut rd, max_payload).await;
-    (rd, frame)
-}
-
-/// Frames with payloads up to this size are copied into the batch buffer.
-const SMALL_PAYLOAD: usize = 64 * 1024;
-/// The batch buffer is written out once it holds this much.
-const BATCH: usize = 256 * 1024;
-
-/// The write half of a stream and the buffer that batches small frames.
-struct Writer {
-    wr: futures::io::WriteHalf<Stream>,
-    batch: Vec<u8>,
-}
-
-impl Writer {
-    /// Writes `frames` and flushes, then hands itself back (so the session can
-    /// keep exactly one write in flight).
-    async fn write(mut self, frames: Vec<Frame>) -> (Self, std::io::Result<()>) {
-        let result = self.write_all(&frames).await;
-        (self, result)
-    }
-
-    /// Headers, acknowledgements and small chunks are gathered into one buffer
-    /// and written together, because every write on a Yamux stream becomes its
-    /// own Yamux frame and Noise message; large payloads go straight through.
-    async fn write_all(&mut self, frames: &[Frame]) -> std::io::Result<()> {
-        use futures::AsyncWriteExt;
-        for frame in frames {
-            encode_header(frame, &mut self.batch)?;
-            if let Frame::Data { payload, .. } = frame {
-                if payload.len() <= SMALL_PAYLOAD {
-                    self.batch.extend_from_slice(payload);
-                } else {
-                    self.wr.write_all(&self.batch).await?;
-                    self.batch.clear();
-                    self.wr.write_all(payload).await?;
-                }
-            }
-            if self.batch.len() >= BATCH {
-                self.wr.write_all(&self.batch).await?;
-                self.batch.clear();
-            }
-        }
-        if !self.batch.is_empty() {
-            self.wr.write_all(&self.batch).await?;
-            self.batch.clear();
-        }
-        self.wr.flush().await
     }
 }
