@@ -7,7 +7,7 @@ use std::io;
 use std::time::Instant;
 
 use super::report::Row;
-use super::{Settings, latency_of, measure::PING, mib_per_s, reps};
+use super::{Settings, latency_of, measure::PING, mib_per_s, reps, runs, summarize};
 
 /// A byte stream that carries frames (a `u32` length, then the bytes).
 pub trait FrameStream: Send + 'static {
@@ -75,17 +75,21 @@ pub async fn row<S: FrameStream>(
         // Both buffers exist (their pages touched) before the clock starts.
         let msg = vec![0xA5u8; size];
         let mut buf = vec![0x5Au8; size];
-        let receiver = tokio::spawn(async move {
-            let received = sink(&mut b, &mut buf, reps).await;
-            (b, received)
-        });
-        let started = Instant::now();
-        let sent = source(&mut a, &msg, reps).await;
-        let took = started.elapsed();
-        let (back, received) = receiver.await.map_err(task_failed)?;
-        b = back;
-        sent.and(received).map_err(failed)?;
-        row.throughput.push((size, mib_per_s(size, reps, took)));
+        let mut rates = Vec::new();
+        for _ in 0..runs(s) {
+            let receiver = tokio::spawn(async move {
+                let received = sink(&mut b, &mut buf, reps).await;
+                (b, buf, received)
+            });
+            let started = Instant::now();
+            let sent = source(&mut a, &msg, reps).await;
+            let took = started.elapsed();
+            let (back, back_buf, received) = receiver.await.map_err(task_failed)?;
+            (b, buf) = (back, back_buf);
+            sent.and(received).map_err(failed)?;
+            rates.push(mib_per_s(size, reps, took));
+        }
+        row.throughput.push((size, summarize(rates, s)));
     }
     let rounds = s.rounds;
     let ponger = tokio::spawn(async move {

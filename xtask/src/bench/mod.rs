@@ -31,6 +31,10 @@ pub struct Settings {
     pub rounds: usize,
     pub memory_message: usize,
     pub transports: Vec<String>,
+    /// Measured runs per throughput point (the median is reported), after one
+    /// unreported warm-up run when `warm_up`.
+    pub samples: usize,
+    pub warm_up: bool,
 }
 
 /// Every transport the bench knows, baselines first.
@@ -127,6 +131,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             rounds: 100,
             memory_message: 32 << 20,
             transports,
+            samples: 1,
+            warm_up: false,
         }
     } else {
         Settings {
@@ -136,6 +142,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             rounds: 2000,
             memory_message: 256 << 20,
             transports,
+            samples: 3,
+            warm_up: true,
         }
     };
     if let Some(sizes) = sizes {
@@ -214,6 +222,20 @@ fn parse_sizes(list: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// Runs per throughput point, the warm-up included.
+fn runs(settings: &Settings) -> usize {
+    settings.samples.max(1) + usize::from(settings.warm_up)
+}
+
+/// The reported rate of a point: the median of its runs, the warm-up dropped.
+fn summarize(mut rates: Vec<f64>, settings: &Settings) -> f64 {
+    if settings.warm_up && rates.len() > 1 {
+        rates.remove(0);
+    }
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// How many messages of `size` make one throughput point.
 fn reps(settings: &Settings, size: usize) -> usize {
     (settings.bytes_per_point / size.max(1)).clamp(3, if settings.quick { 200 } else { 5000 })
@@ -256,20 +278,24 @@ macro_rules! measure_pair {
         let mut row = Row::new($name);
         for &size in &settings.sizes {
             let reps = reps(settings, size);
-            let receiver = tokio::spawn(async move {
-                let received = measure::stream_in(&mut b, size, reps).await;
-                (b, received)
-            });
             let msg = vec![0xA5u8; size];
-            let started = Instant::now();
-            let sent = measure::stream_out(&mut a, &msg, reps).await;
-            let took = started.elapsed();
-            let (back, received) = receiver
-                .await
-                .map_err(|e| format!("a party's task failed: {e}"))?;
-            b = back;
-            sent.and(received).map_err(fail)?;
-            row.throughput.push((size, mib_per_s(size, reps, took)));
+            let mut rates = Vec::new();
+            for _ in 0..runs(settings) {
+                let receiver = tokio::spawn(async move {
+                    let received = measure::stream_in(&mut b, size, reps).await;
+                    (b, received)
+                });
+                let started = Instant::now();
+                let sent = measure::stream_out(&mut a, &msg, reps).await;
+                let took = started.elapsed();
+                let (back, received) = receiver
+                    .await
+                    .map_err(|e| format!("a party's task failed: {e}"))?;
+                b = back;
+                sent.and(received).map_err(fail)?;
+                rates.push(mib_per_s(size, reps, took));
+            }
+            row.throughput.push((size, summarize(rates, settings)));
         }
         let rounds = settings.rounds;
         let ponger = tokio::spawn(async move { measure::ponger(&mut b, rounds).await });
@@ -295,9 +321,13 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
             let mut row = Row::new("std");
             for &size in &s.sizes {
                 let reps = reps(s, size);
-                let took =
-                    measure::blocking::throughput(&mut a, &mut b, size, reps).map_err(err)?;
-                row.throughput.push((size, mib_per_s(size, reps, took)));
+                let mut rates = Vec::new();
+                for _ in 0..runs(s) {
+                    let took =
+                        measure::blocking::throughput(&mut a, &mut b, size, reps).map_err(err)?;
+                    rates.push(mib_per_s(size, reps, took));
+                }
+                row.throughput.push((size, summarize(rates, s)));
             }
             row.latency =
                 latency_of(measure::blocking::latency(&mut a, &mut b, s.rounds).map_err(err)?);
@@ -352,13 +382,16 @@ fn memcpy_row(s: &Settings) -> Row {
         let reps = reps(s, size);
         let src = vec![0xA5u8; size];
         let mut dst = vec![0u8; size];
-        let started = Instant::now();
-        for _ in 0..reps {
-            dst.copy_from_slice(std::hint::black_box(&src));
-            std::hint::black_box(&mut dst);
+        let mut rates = Vec::new();
+        for _ in 0..runs(s) {
+            let started = Instant::now();
+            for _ in 0..reps {
+                dst.copy_from_slice(std::hint::black_box(&src));
+                std::hint::black_box(&mut dst);
+            }
+            rates.push(mib_per_s(size, reps, started.elapsed()));
         }
-        row.throughput
-            .push((size, mib_per_s(size, reps, started.elapsed())));
+        row.throughput.push((size, summarize(rates, s)));
     }
     row
 }

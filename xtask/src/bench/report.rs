@@ -64,6 +64,17 @@ pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
         if settings.quick { " --quick" } else { "" }
     );
     let _ = writeln!(out, "## Throughput, MiB/s (ratio to baseline)\n");
+    let _ = writeln!(
+        out,
+        "Each point streams about {} MiB; the figure is the median of {} run(s){}.\n",
+        settings.bytes_per_point >> 20,
+        settings.samples,
+        if settings.warm_up {
+            " after one unreported warm-up run"
+        } else {
+            ""
+        }
+    );
     let _ = write!(out, "| transport | baseline |");
     for &size in &settings.sizes {
         let _ = write!(out, " {} |", size_label(size));
