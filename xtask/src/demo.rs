@@ -190,6 +190,14 @@ pub(crate) async fn party_steps<C: channel_core::Channel>(
     let got = channel_core::recv_bytes(ch, prev, "demo/exchange").await?;
     let took = started.elapsed();
     let exchange_ok = got == pattern(seed(prev), s.size);
+    // How a party's work ends: everything it sent delivered.
+    channel_core::Channel::flush(ch)
+        .await
+        .map_err(|e| Error::Send {
+            party: next,
+            phase: "demo/flush".into(),
+            source: Box::new(e),
+        })?;
     Ok((
         sum == expected_sum(s.parties),
         exchange_ok,

@@ -25,6 +25,8 @@ enum Defect {
     AcceptBadParty,
     /// Bad party indices panic (index out of bounds).
     PanicOnBadParty,
+    /// `flush` reports a failure (as a queueing transport whose peer is gone would).
+    FailingFlush,
 }
 
 struct Faulty {
@@ -113,6 +115,14 @@ impl Channel for Faulty {
             .recv()
             .map_err(|_| TransportError::Closed { party: p })
     }
+
+    fn flush(&mut self) -> Result<(), TransportError> {
+        if self.defect == Defect::FailingFlush {
+            let peer = (self.me + 1) % self.to.len();
+            return Err(TransportError::Closed { party: peer });
+        }
+        Ok(())
+    }
 }
 
 fn run(defect: Defect, checks: &[Check], timeout: Duration) -> Result<(), Failure> {
@@ -146,6 +156,27 @@ fn rendezvous_sends_stall_all_to_all_and_the_report_names_who_waits() {
     let text = failure.to_string();
     assert!(text.contains("sending to party"), "{text}");
     assert!(text.contains("phase 'all-to-all'"), "{text}");
+}
+
+#[test]
+fn a_failing_flush_fails_the_check_it_ends() {
+    let failure = run(
+        Defect::FailingFlush,
+        &[Check::Pairwise],
+        Duration::from_secs(10),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            failure,
+            Failure::Failed {
+                check: Check::Pairwise,
+                ..
+            }
+        ),
+        "{failure}"
+    );
+    assert!(failure.to_string().contains("flush"), "{failure}");
 }
 
 #[test]

@@ -236,6 +236,11 @@ impl Channel for P2pChannel {
         }
     }
 
+    /// See [`P2pChannel::flush`]: waits until every peer acknowledged everything.
+    async fn flush(&mut self) -> Result<(), P2pError> {
+        P2pChannel::flush(self).await
+    }
+
     fn chunk_size(&self) -> usize {
         self.options.chunk_size
     }

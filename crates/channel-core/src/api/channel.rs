@@ -52,6 +52,18 @@ pub trait Channel {
         info: RecvInfo,
     ) -> Result<Vec<u8>, Self::RecvError>;
 
+    /// Waits until every chunk sent so far has reached its peer's side of the
+    /// transport (not necessarily its application), or fails. A party calls it
+    /// before its work ends, so that nothing still queued is lost when the
+    /// process or runtime stops.
+    ///
+    /// The default does nothing, which is right for transports whose sends
+    /// complete on delivery; transports whose sends return once queued (e.g.
+    /// `channel-p2p`) override it.
+    async fn flush(&mut self) -> Result<(), Self::SendError> {
+        Ok(())
+    }
+
     /// The largest chunk payload the helpers hand to this transport, in bytes.
     ///
     /// Override it to match the transport's natural frame or body limit.
@@ -89,6 +101,10 @@ impl<C: Channel + ?Sized> Channel for &mut C {
         info: RecvInfo,
     ) -> Result<Vec<u8>, Self::RecvError> {
         (**self).recv_bytes_from(p, info).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::SendError> {
+        (**self).flush().await
     }
 
     fn chunk_size(&self) -> usize {

@@ -34,6 +34,10 @@ impl<C: Channel> Channel for Metered<C> {
         Ok(msg)
     }
 
+    async fn flush(&mut self) -> Result<(), Self::SendError> {
+        self.inner.flush().await
+    }
+
     fn chunk_size(&self) -> usize {
         self.inner.chunk_size()
     }
@@ -63,6 +67,10 @@ impl<C: Channel> Channel for Limited<C> {
         info: RecvInfo,
     ) -> Result<Vec<u8>, Self::RecvError> {
         self.inner.recv_bytes_from(p, info).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::SendError> {
+        self.inner.flush().await
     }
 
     fn chunk_size(&self) -> usize {

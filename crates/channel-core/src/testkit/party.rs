@@ -43,6 +43,10 @@ impl<C: Channel> Channel for Probe<C> {
         result
     }
 
+    async fn flush(&mut self) -> Result<(), Self::SendError> {
+        self.inner.flush().await
+    }
+
     fn chunk_size(&self) -> usize {
         self.inner.chunk_size()
     }
@@ -55,6 +59,15 @@ impl<C: Channel> Channel for Probe<C> {
 /// Plays party `plan.me`'s side of `plan.check`.
 #[form(AFIT)]
 pub(crate) async fn run_party<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
+    let outcome = run_check(ch, plan).await;
+    // Every check ends the way a party's work should: everything sent delivered.
+    let flushed = ch.flush().await;
+    outcome?;
+    flushed.map_err(|e| format!("flush after the check: {}", crate::error_chain(&e)))
+}
+
+#[form(AFIT)]
+async fn run_check<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
     match plan.check {
         Check::Pairwise => pairwise(ch, plan).await,
         Check::Fifo => fifo(ch, plan).await,
