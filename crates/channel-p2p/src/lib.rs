@@ -61,7 +61,8 @@
 //!   was not acknowledged. Otherwise calls for that peer fail with
 //!   [`P2pError::PeerLost`].
 //! - **Closing**: a send returns once queued; [`P2pChannel::close`] (or
-//!   [`P2pChannel::flush`]) waits until every peer acknowledged everything sent.
+//!   [`P2pChannel::flush`], also reachable as the generic `Channel::flush` that
+//!   engines call) waits until every peer acknowledged everything sent.
 //!   Call it before the party's work (and its runtime) ends, or the last sends
 //!   may never leave.
 //! - **Bounded input**: a frame's length is checked before allocating; a
