@@ -18,6 +18,42 @@ pub const MAX_SESSION_PARTIES: usize = 1 << 16;
 /// most it reads for one message).
 pub const MAX_RELAY_BODY: usize = 1 << 30;
 
+/// Checks an outgoing chunk of `len` bytes from party `me` to party `p`: a peer
+/// among `parties`, and within the body limit `max_body`. Shared by every client.
+pub fn check_outgoing(
+    me: usize,
+    p: usize,
+    parties: usize,
+    len: usize,
+    max_body: usize,
+) -> Result<(), HttpError> {
+    channel_core::transport::check_peer(me, p, parties)?;
+    if len > max_body {
+        return Err(HttpError::TooLarge {
+            party: p,
+            size: len,
+            max: max_body,
+        });
+    }
+    Ok(())
+}
+
+/// Party `p`'s counter in a client's per-party sequence numbers.
+pub fn seq_slot(seqs: &mut [u64], p: usize) -> Result<&mut u64, HttpError> {
+    seqs.get_mut(p)
+        .ok_or(HttpError::Transport(crate::TransportError::Closed {
+            party: p,
+        }))
+}
+
+/// The error for party `p`'s message `seq` arriving with `bytes` bytes, beyond
+/// the relay's own announced body limit `max_body`.
+pub fn oversized(p: usize, seq: u64, bytes: u64, max_body: usize) -> HttpError {
+    HttpError::Protocol(format!(
+        "party {p}'s message {seq} came with {bytes} bytes, more than the relay's own limit of {max_body}"
+    ))
+}
+
 /// `url` without trailing slashes, if it is an `http://` or `https://` URL.
 ///
 /// ```

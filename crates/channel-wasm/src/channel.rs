@@ -7,8 +7,8 @@ use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use channel_http::backoff::{Backoff, is_retryable_status};
 use channel_http::protocol::{
-    CreateSession, ErrorBody, HEADER_SEQ, SessionCreated, SessionInfo, base_url, recv_path,
-    send_path, session_path, sessions_path,
+    CreateSession, ErrorBody, HEADER_SEQ, SessionCreated, SessionInfo, base_url, check_outgoing,
+    oversized, recv_path, send_path, seq_slot, session_path, sessions_path,
 };
 use channel_http::{HttpError, RetryPolicy, TransportError};
 use gloo_net::http::{Request, Response};
@@ -77,6 +77,33 @@ async fn refusal(response: &Response) -> String {
             .map(|b| b.error)
             .unwrap_or(text),
         Err(e) => format!("(no readable body: {e})"),
+    }
+}
+
+/// An unsuccessful answer: worth retrying (why, and the relay's `Retry-After`),
+/// or the refusal itself. The same rule as the native client's `classify`.
+async fn classify(
+    r: &Response,
+    party: usize,
+    during: &str,
+) -> Result<(String, Option<Duration>), HttpError> {
+    if is_retryable_status(r.status()) {
+        let at_least = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Ok((
+            format!("HTTP {}: {}", r.status(), refusal(r).await),
+            at_least,
+        ))
+    } else {
+        Err(HttpError::Refused {
+            party,
+            during: during.to_string(),
+            status: r.status(),
+            message: refusal(r).await,
+        })
     }
 }
 
@@ -169,18 +196,6 @@ impl WasmChannel {
     pub fn parties(&self) -> usize {
         self.parties
     }
-
-    fn oversized(&self, p: usize, seq: u64, bytes: u64) -> HttpError {
-        HttpError::Protocol(format!(
-            "party {p}'s message {seq} came with {bytes} bytes, more than the relay's own limit of {}",
-            self.max_body
-        ))
-    }
-
-    fn seq(seqs: &mut [u64], p: usize) -> Result<&mut u64, HttpError> {
-        seqs.get_mut(p)
-            .ok_or(HttpError::Transport(TransportError::Closed { party: p }))
-    }
 }
 
 impl Channel for WasmChannel {
@@ -193,15 +208,8 @@ impl Channel for WasmChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_peer(self.me, p, self.parties)?;
-        if msg.len() > self.max_body {
-            return Err(HttpError::TooLarge {
-                party: p,
-                size: msg.len(),
-                max: self.max_body,
-            });
-        }
-        let seq = *Self::seq(&mut self.next_send, p)?;
+        check_outgoing(self.me, p, self.parties, msg.len(), self.max_body)?;
+        let seq = *seq_slot(&mut self.next_send, p)?;
         let url = format!("{}{}", self.base, send_path(&self.session, p, seq));
         let during = format!("sending {info}");
         let mut backoff = Backoff::new(self.options.retry);
@@ -217,37 +225,19 @@ impl Channel for WasmChannel {
                 .await;
             let (why, at_least) = match sent {
                 Ok(r) if (200..300).contains(&r.status()) => break,
-                Ok(r) if is_retryable_status(r.status()) => {
-                    let at_least = r
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    (
-                        format!("HTTP {}: {}", r.status(), refusal(&r).await),
-                        at_least,
-                    )
-                }
-                Ok(r) => {
-                    return Err(HttpError::Refused {
-                        party: p,
-                        during,
-                        status: r.status(),
-                        message: refusal(&r).await,
-                    });
-                }
+                Ok(r) => classify(&r, p, &during).await?,
                 Err(e) => (network(e), None),
             };
             let delay = backoff.failed(why, unit_random(), at_least, p, &during)?;
             gloo_timers::future::sleep(delay).await;
         }
-        *Self::seq(&mut self.next_send, p)? += 1;
+        *seq_slot(&mut self.next_send, p)? += 1;
         Ok(())
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
         check_peer(self.me, p, self.parties)?;
-        let seq = *Self::seq(&mut self.next_recv, p)?;
+        let seq = *seq_slot(&mut self.next_recv, p)?;
         let during = format!("receiving {info}");
         let deadline = Instant::now() + self.options.recv_timeout;
         let mut backoff = Backoff::new(self.options.retry);
@@ -289,30 +279,20 @@ impl Channel for WasmChannel {
                         .get("content-length")
                         .and_then(|v| v.parse::<u64>().ok());
                     if let Some(n) = declared.filter(|&n| n > self.max_body as u64) {
-                        return Err(self.oversized(p, seq, n));
+                        return Err(oversized(p, seq, n, self.max_body));
                     }
                     match r.binary().await {
                         Ok(body) if body.len() > self.max_body => {
-                            return Err(self.oversized(p, seq, body.len() as u64));
+                            return Err(oversized(p, seq, body.len() as u64, self.max_body));
                         }
                         Ok(body) => {
-                            *Self::seq(&mut self.next_recv, p)? += 1;
+                            *seq_slot(&mut self.next_recv, p)? += 1;
                             return Ok(body);
                         }
                         Err(e) => (network(e), None),
                     }
                 }
-                Ok(r) if is_retryable_status(r.status()) => {
-                    (format!("HTTP {}: {}", r.status(), refusal(&r).await), None)
-                }
-                Ok(r) => {
-                    return Err(HttpError::Refused {
-                        party: p,
-                        during,
-                        status: r.status(),
-                        message: refusal(&r).await,
-                    });
-                }
+                Ok(r) => classify(&r, p, &during).await?,
                 Err(e) => (network(e), None),
             };
             let delay = backoff.failed(why, unit_random(), at_least, p, &during)?;

@@ -13,11 +13,11 @@ use super::body::{BodyError, read_limited};
 use super::retry::{Retryable, classify, describe, unit_random};
 use super::{ClientOptions, post_with_retries};
 use crate::backoff::Backoff;
-use crate::protocol::base_url;
 use crate::protocol::{
     CreateSession, HEADER_SEQ, SessionCreated, SessionInfo, recv_path, send_path, session_path,
     sessions_path,
 };
+use crate::protocol::{base_url, check_outgoing, oversized, seq_slot};
 use crate::{HttpError, TransportError};
 
 /// One party of a relay session, implementing the async [`Channel`].
@@ -169,11 +169,6 @@ impl HttpChannel {
     pub fn session(&self) -> &str {
         &self.session
     }
-
-    fn seq_slot(seqs: &mut [u64], p: usize) -> Result<&mut u64, HttpError> {
-        seqs.get_mut(p)
-            .ok_or(HttpError::Transport(TransportError::Closed { party: p }))
-    }
 }
 
 impl Channel for HttpChannel {
@@ -186,15 +181,8 @@ impl Channel for HttpChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_peer(self.me, p, self.parties)?;
-        if msg.len() > self.max_body {
-            return Err(HttpError::TooLarge {
-                party: p,
-                size: msg.len(),
-                max: self.max_body,
-            });
-        }
-        let seq = *Self::seq_slot(&mut self.next_send, p)?;
+        check_outgoing(self.me, p, self.parties, msg.len(), self.max_body)?;
+        let seq = *seq_slot(&mut self.next_send, p)?;
         let url = format!("{}{}", self.base, send_path(&self.session, p, seq));
         let during = format!("sending {info}");
         post_with_retries(
@@ -208,13 +196,13 @@ impl Channel for HttpChannel {
             &during,
         )
         .await?;
-        *Self::seq_slot(&mut self.next_send, p)? += 1;
+        *seq_slot(&mut self.next_send, p)? += 1;
         Ok(())
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
         check_peer(self.me, p, self.parties)?;
-        let seq = *Self::seq_slot(&mut self.next_recv, p)?;
+        let seq = *seq_slot(&mut self.next_recv, p)?;
         let during = format!("receiving {info}");
         let deadline = Instant::now() + self.options.recv_timeout;
         let mut backoff = Backoff::new(self.options.retry);
@@ -255,14 +243,11 @@ impl Channel for HttpChannel {
                     }
                     match read_limited(response, self.max_body).await {
                         Ok(body) => {
-                            *Self::seq_slot(&mut self.next_recv, p)? += 1;
+                            *seq_slot(&mut self.next_recv, p)? += 1;
                             return Ok(body);
                         }
                         Err(BodyError::TooLarge(n)) => {
-                            return Err(HttpError::Protocol(format!(
-                                "party {p}'s message {seq} came with {n} bytes, more than the relay's own limit of {}",
-                                self.max_body
-                            )));
+                            return Err(oversized(p, seq, n, self.max_body));
                         }
                         // Cut mid-body: ask again, the relay still holds it.
                         Err(BodyError::Cut(e)) => (describe(&e), None),

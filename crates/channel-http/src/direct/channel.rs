@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::DirectConfig;
 use super::inbox::{Inbox, router};
 use crate::client::{ClientOptions, post_with_retries};
-use crate::protocol::{DEFAULT_MAX_BODY, direct_path};
+use crate::protocol::{DEFAULT_MAX_BODY, check_outgoing, direct_path};
 use crate::{HttpError, TransportError};
 
 /// Options of a direct-mode party.
@@ -157,14 +157,13 @@ impl Channel for DirectChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_peer(self.me, p, self.peers.len())?;
-        if msg.len() > self.options.max_body {
-            return Err(HttpError::TooLarge {
-                party: p,
-                size: msg.len(),
-                max: self.options.max_body,
-            });
-        }
+        check_outgoing(
+            self.me,
+            p,
+            self.peers.len(),
+            msg.len(),
+            self.options.max_body,
+        )?;
         let (Some((base, auth)), Some(seq)) = (self.peers.get(p), self.next_send.get_mut(p)) else {
             return Err(TransportError::Closed { party: p }.into());
         };
