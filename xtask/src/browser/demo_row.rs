@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use channel_core::{Metered, recv_from};
-use channel_http::{ClientOptions, HttpChannel};
 
-use super::{Page, find_tools, relay_with_session};
+use super::{Page, find_tools, finish_natives, relay_with_session, spawn_natives};
 use crate::demo::{
     Outcome, PartyResult, Scenario, combine, describe, expected_sum, input, party_steps, seed,
 };
@@ -22,33 +21,23 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     let s = *s;
     let (runtime, relay, url, session) = relay_with_session(s.parties)?;
 
-    // The native parties wait generously: the wasm build comes first.
-    let opts = ClientOptions {
-        recv_timeout: Duration::from_secs(1800),
-        ..ClientOptions::default()
-    };
-    let natives: Vec<_> = (1..s.parties)
-        .map(|party| {
-            let (url, id, token, opts) = (
-                url.clone(),
-                session.session.clone(),
-                session.tokens[party].clone(),
-                opts.clone(),
-            );
-            runtime.spawn(async move {
-                let ch = HttpChannel::join(&url, &id, &token, &opts).await;
-                let mut ch = Metered::new(ch.map_err(|e| describe(&e))?);
-                let mine = party_steps(&mut ch, party, s).await;
-                let report = if party == 1 {
-                    let got: Result<Report, _> = recv_from(&mut ch, 0, "demo/browser-report").await;
-                    Some(got.map_err(|e| format!("the browser's report: {}", describe(&e)))?)
-                } else {
-                    None
-                };
-                Ok::<_, String>((mine, report))
-            })
-        })
-        .collect();
+    let natives = spawn_natives(
+        &runtime,
+        &url,
+        &session,
+        1..s.parties,
+        move |ch, party| async move {
+            let mut ch = Metered::new(ch);
+            let mine = party_steps(&mut ch, party, s).await;
+            let report = if party == 1 {
+                let got: Result<Report, _> = recv_from(&mut ch, 0, "demo/browser-report").await;
+                Some(got.map_err(|e| format!("the browser's report: {}", describe(&e)))?)
+            } else {
+                None
+            };
+            Ok((mine, report))
+        },
+    );
 
     let page = Page::prepare()?;
     let mut cmd = page.wasm_test(&tools, &runner, "demo_party", &url)?;
@@ -79,16 +68,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
         ));
     }
 
-    let joined = runtime.block_on(async {
-        let mut out = Vec::new();
-        for native in natives {
-            let done = tokio::time::timeout(Duration::from_secs(60), native)
-                .await
-                .map_err(|_| "a native party did not finish within 60 s of the browser")?;
-            out.push(done.map_err(|e| format!("a native party's task failed: {e}"))??);
-        }
-        Ok::<_, String>(out)
-    });
+    let joined = finish_natives(&runtime, natives);
     relay.shutdown();
     let mut results: Vec<PartyResult> = Vec::with_capacity(s.parties);
     let mut browser = None;

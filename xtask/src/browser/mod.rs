@@ -43,40 +43,17 @@ fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Co
         session.session
     );
 
-    // The two native parties wait (generously: the wasm build comes first).
-    let opts = ClientOptions {
-        recv_timeout: Duration::from_secs(1800),
-        ..ClientOptions::default()
-    };
-    let natives: Vec<_> = (1..3)
-        .map(|party| {
-            let (url, id, token, opts) = (
-                url.clone(),
-                session.session.clone(),
-                session.tokens[party].clone(),
-                opts.clone(),
-            );
-            runtime.spawn(async move {
-                let mut ch = HttpChannel::join(&url, &id, &token, &opts).await?;
-                let mut r = 0xC0FFEE + party as u64;
-                let sum = channel_core::reference::secure_sum(
-                    &mut ch,
-                    party,
-                    3,
-                    INPUTS[party],
-                    move || {
-                        r ^= r << 13;
-                        r ^= r >> 7;
-                        r ^= r << 17;
-                        r
-                    },
-                )
-                .await
-                .map_err(|e| channel_http::HttpError::Protocol(crate::demo::describe(&e)))?;
-                Ok::<_, channel_http::HttpError>(sum)
-            })
+    let natives = spawn_natives(&runtime, &url, &session, 1..3, |mut ch, party| async move {
+        let mut r = 0xC0FFEE + party as u64;
+        channel_core::reference::secure_sum(&mut ch, party, 3, INPUTS[party], move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
         })
-        .collect();
+        .await
+        .map_err(|e| crate::demo::describe(&e))
+    });
 
     let expected: u64 = INPUTS.iter().sum();
     let page = Page::prepare()?;
@@ -102,21 +79,7 @@ fn run_with(tools: &toolchain::Toolchain, runner: &std::path::Path) -> Result<Co
         return Err("the browser run reported no passing test".into());
     }
 
-    let sums = runtime.block_on(async {
-        let mut sums = Vec::new();
-        for native in natives {
-            let joined = tokio::time::timeout(Duration::from_secs(60), native)
-                .await
-                .map_err(|_| {
-                    "a native party did not finish within 60 s of the browser".to_string()
-                })?;
-            let sum = joined
-                .map_err(|e| format!("a native party's task failed: {e}"))?
-                .map_err(|e| format!("a native party failed: {e}"))?;
-            sums.push(sum);
-        }
-        Ok::<_, String>(sums)
-    });
+    let sums = finish_natives(&runtime, natives);
     relay.shutdown();
     let sums = sums?;
     if sums.iter().any(|&s| s != expected) {
@@ -158,6 +121,61 @@ fn relay_with_session(
         Ok::<_, String>((relay, url, session))
     })?;
     Ok((runtime, relay, url, session))
+}
+
+/// Native `channel-http` parties `parties` of `session`, each joining and then
+/// doing `work` on its own task. They wait generously: the wasm build comes first.
+fn spawn_natives<T, F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    session: &channel_http::protocol::SessionCreated,
+    parties: std::ops::Range<usize>,
+    work: F,
+) -> Vec<tokio::task::JoinHandle<Result<T, String>>>
+where
+    T: Send + 'static,
+    F: Fn(HttpChannel, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>> + Send,
+{
+    let opts = ClientOptions {
+        recv_timeout: Duration::from_secs(1800),
+        ..ClientOptions::default()
+    };
+    parties
+        .map(|party| {
+            let (url, id, opts, work) = (
+                url.to_string(),
+                session.session.clone(),
+                opts.clone(),
+                work.clone(),
+            );
+            let token = session.tokens.get(party).cloned().unwrap_or_default();
+            runtime.spawn(async move {
+                let ch = HttpChannel::join(&url, &id, &token, &opts)
+                    .await
+                    .map_err(|e| format!("party {party} cannot join: {e}"))?;
+                work(ch, party).await
+            })
+        })
+        .collect()
+}
+
+/// The native parties' results, once each finished (at most 60 s after the browser).
+fn finish_natives<T>(
+    runtime: &tokio::runtime::Runtime,
+    natives: Vec<tokio::task::JoinHandle<Result<T, String>>>,
+) -> Result<Vec<T>, String> {
+    runtime.block_on(async {
+        let mut out = Vec::with_capacity(natives.len());
+        for native in natives {
+            let done = tokio::time::timeout(Duration::from_secs(60), native)
+                .await
+                .map_err(|_| "a native party did not finish within 60 s of the browser")?;
+            let result = done.map_err(|e| format!("a native party's task failed: {e}"))?;
+            out.push(result.map_err(|e| format!("a native party failed: {e}"))?);
+        }
+        Ok(out)
+    })
 }
 
 /// The tools, when every one is already there (nothing is installed).
