@@ -159,6 +159,42 @@ impl SessionInfo {
     }
 }
 
+/// What a client keeps of the session it joined: who it is, the relay's limits,
+/// and the next sequence number per peer in each direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// The session id.
+    pub session: String,
+    /// The client's party index.
+    pub me: usize,
+    /// Number of parties.
+    pub parties: usize,
+    /// Largest request body the relay accepts, in bytes.
+    pub max_body: usize,
+    /// Longest long-poll wait the relay grants.
+    pub max_wait: std::time::Duration,
+    /// Per peer: the number of the next message to send it.
+    pub next_send: Vec<u64>,
+    /// Per peer: the number of the next message to take from it.
+    pub next_recv: Vec<u64>,
+}
+
+impl SessionInfo {
+    /// [`checked`](Self::checked), then the state a client starts with.
+    pub fn joined(self) -> Result<Joined, HttpError> {
+        let info = self.checked()?;
+        Ok(Joined {
+            session: info.session,
+            me: info.party,
+            parties: info.parties,
+            max_body: info.max_body,
+            max_wait: std::time::Duration::from_millis(info.max_wait_ms),
+            next_send: vec![0; info.parties],
+            next_recv: vec![0; info.parties],
+        })
+    }
+}
+
 /// `GET /v1/sessions/{session}/stats` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionStats {

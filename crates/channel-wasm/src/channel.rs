@@ -7,8 +7,8 @@ use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use channel_http::backoff::{Backoff, is_retryable_status};
 use channel_http::protocol::{
-    CreateSession, ErrorBody, HEADER_SEQ, SessionCreated, SessionInfo, base_url, check_outgoing,
-    oversized, recv_path, send_path, seq_slot, session_path, sessions_path,
+    CreateSession, ErrorBody, HEADER_SEQ, Joined, SessionCreated, SessionInfo, base_url,
+    check_outgoing, oversized, recv_path, send_path, seq_slot, session_path, sessions_path,
 };
 use channel_http::{HttpError, RetryPolicy, TransportError};
 use gloo_net::http::{Request, Response};
@@ -54,14 +54,9 @@ impl Default for WasmOptions {
 #[derive(Debug)]
 pub struct WasmChannel {
     base: String,
-    session: String,
     auth: String,
-    me: usize,
-    parties: usize,
-    max_body: usize,
-    max_wait: Duration,
-    next_send: Vec<u64>,
-    next_recv: Vec<u64>,
+    /// The session, the limits and the sequence numbers.
+    joined: Joined,
     options: WasmOptions,
 }
 
@@ -172,29 +167,22 @@ impl WasmChannel {
             .send()
             .await;
         let info: SessionInfo = json_answer(sent, &base, 200, "joining the session").await?;
-        let info = info.checked()?;
         Ok(Self {
             base,
-            session: info.session,
             auth,
-            me: info.party,
-            parties: info.parties,
-            max_body: info.max_body,
-            max_wait: Duration::from_millis(info.max_wait_ms),
-            next_send: vec![0; info.parties],
-            next_recv: vec![0; info.parties],
+            joined: info.joined()?,
             options: options.clone(),
         })
     }
 
     /// This party's index (from its token).
     pub fn party(&self) -> usize {
-        self.me
+        self.joined.me
     }
 
     /// The number of parties in the session.
     pub fn parties(&self) -> usize {
-        self.parties
+        self.joined.parties
     }
 }
 
@@ -208,9 +196,15 @@ impl Channel for WasmChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_outgoing(self.me, p, self.parties, msg.len(), self.max_body)?;
-        let seq = *seq_slot(&mut self.next_send, p)?;
-        let url = format!("{}{}", self.base, send_path(&self.session, p, seq));
+        check_outgoing(
+            self.joined.me,
+            p,
+            self.joined.parties,
+            msg.len(),
+            self.joined.max_body,
+        )?;
+        let seq = *seq_slot(&mut self.joined.next_send, p)?;
+        let url = format!("{}{}", self.base, send_path(&self.joined.session, p, seq));
         let during = format!("sending {info}");
         let mut backoff = Backoff::new(self.options.retry);
         // Bounded: the backoff gives up after `retry.give_up_after`.
@@ -231,13 +225,13 @@ impl Channel for WasmChannel {
             let delay = backoff.failed(why, unit_random(), at_least, p, &during)?;
             gloo_timers::future::sleep(delay).await;
         }
-        *seq_slot(&mut self.next_send, p)? += 1;
+        *seq_slot(&mut self.joined.next_send, p)? += 1;
         Ok(())
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
-        check_peer(self.me, p, self.parties)?;
-        let seq = *seq_slot(&mut self.next_recv, p)?;
+        check_peer(self.joined.me, p, self.joined.parties)?;
+        let seq = *seq_slot(&mut self.joined.next_recv, p)?;
         let during = format!("receiving {info}");
         let deadline = Instant::now() + self.options.recv_timeout;
         let mut backoff = Backoff::new(self.options.retry);
@@ -247,11 +241,11 @@ impl Channel for WasmChannel {
             if left.is_zero() {
                 return Err(TransportError::timeout(p, self.options.recv_timeout, &info).into());
             }
-            let wait = left.min(self.max_wait).min(self.options.poll_wait);
+            let wait = left.min(self.joined.max_wait).min(self.options.poll_wait);
             let url = format!(
                 "{}{}",
                 self.base,
-                recv_path(&self.session, p, seq, wait.as_millis() as u64)
+                recv_path(&self.joined.session, p, seq, wait.as_millis() as u64)
             );
             let got = Request::get(&url)
                 .header("authorization", &self.auth)
@@ -278,15 +272,15 @@ impl Channel for WasmChannel {
                         .headers()
                         .get("content-length")
                         .and_then(|v| v.parse::<u64>().ok());
-                    if let Some(n) = declared.filter(|&n| n > self.max_body as u64) {
-                        return Err(oversized(p, seq, n, self.max_body));
+                    if let Some(n) = declared.filter(|&n| n > self.joined.max_body as u64) {
+                        return Err(oversized(p, seq, n, self.joined.max_body));
                     }
                     match r.binary().await {
-                        Ok(body) if body.len() > self.max_body => {
-                            return Err(oversized(p, seq, body.len() as u64, self.max_body));
+                        Ok(body) if body.len() > self.joined.max_body => {
+                            return Err(oversized(p, seq, body.len() as u64, self.joined.max_body));
                         }
                         Ok(body) => {
-                            *seq_slot(&mut self.next_recv, p)? += 1;
+                            *seq_slot(&mut self.joined.next_recv, p)? += 1;
                             return Ok(body);
                         }
                         Err(e) => (network(e), None),
@@ -301,7 +295,7 @@ impl Channel for WasmChannel {
     }
 
     fn chunk_size(&self) -> usize {
-        self.max_body - channel_core::frame::FOOTER_LEN
+        self.joined.max_body - channel_core::frame::FOOTER_LEN
     }
 
     fn max_message_size(&self) -> usize {

@@ -1,7 +1,5 @@
 //! `HttpChannel`: one party of a relay session.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
@@ -17,7 +15,7 @@ use crate::protocol::{
     CreateSession, HEADER_SEQ, SessionCreated, SessionInfo, recv_path, send_path, session_path,
     sessions_path,
 };
-use crate::protocol::{base_url, check_outgoing, oversized, seq_slot};
+use crate::protocol::{Joined, base_url, check_outgoing, oversized, seq_slot};
 use crate::{HttpError, TransportError};
 
 /// One party of a relay session, implementing the async [`Channel`].
@@ -57,14 +55,9 @@ use crate::{HttpError, TransportError};
 pub struct HttpChannel {
     client: reqwest::Client,
     base: String,
-    session: String,
     auth: HeaderValue,
-    me: usize,
-    parties: usize,
-    max_body: usize,
-    max_wait: Duration,
-    next_send: Vec<u64>,
-    next_recv: Vec<u64>,
+    /// The session, the limits and the sequence numbers.
+    joined: Joined,
     options: ClientOptions,
 }
 
@@ -139,35 +132,28 @@ impl HttpChannel {
             .json()
             .await
             .map_err(|e| HttpError::Protocol(format!("bad session info: {}", describe(&e))))?;
-        let info = info.checked()?;
         Ok(Self {
             client,
             base,
-            session: info.session,
             auth,
-            me: info.party,
-            parties: info.parties,
-            max_body: info.max_body,
-            max_wait: Duration::from_millis(info.max_wait_ms),
-            next_send: vec![0; info.parties],
-            next_recv: vec![0; info.parties],
+            joined: info.joined()?,
             options: options.clone(),
         })
     }
 
     /// This party's index (from its token).
     pub fn party(&self) -> usize {
-        self.me
+        self.joined.me
     }
 
     /// The number of parties in the session.
     pub fn parties(&self) -> usize {
-        self.parties
+        self.joined.parties
     }
 
     /// The session id.
     pub fn session(&self) -> &str {
-        &self.session
+        &self.joined.session
     }
 }
 
@@ -181,9 +167,15 @@ impl Channel for HttpChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_outgoing(self.me, p, self.parties, msg.len(), self.max_body)?;
-        let seq = *seq_slot(&mut self.next_send, p)?;
-        let url = format!("{}{}", self.base, send_path(&self.session, p, seq));
+        check_outgoing(
+            self.joined.me,
+            p,
+            self.joined.parties,
+            msg.len(),
+            self.joined.max_body,
+        )?;
+        let seq = *seq_slot(&mut self.joined.next_send, p)?;
+        let url = format!("{}{}", self.base, send_path(&self.joined.session, p, seq));
         let during = format!("sending {info}");
         post_with_retries(
             &self.client,
@@ -196,13 +188,13 @@ impl Channel for HttpChannel {
             &during,
         )
         .await?;
-        *seq_slot(&mut self.next_send, p)? += 1;
+        *seq_slot(&mut self.joined.next_send, p)? += 1;
         Ok(())
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
-        check_peer(self.me, p, self.parties)?;
-        let seq = *seq_slot(&mut self.next_recv, p)?;
+        check_peer(self.joined.me, p, self.joined.parties)?;
+        let seq = *seq_slot(&mut self.joined.next_recv, p)?;
         let during = format!("receiving {info}");
         let deadline = Instant::now() + self.options.recv_timeout;
         let mut backoff = Backoff::new(self.options.retry);
@@ -212,11 +204,11 @@ impl Channel for HttpChannel {
             if left.is_zero() {
                 return Err(TransportError::timeout(p, self.options.recv_timeout, &info).into());
             }
-            let wait = left.min(self.max_wait).min(self.options.poll_wait);
+            let wait = left.min(self.joined.max_wait).min(self.options.poll_wait);
             let url = format!(
                 "{}{}",
                 self.base,
-                recv_path(&self.session, p, seq, wait.as_millis() as u64)
+                recv_path(&self.joined.session, p, seq, wait.as_millis() as u64)
             );
             let sent = self
                 .client
@@ -241,13 +233,13 @@ impl Channel for HttpChannel {
                             "asked party {p}'s message {seq}, got {got_seq:?}"
                         )));
                     }
-                    match read_limited(response, self.max_body).await {
+                    match read_limited(response, self.joined.max_body).await {
                         Ok(body) => {
-                            *seq_slot(&mut self.next_recv, p)? += 1;
+                            *seq_slot(&mut self.joined.next_recv, p)? += 1;
                             return Ok(body);
                         }
                         Err(BodyError::TooLarge(n)) => {
-                            return Err(oversized(p, seq, n, self.max_body));
+                            return Err(oversized(p, seq, n, self.joined.max_body));
                         }
                         // Cut mid-body: ask again, the relay still holds it.
                         Err(BodyError::Cut(e)) => (describe(&e), None),
@@ -265,7 +257,7 @@ impl Channel for HttpChannel {
     }
 
     fn chunk_size(&self) -> usize {
-        self.max_body - channel_core::frame::FOOTER_LEN
+        self.joined.max_body - channel_core::frame::FOOTER_LEN
     }
 
     fn max_message_size(&self) -> usize {
