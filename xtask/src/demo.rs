@@ -355,8 +355,11 @@ pub async fn direct_parties(n: usize) -> Result<Vec<channel_http::DirectChannel>
 }
 
 /// `n` libp2p parties with fresh keys on 127.0.0.1, connected to each other.
-pub async fn p2p_parties(n: usize) -> Result<Vec<channel_p2p::P2pChannel>, String> {
-    use channel_p2p::{P2pNode, P2pOptions, PartyEntry, PartyKey};
+pub async fn p2p_parties(
+    n: usize,
+    options: channel_p2p::P2pOptions,
+) -> Result<Vec<channel_p2p::P2pChannel>, String> {
+    use channel_p2p::{P2pNode, PartyEntry, PartyKey};
     let mut nodes = Vec::new();
     for _ in 0..n {
         let addr = "/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?;
@@ -376,7 +379,7 @@ pub async fn p2p_parties(n: usize) -> Result<Vec<channel_p2p::P2pChannel>, Strin
     let connecting: Vec<_> = nodes
         .into_iter()
         .enumerate()
-        .map(|(me, node)| tokio::spawn(node.connect(me, table.clone(), P2pOptions::default())))
+        .map(|(me, node)| tokio::spawn(node.connect(me, table.clone(), options.clone())))
         .collect();
     let mut channels = Vec::new();
     for c in connecting {
@@ -392,7 +395,7 @@ pub async fn p2p_parties(n: usize) -> Result<Vec<channel_p2p::P2pChannel>, Strin
 fn run_p2p(s: &Scenario) -> Result<Outcome, String> {
     let s = *s;
     runtime()?.block_on(async move {
-        let channels = p2p_parties(s.parties).await?;
+        let channels = p2p_parties(s.parties, channel_p2p::P2pOptions::default()).await?;
         run_parties!(channels, s)
     })
 }

@@ -8,8 +8,8 @@ use channel_core::{Channel, RecvInfo, SendInfo};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use crate::link::Shared;
-use crate::node::Command;
+use crate::link::{Inbound, Shared};
+use crate::swarm::Command;
 use crate::{P2pError, TransportError};
 
 /// Limits and timeouts of a peer-to-peer party; every field has a default.
@@ -31,6 +31,14 @@ pub struct P2pOptions {
     pub max_inbound_bytes: usize,
     /// The largest message the `channel_core` helpers send or accept.
     pub max_message_size: usize,
+    /// Connections ("lanes") per pair of parties, 1 to [`MAX_LANES`](crate::MAX_LANES);
+    /// every party must use the same number. Chunks are dealt to the lanes in
+    /// turn and collected in the same turn, so order and exactly-once hold.
+    /// One connection is CPU-bound by Noise's encryption on one core; more
+    /// lanes spread it over more cores (see the README's performance section).
+    /// The accepting party takes every lane on its one listen address, so no
+    /// extra ports are needed.
+    pub lanes: usize,
 }
 
 impl Default for P2pOptions {
@@ -43,16 +51,41 @@ impl Default for P2pOptions {
             max_outbound_bytes: 1 << 30,
             max_inbound_bytes: 256 << 20,
             max_message_size: channel_core::DEFAULT_MAX_MESSAGE_SIZE,
+            lanes: DEFAULT_LANES,
         }
     }
 }
 
-/// The application's handles on one peer's link.
-pub(crate) struct Peer {
-    pub(crate) peer_id: PeerId,
+/// Lanes per pair of parties unless set otherwise.
+const DEFAULT_LANES: usize = 1;
+
+/// The application's handles on one lane's link.
+pub(crate) struct Lane {
     pub(crate) to_link: mpsc::UnboundedSender<Vec<u8>>,
     pub(crate) from_link: mpsc::UnboundedReceiver<Vec<u8>>,
-    pub(crate) shared: Shared,
+    pub(crate) inbound: Inbound,
+}
+
+/// The application's handles on one peer's lanes.
+pub(crate) struct Peer {
+    peer_id: PeerId,
+    shared: Shared,
+    lanes: Vec<Lane>,
+    /// Chunks sent and received so far: chunk n travels on lane n mod lanes.
+    sent: usize,
+    received: usize,
+}
+
+impl Peer {
+    pub(crate) fn new(peer_id: PeerId, shared: Shared, lanes: Vec<Lane>) -> Self {
+        Self {
+            peer_id,
+            shared,
+            lanes,
+            sent: 0,
+            received: 0,
+        }
+    }
 }
 
 /// One party connected to all others over libp2p, implementing the async
@@ -68,7 +101,8 @@ pub struct P2pChannel {
     me: usize,
     peers: Vec<Option<Peer>>,
     options: P2pOptions,
-    driver: mpsc::UnboundedSender<Command>,
+    /// One per swarm of this party; they keep the swarms running.
+    drivers: Vec<mpsc::UnboundedSender<Command>>,
 }
 
 impl std::fmt::Debug for P2pChannel {
@@ -85,13 +119,13 @@ impl P2pChannel {
         me: usize,
         peers: Vec<Option<Peer>>,
         options: P2pOptions,
-        driver: mpsc::UnboundedSender<Command>,
+        drivers: Vec<mpsc::UnboundedSender<Command>>,
     ) -> Self {
         Self {
             me,
             peers,
             options,
-            driver,
+            drivers,
         }
     }
 
@@ -105,26 +139,31 @@ impl P2pChannel {
         self.peers.len()
     }
 
-    /// Closes the current connection to `party` (fault injection for tests and
-    /// drills): the link re-establishes it and resends what was not acknowledged.
+    /// Closes the current connections to `party`, every lane (fault injection
+    /// for tests and drills): the links re-establish them and resend what was
+    /// not acknowledged.
     pub fn disconnect(&self, party: usize) -> Result<(), P2pError> {
         let peer = self.peer(party)?;
-        self.driver
-            .send(Command::Disconnect(peer.peer_id))
-            .map_err(|_| P2pError::PeerLost {
-                party,
-                reason: "the swarm has stopped".into(),
-            })
+        for driver in &self.drivers {
+            driver
+                .send(Command::Disconnect(peer.peer_id))
+                .map_err(|_| P2pError::PeerLost {
+                    party,
+                    reason: "the swarm has stopped".into(),
+                })?;
+        }
+        Ok(())
     }
 
-    /// How many times the stream to `party` was re-established after a drop.
+    /// How many times a stream to `party` was re-established after a drop,
+    /// summed over its lanes.
     pub fn reconnects(&self, party: usize) -> usize {
         self.peer(party)
             .map(|peer| {
                 peer.shared
                     .sessions
                     .load(Ordering::Acquire)
-                    .saturating_sub(1)
+                    .saturating_sub(peer.lanes.len())
             })
             .unwrap_or(0)
     }
@@ -180,6 +219,14 @@ impl P2pChannel {
             .ok_or(P2pError::Transport(TransportError::Closed { party: p }))
     }
 
+    fn peer_mut(&mut self, p: usize) -> Result<&mut Peer, P2pError> {
+        check_peer(self.me, p, self.peers.len())?;
+        self.peers
+            .get_mut(p)
+            .and_then(Option::as_mut)
+            .ok_or(P2pError::Transport(TransportError::Closed { party: p }))
+    }
+
     fn lost(shared: &Shared, party: usize) -> P2pError {
         shared.failure().unwrap_or(P2pError::PeerLost {
             party,
@@ -198,37 +245,44 @@ impl Channel for P2pChannel {
         msg: Vec<u8>,
         _info: SendInfo,
     ) -> Result<(), P2pError> {
-        let peer = self.peer(p)?;
+        let chunk_size = self.options.chunk_size;
+        let peer = self.peer_mut(p)?;
         if let Some(e) = peer.shared.failure() {
             return Err(e);
         }
-        if msg.len() > self.options.chunk_size + channel_core::frame::FOOTER_LEN {
+        if msg.len() > chunk_size + channel_core::frame::FOOTER_LEN {
             return Err(P2pError::Setup(format!(
-                "a chunk of {} bytes exceeds the chunk size of {}",
+                "a chunk of {} bytes exceeds the chunk size of {chunk_size}",
                 msg.len(),
-                self.options.chunk_size
             )));
         }
         let len = msg.len();
+        let lane = peer
+            .lanes
+            .get(peer.sent % peer.lanes.len().max(1))
+            .ok_or(P2pError::Transport(TransportError::Closed { party: p }))?;
         peer.shared.outbound.reserve(p, len)?;
-        peer.to_link.send(msg).map_err(|_| {
+        if lane.to_link.send(msg).is_err() {
             peer.shared.outbound.release(len);
-            Self::lost(&peer.shared, p)
-        })
+            return Err(Self::lost(&peer.shared, p));
+        }
+        peer.sent += 1;
+        Ok(())
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, P2pError> {
-        check_peer(self.me, p, self.peers.len())?;
         let after = self.options.recv_timeout;
-        let peer = self
-            .peers
-            .get_mut(p)
-            .and_then(Option::as_mut)
+        let peer = self.peer_mut(p)?;
+        let lanes = peer.lanes.len().max(1);
+        let lane = peer
+            .lanes
+            .get_mut(peer.received % lanes)
             .ok_or(P2pError::Transport(TransportError::Closed { party: p }))?;
-        match tokio::time::timeout(after, peer.from_link.recv()).await {
+        match tokio::time::timeout(after, lane.from_link.recv()).await {
             Ok(Some(msg)) => {
-                peer.shared.inbound.fetch_sub(msg.len(), Ordering::AcqRel);
-                peer.shared.inbound_space.notify_one();
+                lane.inbound.bytes.fetch_sub(msg.len(), Ordering::AcqRel);
+                lane.inbound.space.notify_one();
+                peer.received += 1;
                 Ok(msg)
             }
             Ok(None) => Err(Self::lost(&peer.shared, p)),

@@ -76,6 +76,7 @@ mod keys;
 mod link;
 mod node;
 mod stream_io;
+mod swarm;
 mod table;
 mod wire;
 
@@ -83,7 +84,7 @@ pub use channel::{P2pChannel, P2pOptions};
 pub use error::{P2pError, TransportError};
 pub use keys::PartyKey;
 pub use libp2p::{Multiaddr, PeerId};
-pub use node::P2pNode;
+pub use node::{MAX_LANES, P2pNode};
 pub use table::{PartyEntry, PartyTable};
 
 #[cfg(doctest)]

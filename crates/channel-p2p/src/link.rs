@@ -1,6 +1,8 @@
-//! One task per peer: owns the long-lived stream to that peer, numbers and
-//! acknowledges chunks, re-establishes the stream when the connection drops,
-//! and resends what the peer has not acknowledged (exactly once, in order).
+//! One task per lane of a peer: owns one long-lived stream to that peer (on a
+//! connection of its own), numbers and acknowledges chunks, re-establishes the
+//! stream when the connection drops, and resends what the peer has not
+//! acknowledged (exactly once, in order, per lane; the channel deals chunks to
+//! the lanes in turn and collects them in the same turn).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,28 +23,42 @@ use crate::wire::{Frame, WireError, read_frame, write_frame};
 /// connect or reconnect timeout).
 const OPEN_ATTEMPT: Duration = Duration::from_secs(3);
 
-/// The protocol name of the stream between two parties.
-pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/mpc-channels/link/1");
+/// The protocol name of lane `lane`'s stream between two parties. Each lane
+/// has its own name, so the accepting side knows which lane a stream serves
+/// without reading from it.
+pub(crate) fn protocol(lane: usize) -> Result<StreamProtocol, P2pError> {
+    StreamProtocol::try_from_owned(format!("/mpc-channels/link/2/lane/{lane}"))
+        .map_err(|e| P2pError::Setup(format!("protocol name of lane {lane}: {e}")))
+}
 
-/// What the application side and the link task share about one peer.
+/// What the application side and the link tasks share about one peer (all its lanes).
 #[derive(Clone)]
 pub(crate) struct Shared {
     /// Bytes sent by the application and not yet acknowledged by the peer.
     pub(crate) outbound: QueueBudget,
-    /// Bytes received and not yet taken by the application.
-    pub(crate) inbound: Arc<AtomicUsize>,
-    /// Signalled when the application takes a message (room for more).
-    pub(crate) inbound_space: Arc<Notify>,
-    /// Why the link ended, once it has.
+    /// Why the links ended, once they have.
     pub(crate) failure: Arc<Mutex<Option<P2pError>>>,
-    /// Streams established so far (more than one means reconnects).
+    /// Set when a lane fails, so that the peer's other lanes end too (order
+    /// across lanes cannot survive one of them).
+    pub(crate) lost: Arc<watch::Sender<bool>>,
+    /// Streams established so far, over all lanes (more than `lanes` means reconnects).
     pub(crate) sessions: Arc<AtomicUsize>,
-    /// Signalled when the peer acknowledges chunks and when the link ends
+    /// Signalled when the peer acknowledges chunks and when a link ends
     /// (what [`P2pChannel::flush`](crate::P2pChannel::flush) waits on).
     pub(crate) progress: Arc<Notify>,
 }
 
 impl Shared {
+    pub(crate) fn new(max_outbound: usize) -> Self {
+        Self {
+            outbound: QueueBudget::new(Some(max_outbound)),
+            failure: Arc::default(),
+            lost: Arc::new(watch::channel(false).0),
+            sessions: Arc::default(),
+            progress: Arc::default(),
+        }
+    }
+
     pub(crate) fn failure(&self) -> Option<P2pError> {
         self.failure
             .lock()
@@ -50,7 +66,14 @@ impl Shared {
             .clone()
     }
 
+    /// Records why the peer is lost and ends all its lanes.
     fn fail(&self, e: P2pError) {
+        self.record(e);
+        self.lost.send_replace(true);
+    }
+
+    /// Records why the links ended without ending the other lanes.
+    fn record(&self, e: P2pError) {
         let mut slot = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
         slot.get_or_insert(e);
         drop(slot);
@@ -58,13 +81,27 @@ impl Shared {
     }
 }
 
+/// What the application side and one lane's link task share about received data.
+#[derive(Clone, Default)]
+pub(crate) struct Inbound {
+    /// Bytes received on the lane and not yet taken by the application.
+    pub(crate) bytes: Arc<AtomicUsize>,
+    /// Signalled when the application takes a chunk of the lane (room for more).
+    pub(crate) space: Arc<Notify>,
+}
+
 /// Everything a link task needs.
 pub(crate) struct Link {
     pub(crate) party: usize,
     pub(crate) peer: PeerId,
     pub(crate) addrs: Vec<libp2p::Multiaddr>,
+    /// How many lanes each party uses (checked against the peer's HELLO).
+    pub(crate) lanes: u16,
+    /// This lane's protocol name.
+    pub(crate) protocol: StreamProtocol,
     /// The lower-numbered party of a pair opens the stream; the other accepts.
     pub(crate) opener: bool,
+    /// The stream control of the swarm that holds this lane's connection.
     pub(crate) control: libp2p_stream::Control,
     pub(crate) incoming: mpsc::Receiver<Stream>,
     /// Changes when the last connection to the peer closes.
@@ -72,13 +109,16 @@ pub(crate) struct Link {
     pub(crate) app_rx: mpsc::UnboundedReceiver<Vec<u8>>,
     pub(crate) to_app: mpsc::UnboundedSender<Vec<u8>>,
     pub(crate) shared: Shared,
+    /// Changes when another lane of the peer failed.
+    pub(crate) peer_lost: watch::Receiver<bool>,
+    pub(crate) inbound: Inbound,
     pub(crate) max_payload: usize,
     pub(crate) max_inbound: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect_timeout: Duration,
     pub(crate) established: Option<oneshot::Sender<Result<(), String>>>,
     /// Requests to the swarm; also keeps the swarm alive while this link runs.
-    pub(crate) driver: mpsc::UnboundedSender<crate::node::Command>,
+    pub(crate) driver: mpsc::UnboundedSender<crate::swarm::Command>,
 }
 
 /// How a session on one stream ended.
@@ -109,9 +149,13 @@ impl Link {
         loop {
             let stream = match next_stream.take() {
                 Some(s) => s,
-                None => match self.obtain_stream(deadline, &mut last).await {
-                    Some(s) => s,
-                    None => {
+                None => match self.obtain_or_lost(deadline, &mut last).await {
+                    Ok(Some(s)) => s,
+                    Err(e) => {
+                        self.give_up(e.clone(), e.to_string());
+                        return;
+                    }
+                    Ok(None) => {
                         let reason =
                             format!("no connection within the time allowed; last problem: {last}");
                         self.give_up(
@@ -127,7 +171,7 @@ impl Link {
             };
             match self.session(stream, &mut seqs).await {
                 Ok(Ended::Finished) => {
-                    self.shared.fail(P2pError::Transport(
+                    self.shared.record(P2pError::Transport(
                         channel_core::transport::TransportError::Closed { party: self.party },
                     ));
                     return;
@@ -154,6 +198,27 @@ impl Link {
         }
     }
 
+    /// [`obtain_stream`](Self::obtain_stream), unless another lane fails meanwhile.
+    async fn obtain_or_lost(
+        &mut self,
+        deadline: Instant,
+        last: &mut String,
+    ) -> Result<Option<Stream>, P2pError> {
+        let mut peer_lost = self.peer_lost.clone();
+        tokio::select! {
+            stream = self.obtain_stream(deadline, last) => Ok(stream),
+            _ = peer_lost.wait_for(|lost| *lost) => Err(self.peer_failure()),
+        }
+    }
+
+    /// Why another lane of this peer failed.
+    fn peer_failure(&self) -> P2pError {
+        self.shared.failure().unwrap_or(P2pError::PeerLost {
+            party: self.party,
+            reason: "another lane to the peer failed".into(),
+        })
+    }
+
     /// Opens (or waits for) a stream to the peer, until `deadline`.
     async fn obtain_stream(&mut self, deadline: Instant, last: &mut String) -> Option<Stream> {
         let mut delay = Duration::from_millis(20);
@@ -163,12 +228,12 @@ impl Link {
                 return None;
             }
             if self.opener {
-                let dial = crate::node::Command::Dial(self.peer, self.addrs.clone());
+                let dial = crate::swarm::Command::Dial(self.peer, self.addrs.clone());
                 let _ = self.driver.send(dial);
                 // One attempt may hang when it raced a closing connection: bound it,
                 // and dial again on the next attempt (the dial itself keeps going).
                 let attempt = left.min(OPEN_ATTEMPT);
-                let opened = self.control.open_stream(self.peer, PROTOCOL);
+                let opened = self.control.open_stream(self.peer, self.protocol.clone());
                 match tokio::time::timeout(attempt, opened).await {
                     Ok(Ok(stream)) => return Some(stream),
                     Ok(Err(e)) => *last = e.to_string(),
@@ -198,6 +263,7 @@ impl Link {
     ) -> Result<u64, Result<Ended, P2pError>> {
         let hello = Frame::Hello {
             next_expected: next_recv,
+            lanes: self.lanes,
         };
         let exchange = async {
             write_frame(wr, &hello).await.map_err(WireError::Io)?;
@@ -208,7 +274,14 @@ impl Link {
         };
         let limit = self.reconnect_timeout.max(Duration::from_secs(5));
         match tokio::time::timeout(limit, exchange).await {
-            Ok(Ok(Frame::Hello { next_expected })) => Ok(next_expected),
+            Ok(Ok(Frame::Hello {
+                next_expected,
+                lanes,
+            })) if lanes == self.lanes => Ok(next_expected),
+            Ok(Ok(Frame::Hello { lanes, .. })) => Err(Err(P2pError::Setup(format!(
+                "party {} uses {lanes} lanes and this party {}: every party needs the same P2pOptions::lanes",
+                self.party, self.lanes
+            )))),
             Ok(Ok(other)) => Err(Err(self.malformed(format!("expected HELLO, got {other:?}")))),
             Ok(Err(WireError::Malformed(m))) => Err(Err(self.malformed(m))),
             Ok(Err(WireError::Io(e))) => Err(Ok(Ended::Broken(format!("handshake: {e}"), None))),
@@ -236,8 +309,8 @@ impl Link {
                     seqs.next_recv += 1;
                     let payload =
                         Arc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone());
-                    self.shared
-                        .inbound
+                    self.inbound
+                        .bytes
                         .fetch_add(payload.len(), Ordering::AcqRel);
                     // The application may be gone; then nobody needs the chunk.
                     let _ = self.to_app.send(payload);
@@ -297,6 +370,7 @@ impl Link {
             outbox.push(Frame::Bye);
         }
 
+        let mut peer_lost = self.peer_lost.clone();
         let ended = loop {
             if seqs.app_done && seqs.unacked.is_empty() && seqs.peer_done {
                 break Ok(Ended::Finished);
@@ -307,7 +381,7 @@ impl Link {
                 writing.set(writer.write(std::mem::take(&mut outbox)));
             }
             let busy = idle_writer.is_none();
-            let room = self.shared.inbound.load(Ordering::Acquire) < self.max_inbound;
+            let room = self.inbound.bytes.load(Ordering::Acquire) < self.max_inbound;
             tokio::select! {
                 msg = self.app_rx.recv(), if !seqs.app_done => match msg {
                     Some(payload) => {
@@ -330,7 +404,8 @@ impl Link {
                         break ended;
                     }
                 },
-                () = self.shared.inbound_space.notified(), if !room => {}
+                () = self.inbound.space.notified(), if !room => {}
+                _ = peer_lost.wait_for(|lost| *lost) => break Err(self.peer_failure()),
                 changed = self.closed.changed() => {
                     let why = match changed {
                         Ok(()) => "the connection to the peer closed",

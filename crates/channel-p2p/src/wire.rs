@@ -1,14 +1,16 @@
 //! Frames on the one long-lived stream between two parties.
 //!
 //! ```text
-//! HELLO  | 0 | next_expected: u64 LE |                       first frame of every session
+//! HELLO  | 0 | next_expected: u64 LE | lanes: u16 LE |       first frame of every session
 //! DATA   | 1 | seq: u64 LE | len: u32 LE | payload (len)     one chunk from the application
 //! ACK    | 2 | seq: u64 LE |                                 everything up to seq was delivered
 //! BYE    | 3 |                                               the sender is done; do not reconnect
 //! ```
 //!
-//! Sequence numbers count DATA frames per direction from 0. HELLO tells the peer
-//! where to resume after a reconnect; the sender keeps every DATA frame until it
+//! Each lane (one stream on its own connection, see `P2pOptions::lanes`) is
+//! such a stream on its own. Sequence numbers count DATA frames per lane and
+//! direction from 0. HELLO tells the peer where to resume after a reconnect and
+//! how many lanes this party uses (both sides must agree); the sender keeps every DATA frame until it
 //! is acknowledged and resends the unacknowledged ones, the receiver drops
 //! duplicates: every chunk arrives exactly once and in order. `len` is checked
 //! against the configured maximum before anything is allocated.
@@ -20,7 +22,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// One frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Frame {
-    Hello { next_expected: u64 },
+    Hello { next_expected: u64, lanes: u16 },
     Data { seq: u64, payload: Arc<Vec<u8>> },
     Ack { seq: u64 },
     Bye,
@@ -43,13 +45,19 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     rd.read_exact(&mut kind).await.map_err(WireError::Io)?;
     let mut word = [0u8; 8];
     match kind[0] {
-        0 | 2 => {
+        0 => {
             rd.read_exact(&mut word).await.map_err(WireError::Io)?;
-            let n = u64::from_le_bytes(word);
-            Ok(if kind[0] == 0 {
-                Frame::Hello { next_expected: n }
-            } else {
-                Frame::Ack { seq: n }
+            let mut lanes = [0u8; 2];
+            rd.read_exact(&mut lanes).await.map_err(WireError::Io)?;
+            Ok(Frame::Hello {
+                next_expected: u64::from_le_bytes(word),
+                lanes: u16::from_le_bytes(lanes),
+            })
+        }
+        2 => {
+            rd.read_exact(&mut word).await.map_err(WireError::Io)?;
+            Ok(Frame::Ack {
+                seq: u64::from_le_bytes(word),
             })
         }
         1 => {
@@ -77,9 +85,13 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
 /// Appends the frame's header (all of it, for frames without payload) to `out`.
 pub(crate) fn encode_header(frame: &Frame, out: &mut Vec<u8>) -> std::io::Result<()> {
     match frame {
-        Frame::Hello { next_expected } => {
+        Frame::Hello {
+            next_expected,
+            lanes,
+        } => {
             out.push(0);
             out.extend_from_slice(&next_expected.to_le_bytes());
+            out.extend_from_slice(&lanes.to_le_bytes());
         }
         Frame::Ack { seq } => {
             out.push(2);
@@ -119,7 +131,10 @@ mod tests {
     fn frames_roundtrip_and_bad_ones_are_typed_errors() {
         futures::executor::block_on(async {
             let frames = vec![
-                Frame::Hello { next_expected: 7 },
+                Frame::Hello {
+                    next_expected: 7,
+                    lanes: 3,
+                },
                 Frame::Data {
                     seq: 3,
                     payload: Arc::new(vec![1, 2, 3]),

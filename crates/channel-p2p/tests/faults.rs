@@ -101,12 +101,24 @@ async fn a_stranger_cannot_reach_a_running_party() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_killed_mid_transfer_lose_and_duplicate_nothing() {
+    cut_mid_transfer(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_three_lanes_cuts_lose_and_duplicate_nothing() {
+    cut_mid_transfer(3).await;
+}
+
+/// Two parties exchange 300 messages each way while both keep cutting all
+/// their connections; every message must arrive once and in order.
+async fn cut_mid_transfer(lanes: usize) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
     let options = P2pOptions {
         chunk_size: 16 * 1024,
+        lanes,
         ..quick(10, 10)
     };
     let mut parties = common::parties(2, &options).await.unwrap();

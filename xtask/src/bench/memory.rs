@@ -6,9 +6,9 @@ use channel_core::{Channel, Error, recv_bytes, send_bytes};
 
 /// Spawns the probe for `transport` and returns the peak extra resident memory
 /// in bytes (`None` for the memcpy baseline, which moves no message, and for
-/// stock libp2p, which is only a throughput and latency reference).
+/// stock libp2p and four-lane p2p, which are only throughput and latency references).
 pub fn measure(transport: &str, bytes: usize) -> Result<Option<u64>, String> {
-    if transport == "memcpy" || transport == "libp2p-stock" {
+    if matches!(transport, "memcpy" | "libp2p-stock" | "p2p-4-lanes") {
         return Ok(None);
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;
@@ -96,7 +96,8 @@ pub fn probe(args: &[String]) -> Result<(), String> {
                 report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
             }
             "p2p" => {
-                let mut parties = crate::demo::p2p_parties(2).await?;
+                let mut parties =
+                    crate::demo::p2p_parties(2, channel_p2p::P2pOptions::default()).await?;
                 let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
                     return Err("no parties".into());
                 };

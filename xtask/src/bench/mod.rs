@@ -46,6 +46,7 @@ pub const TRANSPORTS: &[&str] = &[
     "http-relay",
     "http-direct",
     "p2p",
+    "p2p-4-lanes",
     "libp2p-stock",
 ];
 
@@ -360,12 +361,20 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
             };
             measure_pair!(a, b, "http-direct", s)
         }),
-        "p2p" => runtime()?.block_on(async {
-            let mut parties = crate::demo::p2p_parties(2).await?;
+        "p2p" | "p2p-4-lanes" => runtime()?.block_on(async {
+            let mut options = channel_p2p::P2pOptions::default();
+            let name = if name == "p2p" {
+                "p2p"
+            } else {
+                // Four connections per pair, to show what lanes bring here.
+                options.lanes = 4;
+                "p2p-4-lanes"
+            };
+            let mut parties = crate::demo::p2p_parties(2, options).await?;
             let (Some(b), Some(a)) = (parties.pop(), parties.pop()) else {
                 return Err("no parties".into());
             };
-            measure_pair!(a, b, "p2p", s)
+            measure_pair!(a, b, name, s)
         }),
         "libp2p-stock" => runtime()?.block_on(async {
             let (a, b) = libp2p_stock::pair().await?;
