@@ -1,6 +1,7 @@
 //! `P2pChannel`: the application's side of the links to every peer.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use channel_core::transport::check_peer;
@@ -74,16 +75,24 @@ pub(crate) struct Peer {
     /// Chunks sent and received so far: chunk n travels on lane n mod lanes.
     sent: usize,
     received: usize,
+    /// Open connections to the peer, kept up to date by the swarm drivers.
+    connections: Arc<AtomicUsize>,
 }
 
 impl Peer {
-    pub(crate) fn new(peer_id: PeerId, shared: Shared, lanes: Vec<Lane>) -> Self {
+    pub(crate) fn new(
+        peer_id: PeerId,
+        shared: Shared,
+        lanes: Vec<Lane>,
+        connections: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             peer_id,
             shared,
             lanes,
             sent: 0,
             received: 0,
+            connections,
         }
     }
 }
@@ -165,6 +174,15 @@ impl P2pChannel {
                     .load(Ordering::Acquire)
                     .saturating_sub(peer.lanes.len())
             })
+            .unwrap_or(0)
+    }
+
+    /// How many connections to `party` are open right now: one per lane once
+    /// connected (see [`P2pOptions::lanes`]), fewer while one is being
+    /// re-established.
+    pub fn connections(&self, party: usize) -> usize {
+        self.peer(party)
+            .map(|peer| peer.connections.load(Ordering::Acquire))
             .unwrap_or(0)
     }
 

@@ -2,6 +2,8 @@
 //! peer and hands the application a [`P2pChannel`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -11,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::channel::{Lane, P2pChannel, Peer};
 use crate::link::{Inbound, Link, Shared, protocol};
-use crate::swarm::{Behaviour, build, drive};
+use crate::swarm::{Behaviour, PeerEvents, build, drive};
 use crate::{P2pError, P2pOptions, PartyKey, PartyTable};
 
 /// The most lanes (connections) per pair of parties.
@@ -119,8 +121,8 @@ impl P2pNode {
             drivers.push(tx);
             driver_rxs.push(rx);
         }
-        // Per swarm and peer: the closure watches of the links on that swarm.
-        let mut closures: Vec<HashMap<PeerId, Vec<watch::Sender<u64>>>> =
+        // Per swarm and peer: what its driver reports to the links and the channel.
+        let mut events: Vec<HashMap<PeerId, PeerEvents>> =
             swarms.iter().map(|_| HashMap::new()).collect();
         // Per lane and peer: where the main swarm routes incoming streams.
         let mut routes: Vec<HashMap<PeerId, mpsc::Sender<libp2p::Stream>>> =
@@ -135,6 +137,16 @@ impl P2pNode {
             }
             let opener = me < party;
             let shared = Shared::new(options.max_outbound_bytes);
+            let connections = Arc::new(AtomicUsize::new(0));
+            for swarm_events in &mut events {
+                swarm_events.insert(
+                    entry.peer_id,
+                    PeerEvents {
+                        closed: Vec::new(),
+                        connections: connections.clone(),
+                    },
+                );
+            }
             let mut ends = Vec::with_capacity(lanes);
             for (lane, lane_routes) in routes.iter_mut().enumerate() {
                 // The opener's lane j lives on its swarm j; the acceptor takes all on its main one.
@@ -145,10 +157,9 @@ impl P2pNode {
                     lane_routes.insert(entry.peer_id, stream_tx);
                 }
                 let (closed_tx, closed_rx) = watch::channel(0u64);
-                closures[swarm]
-                    .entry(entry.peer_id)
-                    .or_default()
-                    .push(closed_tx);
+                if let Some(peer_events) = events[swarm].get_mut(&entry.peer_id) {
+                    peer_events.closed.push(closed_tx);
+                }
                 let (app_tx, app_rx) = mpsc::unbounded_channel();
                 let (to_app, from_link) = mpsc::unbounded_channel();
                 let inbound = Inbound::default();
@@ -185,7 +196,7 @@ impl P2pNode {
                     inbound,
                 });
             }
-            peers.push(Some(Peer::new(entry.peer_id, shared, ends)));
+            peers.push(Some(Peer::new(entry.peer_id, shared, ends, connections)));
         }
 
         for (lane, lane_routes) in routes.into_iter().enumerate() {
@@ -198,20 +209,18 @@ impl P2pNode {
                 while let Some((peer, stream)) = incoming.next().await {
                     // Never wait on a link: a peer that floods us with streams
                     // must not hold up the streams of the others.
-                    match lane_routes.get(&peer).map(|route| route.try_send(stream)) {
-                        Some(Ok(())) => {}
-                        Some(Err(_)) => {
-                            tracing::warn!(%peer, lane, "dropped a stream its link is not taking")
-                        }
-                        None => {
-                            tracing::warn!(%peer, lane, "dropped a stream from a peer that does not open to us")
-                        }
+                    let Some(route) = lane_routes.get(&peer) else {
+                        tracing::warn!(%peer, lane, "dropped a stream from a peer that does not open to us");
+                        continue;
+                    };
+                    if route.try_send(stream).is_err() {
+                        tracing::warn!(%peer, lane, "dropped a stream its link is not taking");
                     }
                 }
             });
         }
-        for ((swarm, commands), closures) in swarms.into_iter().zip(driver_rxs).zip(closures) {
-            tokio::spawn(drive(swarm, commands, closures));
+        for ((swarm, commands), events) in swarms.into_iter().zip(driver_rxs).zip(events) {
+            tokio::spawn(drive(swarm, commands, events));
         }
 
         let mut missing = Vec::new();

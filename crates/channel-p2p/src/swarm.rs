@@ -9,6 +9,8 @@
 //! swarms share its key: every connection proves the same peer id.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -70,26 +72,40 @@ pub(crate) fn build(key: &PartyKey) -> Result<Swarm<Behaviour>, P2pError> {
         .build())
 }
 
+/// What a swarm's driver reports about one peer.
+#[derive(Default)]
+pub(crate) struct PeerEvents {
+    /// The watches of the links whose connections live on this swarm, bumped
+    /// when the last connection to the peer closes, so that a link notices
+    /// even when its stream is never woken (a local close).
+    pub(crate) closed: Vec<watch::Sender<u64>>,
+    /// Open connections to the peer, over all of the party's swarms.
+    pub(crate) connections: Arc<AtomicUsize>,
+}
+
 /// Polls the swarm until every holder of a command sender (the channel and the
 /// links on this swarm) is gone, then drops it, closing its connections.
-///
-/// `closures` holds, per peer, the watches of the links whose connections live
-/// on this swarm; they are bumped when the last connection to that peer closes,
-/// so a link notices even when its stream is never woken (a local close).
 pub(crate) async fn drive(
     mut swarm: Swarm<Behaviour>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    closures: HashMap<PeerId, Vec<watch::Sender<u64>>>,
+    peers: HashMap<PeerId, PeerEvents>,
 ) {
     // Bounded by the lifetime of the channel and its links.
     loop {
         tokio::select! {
             event = swarm.select_next_some() => match event {
-                SwarmEvent::ConnectionEstablished { peer_id, .. } => tracing::debug!(%peer_id, "connected"),
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    tracing::debug!(%peer_id, "connected");
+                    if let Some(peer) = peers.get(&peer_id) {
+                        peer.connections.fetch_add(1, Ordering::AcqRel);
+                    }
+                }
                 SwarmEvent::ConnectionClosed { peer_id, cause, num_established, .. } => {
                     tracing::debug!(%peer_id, ?cause, num_established, "connection closed");
+                    let Some(peer) = peers.get(&peer_id) else { continue };
+                    peer.connections.fetch_sub(1, Ordering::AcqRel);
                     if num_established == 0 {
-                        for closed in closures.get(&peer_id).into_iter().flatten() {
+                        for closed in &peer.closed {
                             closed.send_modify(|n| *n += 1);
                         }
                     }
