@@ -14,6 +14,18 @@ use crate::swarm::Command;
 use crate::{P2pError, TransportError};
 
 /// Limits and timeouts of a peer-to-peer party; every field has a default.
+///
+/// ```
+/// use std::time::Duration;
+/// use channel_p2p::P2pOptions;
+///
+/// let options = P2pOptions {
+///     connect_timeout: Duration::from_secs(60),
+///     lanes: 4, // every party must use the same number
+///     ..P2pOptions::default()
+/// };
+/// assert_eq!(options.chunk_size, channel_core::DEFAULT_CHUNK_SIZE);
+/// ```
 #[derive(Debug, Clone)]
 pub struct P2pOptions {
     /// How long [`P2pNode::connect`](crate::P2pNode::connect) waits for all peers.
@@ -32,13 +44,14 @@ pub struct P2pOptions {
     pub max_inbound_bytes: usize,
     /// The largest message the `channel_core` helpers send or accept.
     pub max_message_size: usize,
-    /// Connections ("lanes") per pair of parties, 1 to [`MAX_LANES`](crate::MAX_LANES);
-    /// every party must use the same number. Chunks are dealt to the lanes in
-    /// turn and collected in the same turn, so order and exactly-once hold.
-    /// One connection is CPU-bound by Noise's encryption on one core; more
-    /// lanes spread it over more cores (see the README's performance section).
-    /// The accepting party takes every lane on its one listen address, so no
-    /// extra ports are needed.
+    /// Connections ("lanes") per pair of parties, 1 (the default) to
+    /// [`MAX_LANES`](crate::MAX_LANES); every party must use the same number.
+    /// Chunks are dealt to the lanes in turn and collected in the same turn, so
+    /// order and exactly-once hold. One connection's Noise and Yamux work runs
+    /// on one task; more lanes spread it over more cores and TCP windows, for
+    /// hosts with cores to spare and long paths (on a 2-core host running both
+    /// parties they measure no faster; see the crate README). The accepting
+    /// party takes every lane on its one listen address: no extra ports.
     pub lanes: usize,
 }
 

@@ -6,7 +6,8 @@
 //! a chunk is accepted as "from party i" only when it arrives over a
 //! Noise-authenticated connection from party i's peer id, and connections from
 //! any other peer are refused (an allow-list). Each pair of parties shares one
-//! long-lived stream; nothing is gossiped or broadcast.
+//! long-lived stream per lane ([`P2pOptions::lanes`] connections per pair, 1 by
+//! default); nothing is gossiped or broadcast.
 //!
 //! ```
 //! use channel_p2p::{P2pNode, P2pOptions, PartyEntry, PartyKey};
@@ -66,7 +67,10 @@
 //!   Call it before the party's work (and its runtime) ends, or the last sends
 //!   may never leave.
 //! - **Bounded input**: a frame's length is checked before allocating; a
-//!   malformed frame ends that peer's link with [`P2pError::Malformed`].
+//!   malformed frame ends that peer's links with [`P2pError::Malformed`].
+//! - **Lanes**: with [`P2pOptions::lanes`] above 1, chunk n travels on
+//!   connection n mod lanes, each with its own numbering and reconnects, and
+//!   is collected in the same turn, so the guarantees above hold unchanged.
 //! - **No idle cut-offs**: libp2p's idle-connection timeout is disabled, so
 //!   quiet phases of a long computation do not close connections.
 

@@ -6,8 +6,9 @@ use std::future::Future;
 use std::io;
 use std::time::Instant;
 
+use super::measure::{BIG_PING, PING};
 use super::report::Row;
-use super::{Settings, latency_of, measure::PING, mib_per_s, reps, runs, summarize};
+use super::{Settings, latency_of, mib_per_s, reps, runs, summarize};
 
 /// A byte stream that carries frames (a `u32` length, then the bytes).
 pub trait FrameStream: Send + 'static {
@@ -59,7 +60,7 @@ async fn sink<S: FrameStream>(b: &mut S, buf: &mut Vec<u8>, reps: usize) -> io::
     b.write_frame(&[1]).await
 }
 
-/// One row: throughput at every size, then 100-byte ping-pongs. Each side runs
+/// One row: throughput at every size, then 100-byte and 16 MiB ping-pongs. Each side runs
 /// on its own task, like the transports' rows.
 pub async fn row<S: FrameStream>(
     name: &'static str,
@@ -91,24 +92,33 @@ pub async fn row<S: FrameStream>(
         }
         row.throughput.push((size, summarize(rates, s)));
     }
-    let rounds = s.rounds;
-    let ponger = tokio::spawn(async move {
-        let mut buf = Vec::new();
+    for (size, rounds) in [(PING, s.rounds), (BIG_PING, s.big_rounds)] {
+        let ponger = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut ponged = Ok(());
+            for _ in 0..rounds {
+                ponged = b.read_frame_into(&mut buf, size).await;
+                if ponged.is_ok() {
+                    ponged = b.write_frame(&buf).await;
+                }
+                if ponged.is_err() {
+                    break;
+                }
+            }
+            (b, ponged)
+        });
+        let (ping, mut buf) = (vec![1u8; size], Vec::new());
+        let mut times = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            b.read_frame_into(&mut buf, PING).await?;
-            b.write_frame(&buf).await?;
+            let t = Instant::now();
+            a.write_frame(&ping).await.map_err(failed)?;
+            a.read_frame_into(&mut buf, size).await.map_err(failed)?;
+            times.push(t.elapsed());
         }
-        Ok::<_, io::Error>(())
-    });
-    let (ping, mut buf) = (vec![1u8; PING], Vec::new());
-    let mut times = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        a.write_frame(&ping).await.map_err(failed)?;
-        a.read_frame_into(&mut buf, PING).await.map_err(failed)?;
-        times.push(t.elapsed());
+        let (back, ponged) = ponger.await.map_err(task_failed)?;
+        b = back;
+        ponged.map_err(failed)?;
+        row.set_round_trips(size, latency_of(times));
     }
-    ponger.await.map_err(task_failed)?.map_err(failed)?;
-    row.latency = latency_of(times);
     Ok(row)
 }

@@ -1,5 +1,6 @@
 //! The two measurements, for async and for blocking channels: one-way throughput
-//! of a stream of messages, and the round-trip time of 100-byte ping-pongs.
+//! of a stream of messages, and the round-trip time of ping-pongs (100 bytes
+//! for latency, 16 MiB for the time a large message takes there and back).
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,8 @@ use channel_core::{Channel, Error, recv_bytes, send_bytes};
 
 /// Size of a latency probe.
 pub const PING: usize = 100;
+/// Size of the large round trip.
+pub const BIG_PING: usize = 16 << 20;
 
 fn wrong(len: usize, want: usize) -> Error {
     Error::WrongLength {
@@ -37,9 +40,13 @@ pub async fn stream_in<C: Channel>(b: &mut C, size: usize, reps: usize) -> Resul
     send_bytes(b, 0, "ack", &[1]).await
 }
 
-/// `rounds` ping-pongs of [`PING`] bytes with party 1; returns each round-trip time.
-pub async fn pinger<C: Channel>(a: &mut C, rounds: usize) -> Result<Vec<Duration>, Error> {
-    let ping = vec![1u8; PING];
+/// `rounds` ping-pongs of `size` bytes with party 1; returns each round-trip time.
+pub async fn pinger<C: Channel>(
+    a: &mut C,
+    rounds: usize,
+    size: usize,
+) -> Result<Vec<Duration>, Error> {
+    let ping = vec![1u8; size];
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let t = Instant::now();
@@ -66,7 +73,7 @@ pub mod blocking {
     use channel_core::Error;
     use channel_core::blocking::{Channel, recv_bytes, send_bytes};
 
-    use super::{PING, wrong};
+    use super::wrong;
 
     fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T, Error>>) -> Result<T, Error> {
         handle.join().unwrap_or_else(|_| {
@@ -110,8 +117,9 @@ pub mod blocking {
         a: &mut C,
         b: &mut C,
         rounds: usize,
+        size: usize,
     ) -> Result<Vec<Duration>, Error> {
-        let ping = vec![1u8; PING];
+        let ping = vec![1u8; size];
         std::thread::scope(|s| {
             let ponger = s.spawn(|| {
                 for _ in 0..rounds {

@@ -1,6 +1,6 @@
-//! `cargo xtask bench`: throughput and latency of every transport against two
-//! baselines measured in the same run (memcpy in-process, raw TCP for sockets),
-//! plus peak memory for one big message. Writes `target/bench/report.md` and
+//! `cargo xtask bench`: throughput, 100-byte round trips and 16 MiB round trips
+//! of every transport against two baselines measured in the same run (memcpy
+//! in-process, raw TCP for sockets), plus peak memory for one big message. Writes `target/bench/report.md` and
 //! `target/bench/throughput.svg`.
 //!
 //! Without `--quick` the measurements run in a release build (xtask re-invokes
@@ -29,6 +29,8 @@ pub struct Settings {
     /// Bytes streamed per throughput point (reps = this / size, within bounds).
     pub bytes_per_point: usize,
     pub rounds: usize,
+    /// Round trips of a [`measure::BIG_PING`] message.
+    pub big_rounds: usize,
     pub memory_message: usize,
     pub transports: Vec<String>,
     /// Measured runs per throughput point (the median is reported), after one
@@ -130,6 +132,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             sizes: vec![1 << 10, 64 << 10, 4 << 20],
             bytes_per_point: 8 << 20,
             rounds: 100,
+            big_rounds: 2,
             memory_message: 32 << 20,
             transports,
             samples: 1,
@@ -141,6 +144,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             sizes: vec![1 << 10, 16 << 10, 256 << 10, 4 << 20, 16 << 20, 64 << 20],
             bytes_per_point: 128 << 20,
             rounds: 2000,
+            big_rounds: 20,
             memory_message: 256 << 20,
             transports,
             samples: 3,
@@ -298,14 +302,22 @@ macro_rules! measure_pair {
             }
             row.throughput.push((size, summarize(rates, settings)));
         }
-        let rounds = settings.rounds;
-        let ponger = tokio::spawn(async move { measure::ponger(&mut b, rounds).await });
-        let times = measure::pinger(&mut a, rounds).await.map_err(fail)?;
-        ponger
-            .await
-            .map_err(|e| format!("a party's task failed: {e}"))?
-            .map_err(fail)?;
-        row.latency = latency_of(times);
+        for (size, rounds) in [
+            (measure::PING, settings.rounds),
+            (measure::BIG_PING, settings.big_rounds),
+        ] {
+            let ponger = tokio::spawn(async move {
+                let ponged = measure::ponger(&mut b, rounds).await;
+                (b, ponged)
+            });
+            let times = measure::pinger(&mut a, rounds, size).await.map_err(fail)?;
+            let (back, ponged) = ponger
+                .await
+                .map_err(|e| format!("a party's task failed: {e}"))?;
+            b = back;
+            ponged.map_err(fail)?;
+            row.set_round_trips(size, latency_of(times));
+        }
         Ok::<Row, String>(row)
     }};
 }
@@ -330,8 +342,11 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
                 }
                 row.throughput.push((size, summarize(rates, s)));
             }
-            row.latency =
-                latency_of(measure::blocking::latency(&mut a, &mut b, s.rounds).map_err(err)?);
+            for (size, rounds) in [(measure::PING, s.rounds), (measure::BIG_PING, s.big_rounds)] {
+                let times =
+                    measure::blocking::latency(&mut a, &mut b, rounds, size).map_err(err)?;
+                row.set_round_trips(size, latency_of(times));
+            }
             Ok(row)
         }
         "raw-tcp" => runtime()?.block_on(async {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use plotters::prelude::*;
 
 use super::Settings;
+use super::measure::BIG_PING;
 
 /// Median and 99th percentile of the round-trip times.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +24,8 @@ pub struct Row {
     /// (message size, MiB/s)
     pub throughput: Vec<(usize, f64)>,
     pub latency: Option<Latency>,
+    /// Round trips of a [`BIG_PING`] message.
+    pub big_round_trip: Option<Latency>,
     pub peak_memory: Option<u64>,
 }
 
@@ -32,7 +35,17 @@ impl Row {
             name,
             throughput: Vec::new(),
             latency: None,
+            big_round_trip: None,
             peak_memory: None,
+        }
+    }
+
+    /// Files the round-trip times of `size`-byte ping-pongs.
+    pub fn set_round_trips(&mut self, size: usize, times: Option<Latency>) {
+        if size == BIG_PING {
+            self.big_round_trip = times;
+        } else {
+            self.latency = times;
         }
     }
 }
@@ -127,6 +140,38 @@ pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
                 row.name,
                 l.median.as_secs_f64() * 1e6,
                 l.p99.as_secs_f64() * 1e6
+            );
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "\n## Round trip of a {} message ({} rounds)\n",
+        size_label(BIG_PING),
+        settings.big_rounds
+    );
+    let _ = writeln!(
+        out,
+        "There and back, one message at a time: no pipelining across messages. MiB/s counts both ways.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| transport | median | MiB/s | vs raw-tcp |\n|---|---|---|---|"
+    );
+    let moved =
+        |l: Latency| 2.0 * BIG_PING as f64 / (1 << 20) as f64 / l.median.as_secs_f64().max(1e-12);
+    let tcp = find("raw-tcp").and_then(|r| r.big_round_trip);
+    for row in rows {
+        if let Some(l) = row.big_round_trip {
+            let ratio = tcp.map_or(String::from("-"), |t| {
+                format!("{:.2}×", moved(l) / moved(t))
+            });
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} ms | {:.0} | {ratio} |",
+                row.name,
+                l.median.as_secs_f64() * 1e3,
+                moved(l)
             );
         }
     }
