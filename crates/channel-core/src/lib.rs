@@ -12,6 +12,7 @@ mod info;
 mod limits;
 pub mod metrics;
 mod network;
+mod queues;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;

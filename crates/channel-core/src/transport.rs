@@ -1,5 +1,5 @@
 //! Building blocks for transport authors: the errors every backend shares, and
-//! the builder of in-process networks.
+//! the builder and queue ends of in-process networks.
 //!
 //! A backend may use [`TransportError`] directly as its `SendError`/`RecvError`, or wrap
 //! it in its own enum next to transport-specific failures (HTTP status, I/O, ...).
@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 pub use crate::network::{BuildNetwork, DEFAULT_RECV_TIMEOUT, NetworkBuilder, NetworkSettings};
+pub use crate::queues::QueueEnds;
 
 /// Failures that every transport can run into, whatever carries the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

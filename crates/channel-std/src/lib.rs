@@ -43,9 +43,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use channel_core::blocking::Channel;
 pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
-use channel_core::transport::{
-    BuildNetwork, NetworkBuilder, NetworkSettings, QueueBudget, check_peer, mesh,
-};
+use channel_core::transport::{BuildNetwork, NetworkBuilder, NetworkSettings, QueueEnds};
 use channel_core::{RecvInfo, SendInfo};
 
 /// Settings of an in-process network; start with [`StdChannel::builder`].
@@ -53,20 +51,9 @@ pub type Builder = NetworkBuilder<StdChannel>;
 
 impl BuildNetwork for StdChannel {
     fn build_network(settings: NetworkSettings) -> Vec<StdChannel> {
-        let links = mesh(settings.parties, || {
-            let (tx, rx) = channel();
-            let budget = QueueBudget::new(settings.max_queued_bytes);
-            ((tx, budget.clone()), (rx, budget))
-        });
-        links
+        QueueEnds::network(&settings, channel)
             .into_iter()
-            .enumerate()
-            .map(|(me, (to, from))| StdChannel {
-                me,
-                to,
-                from,
-                settings: settings.clone(),
-            })
+            .map(|ends| StdChannel { ends })
             .collect()
     }
 }
@@ -74,10 +61,7 @@ impl BuildNetwork for StdChannel {
 /// One party of an in-process network on std threads; see the [crate docs](crate).
 #[derive(Debug)]
 pub struct StdChannel {
-    me: usize,
-    to: Vec<Option<(Sender<Vec<u8>>, QueueBudget)>>,
-    from: Vec<Option<(Receiver<Vec<u8>>, QueueBudget)>>,
-    settings: NetworkSettings,
+    ends: QueueEnds<Sender<Vec<u8>>, Receiver<Vec<u8>>>,
 }
 
 impl StdChannel {
@@ -93,20 +77,17 @@ impl StdChannel {
 
     /// This party's index.
     pub fn party(&self) -> usize {
-        self.me
+        self.ends.party()
     }
 
     /// The number of parties in the network.
     pub fn parties(&self) -> usize {
-        self.settings.parties
+        self.ends.settings().parties
     }
 
     /// Bytes this party has sent to `p` that `p` has not received yet.
     pub fn queued_to(&self, p: usize) -> usize {
-        self.to
-            .get(p)
-            .and_then(Option::as_ref)
-            .map_or(0, |(_, budget)| budget.queued())
+        self.ends.queued_to(p)
     }
 }
 
@@ -120,28 +101,12 @@ impl Channel for StdChannel {
         msg: Vec<u8>,
         _info: SendInfo,
     ) -> Result<(), TransportError> {
-        check_peer(self.me, p, self.settings.parties)?;
-        let (tx, budget) = self
-            .to
-            .get(p)
-            .and_then(Option::as_ref)
-            .ok_or(TransportError::Closed { party: p })?;
-        let len = msg.len();
-        budget.reserve(p, len)?;
-        tx.send(msg).map_err(|_| {
-            budget.release(len);
-            TransportError::Closed { party: p }
-        })
+        self.ends.send(p, msg, |tx, msg| tx.send(msg).is_ok())
     }
 
     fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, TransportError> {
-        check_peer(self.me, p, self.settings.parties)?;
-        let after = self.settings.recv_timeout;
-        let (rx, budget) = self
-            .from
-            .get(p)
-            .and_then(Option::as_ref)
-            .ok_or(TransportError::Closed { party: p })?;
+        let after = self.ends.settings().recv_timeout;
+        let (rx, budget) = self.ends.receiver(p)?;
         match rx.recv_timeout(after) {
             Ok(msg) => {
                 budget.release(msg.len());
@@ -153,11 +118,11 @@ impl Channel for StdChannel {
     }
 
     fn chunk_size(&self) -> usize {
-        self.settings.chunk_size
+        self.ends.settings().chunk_size
     }
 
     fn max_message_size(&self) -> usize {
-        self.settings.max_message_size
+        self.ends.settings().max_message_size
     }
 }
 

@@ -48,9 +48,7 @@
 
 pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
-use channel_core::transport::{
-    BuildNetwork, NetworkBuilder, NetworkSettings, QueueBudget, check_peer, mesh,
-};
+use channel_core::transport::{BuildNetwork, NetworkBuilder, NetworkSettings, QueueEnds};
 use channel_core::{Channel, RecvInfo, SendInfo};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -59,20 +57,9 @@ pub type Builder = NetworkBuilder<TokioChannel>;
 
 impl BuildNetwork for TokioChannel {
     fn build_network(settings: NetworkSettings) -> Vec<TokioChannel> {
-        let links = mesh(settings.parties, || {
-            let (tx, rx) = unbounded_channel();
-            let budget = QueueBudget::new(settings.max_queued_bytes);
-            ((tx, budget.clone()), (rx, budget))
-        });
-        links
+        QueueEnds::network(&settings, unbounded_channel)
             .into_iter()
-            .enumerate()
-            .map(|(me, (to, from))| TokioChannel {
-                me,
-                to,
-                from,
-                settings: settings.clone(),
-            })
+            .map(|ends| TokioChannel { ends })
             .collect()
     }
 }
@@ -80,10 +67,7 @@ impl BuildNetwork for TokioChannel {
 /// One party of an in-process network on tokio; see the [crate docs](crate).
 #[derive(Debug)]
 pub struct TokioChannel {
-    me: usize,
-    to: Vec<Option<(UnboundedSender<Vec<u8>>, QueueBudget)>>,
-    from: Vec<Option<(UnboundedReceiver<Vec<u8>>, QueueBudget)>>,
-    settings: NetworkSettings,
+    ends: QueueEnds<UnboundedSender<Vec<u8>>, UnboundedReceiver<Vec<u8>>>,
 }
 
 impl TokioChannel {
@@ -99,20 +83,17 @@ impl TokioChannel {
 
     /// This party's index.
     pub fn party(&self) -> usize {
-        self.me
+        self.ends.party()
     }
 
     /// The number of parties in the network.
     pub fn parties(&self) -> usize {
-        self.settings.parties
+        self.ends.settings().parties
     }
 
     /// Bytes this party has sent to `p` that `p` has not received yet.
     pub fn queued_to(&self, p: usize) -> usize {
-        self.to
-            .get(p)
-            .and_then(Option::as_ref)
-            .map_or(0, |(_, budget)| budget.queued())
+        self.ends.queued_to(p)
     }
 }
 
@@ -126,18 +107,7 @@ impl Channel for TokioChannel {
         msg: Vec<u8>,
         _info: SendInfo,
     ) -> Result<(), TransportError> {
-        check_peer(self.me, p, self.settings.parties)?;
-        let (tx, budget) = self
-            .to
-            .get(p)
-            .and_then(Option::as_ref)
-            .ok_or(TransportError::Closed { party: p })?;
-        let len = msg.len();
-        budget.reserve(p, len)?;
-        tx.send(msg).map_err(|_| {
-            budget.release(len);
-            TransportError::Closed { party: p }
-        })
+        self.ends.send(p, msg, |tx, msg| tx.send(msg).is_ok())
     }
 
     async fn recv_bytes_from(
@@ -145,13 +115,8 @@ impl Channel for TokioChannel {
         p: usize,
         info: RecvInfo,
     ) -> Result<Vec<u8>, TransportError> {
-        check_peer(self.me, p, self.settings.parties)?;
-        let after = self.settings.recv_timeout;
-        let (rx, budget) = self
-            .from
-            .get_mut(p)
-            .and_then(Option::as_mut)
-            .ok_or(TransportError::Closed { party: p })?;
+        let after = self.ends.settings().recv_timeout;
+        let (rx, budget) = self.ends.receiver(p)?;
         match tokio::time::timeout(after, rx.recv()).await {
             Ok(Some(msg)) => {
                 budget.release(msg.len());
@@ -163,11 +128,11 @@ impl Channel for TokioChannel {
     }
 
     fn chunk_size(&self) -> usize {
-        self.settings.chunk_size
+        self.ends.settings().chunk_size
     }
 
     fn max_message_size(&self) -> usize {
-        self.settings.max_message_size
+        self.ends.settings().max_message_size
     }
 }
 
