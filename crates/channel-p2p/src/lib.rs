@@ -83,6 +83,7 @@ mod stream_io;
 mod swarm;
 mod table;
 mod wire;
+mod wiring;
 
 pub use channel::{P2pChannel, P2pOptions};
 pub use error::{P2pError, TransportError};

@@ -2,18 +2,15 @@
 //! peer and hands the application a [`P2pChannel`].
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
-use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::channel::{Lane, P2pChannel, Peer};
-use crate::link::{Inbound, Link, Shared, protocol};
-use crate::swarm::{Behaviour, PeerEvents, build, drive};
+use crate::channel::P2pChannel;
+use crate::swarm::{Behaviour, build};
+use crate::wiring::Wiring;
 use crate::{P2pError, P2pOptions, PartyKey, PartyTable};
 
 /// The most lanes (connections) per pair of parties.
@@ -93,41 +90,13 @@ impl P2pNode {
             .map_err(|_| P2pError::Setup(format!("{lanes} lanes is too many")))?;
 
         // Swarm 0 is the main one; swarm j > 0 opens lane j to the parties above us.
-        let opens_to_anyone = me + 1 < parties;
         let mut swarms = vec![self.swarm];
-        if opens_to_anyone {
+        if me + 1 < parties {
             for _ in 1..lanes {
                 swarms.push(build(&self.key)?);
             }
         }
-        for swarm in &mut swarms {
-            for (party, entry) in table.iter().enumerate() {
-                if party != me {
-                    swarm.behaviour_mut().allowed.allow_peer(entry.peer_id);
-                    for addr in &entry.addrs {
-                        swarm.add_peer_address(entry.peer_id, addr.clone());
-                    }
-                }
-            }
-        }
-        let controls: Vec<_> = swarms
-            .iter()
-            .map(|s| s.behaviour().streams.new_control())
-            .collect();
-        let mut drivers = Vec::with_capacity(swarms.len());
-        let mut driver_rxs = Vec::with_capacity(swarms.len());
-        for _ in &swarms {
-            let (tx, rx) = mpsc::unbounded_channel();
-            drivers.push(tx);
-            driver_rxs.push(rx);
-        }
-        // Per swarm and peer: what its driver reports to the links and the channel.
-        let mut events: Vec<HashMap<PeerId, PeerEvents>> =
-            swarms.iter().map(|_| HashMap::new()).collect();
-        // Per lane and peer: where the main swarm routes incoming streams.
-        let mut routes: Vec<HashMap<PeerId, mpsc::Sender<libp2p::Stream>>> =
-            (0..lanes).map(|_| HashMap::new()).collect();
-
+        let mut wiring = Wiring::new(swarms, &table, me, lanes);
         let mut peers = Vec::with_capacity(parties);
         let mut waiting = Vec::new();
         for (party, entry) in table.iter().enumerate() {
@@ -135,93 +104,12 @@ impl P2pNode {
                 peers.push(None);
                 continue;
             }
-            let opener = me < party;
-            let shared = Shared::new(options.max_outbound_bytes);
-            let connections = Arc::new(AtomicUsize::new(0));
-            for swarm_events in &mut events {
-                swarm_events.insert(
-                    entry.peer_id,
-                    PeerEvents {
-                        closed: Vec::new(),
-                        connections: connections.clone(),
-                    },
-                );
-            }
-            let mut ends = Vec::with_capacity(lanes);
-            for (lane, lane_routes) in routes.iter_mut().enumerate() {
-                // The opener's lane j lives on its swarm j; the acceptor takes all on its main one.
-                let swarm = if opener { lane } else { 0 };
-                let (stream_tx, stream_rx) = mpsc::channel(4);
-                // Only the parties that open to us may deliver streams.
-                if !opener {
-                    lane_routes.insert(entry.peer_id, stream_tx);
-                }
-                let (closed_tx, closed_rx) = watch::channel(0u64);
-                if let Some(peer_events) = events[swarm].get_mut(&entry.peer_id) {
-                    peer_events.closed.push(closed_tx);
-                }
-                let (app_tx, app_rx) = mpsc::unbounded_channel();
-                let (to_app, from_link) = mpsc::unbounded_channel();
-                let inbound = Inbound::default();
-                let (established_tx, established_rx) = oneshot::channel();
-                let link = Link {
-                    party,
-                    peer: entry.peer_id,
-                    addrs: entry.addrs.clone(),
-                    lanes: wire_lanes,
-                    protocol: protocol(lane)?,
-                    opener,
-                    control: controls[swarm].clone(),
-                    incoming: stream_rx,
-                    closed: closed_rx,
-                    app_rx,
-                    to_app,
-                    shared: shared.clone(),
-                    peer_lost: shared.lost.subscribe(),
-                    inbound: inbound.clone(),
-                    max_payload: options.chunk_size + channel_core::frame::FOOTER_LEN,
-                    // Each lane gets its share, so a full lane never starves the
-                    // one the application reads next.
-                    max_inbound: (options.max_inbound_bytes / lanes).max(1),
-                    connect_timeout: options.connect_timeout,
-                    reconnect_timeout: options.reconnect_timeout,
-                    established: Some(established_tx),
-                    driver: drivers[swarm].clone(),
-                };
-                tokio::spawn(link.run());
-                waiting.push((party, established_rx));
-                ends.push(Lane {
-                    to_link: app_tx,
-                    from_link,
-                    inbound,
-                });
-            }
-            peers.push(Some(Peer::new(entry.peer_id, shared, ends, connections)));
+            let (peer, established) =
+                wiring.peer(party, entry, me < party, &options, wire_lanes)?;
+            peers.push(Some(peer));
+            waiting.extend(established.into_iter().map(|e| (party, e)));
         }
-
-        for (lane, lane_routes) in routes.into_iter().enumerate() {
-            let mut incoming = controls[0]
-                .clone()
-                .accept(protocol(lane)?)
-                .map_err(|e| P2pError::Setup(format!("cannot accept streams: {e}")))?;
-            tokio::spawn(async move {
-                // Ends when the swarm's stream acceptor is dropped with the swarm.
-                while let Some((peer, stream)) = incoming.next().await {
-                    // Never wait on a link: a peer that floods us with streams
-                    // must not hold up the streams of the others.
-                    let Some(route) = lane_routes.get(&peer) else {
-                        tracing::warn!(%peer, lane, "dropped a stream from a peer that does not open to us");
-                        continue;
-                    };
-                    if route.try_send(stream).is_err() {
-                        tracing::warn!(%peer, lane, "dropped a stream its link is not taking");
-                    }
-                }
-            });
-        }
-        for ((swarm, commands), events) in swarms.into_iter().zip(driver_rxs).zip(events) {
-            tokio::spawn(drive(swarm, commands, events));
-        }
+        let drivers = wiring.start()?;
 
         let mut missing = Vec::new();
         let mut last = String::from("none");
