@@ -182,6 +182,21 @@ async fn cut_mid_transfer(lanes: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_peer_is_a_typed_error_not_a_hang() {
+    dead_peer(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_three_lanes_a_dead_peer_is_a_typed_error_not_a_hang() {
+    dead_peer(3).await;
+}
+
+/// Party 1 dies abruptly; party 0's receive and send must fail with `PeerLost`
+/// within the reconnect timeout.
+async fn dead_peer(lanes: usize) {
+    let options = P2pOptions {
+        lanes,
+        ..quick(10, 1)
+    };
     let (nodes, table) = common::nodes(2).await.unwrap();
     let mut nodes = nodes.into_iter();
     let (zero, one) = (nodes.next().unwrap(), nodes.next().unwrap());
@@ -192,8 +207,9 @@ async fn a_dead_peer_is_a_typed_error_not_a_hang() {
         .build()
         .unwrap();
     let table_one = table.clone();
-    let one = doomed.spawn(async move { one.connect(1, table_one, quick(10, 1)).await });
-    let mut zero = zero.connect(0, table, quick(10, 1)).await.unwrap();
+    let options_one = options.clone();
+    let one = doomed.spawn(async move { one.connect(1, table_one, options_one).await });
+    let mut zero = zero.connect(0, table, options).await.unwrap();
     let one = one.await.unwrap().unwrap();
     doomed.shutdown_background();
     std::mem::forget(one); // its runtime is gone; dropping it would only wake dead tasks
