@@ -9,7 +9,7 @@ use channel_core::{Channel, RecvInfo, SendInfo};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use crate::link::{Inbound, Shared};
+use crate::shared::{Inbound, Shared};
 use crate::swarm::Command;
 use crate::{P2pError, TransportError};
 

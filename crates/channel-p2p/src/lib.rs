@@ -79,6 +79,7 @@ mod error;
 mod keys;
 mod link;
 mod node;
+mod shared;
 mod stream_io;
 mod swarm;
 mod table;

@@ -5,17 +5,17 @@
 //! the lanes in turn and collects them in the same turn).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use channel_core::transport::QueueBudget;
 use futures::AsyncReadExt;
 use libp2p::{PeerId, Stream, StreamProtocol};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::P2pError;
+use crate::shared::{Inbound, Shared};
 use crate::stream_io::{Writer, next_frame};
 use crate::wire::{Frame, WireError, read_frame, write_frame};
 
@@ -29,65 +29,6 @@ const OPEN_ATTEMPT: Duration = Duration::from_secs(3);
 pub(crate) fn protocol(lane: usize) -> Result<StreamProtocol, P2pError> {
     StreamProtocol::try_from_owned(format!("/mpc-channels/link/2/lane/{lane}"))
         .map_err(|e| P2pError::Setup(format!("protocol name of lane {lane}: {e}")))
-}
-
-/// What the application side and the link tasks share about one peer (all its lanes).
-#[derive(Clone)]
-pub(crate) struct Shared {
-    /// Bytes sent by the application and not yet acknowledged by the peer.
-    pub(crate) outbound: QueueBudget,
-    /// Why the links ended, once they have.
-    pub(crate) failure: Arc<Mutex<Option<P2pError>>>,
-    /// Set when a lane fails, so that the peer's other lanes end too (order
-    /// across lanes cannot survive one of them).
-    pub(crate) lost: Arc<watch::Sender<bool>>,
-    /// Streams established so far, over all lanes (more than `lanes` means reconnects).
-    pub(crate) sessions: Arc<AtomicUsize>,
-    /// Signalled when the peer acknowledges chunks and when a link ends
-    /// (what [`P2pChannel::flush`](crate::P2pChannel::flush) waits on).
-    pub(crate) progress: Arc<Notify>,
-}
-
-impl Shared {
-    pub(crate) fn new(max_outbound: usize) -> Self {
-        Self {
-            outbound: QueueBudget::new(Some(max_outbound)),
-            failure: Arc::default(),
-            lost: Arc::new(watch::channel(false).0),
-            sessions: Arc::default(),
-            progress: Arc::default(),
-        }
-    }
-
-    pub(crate) fn failure(&self) -> Option<P2pError> {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Records why the peer is lost and ends all its lanes.
-    fn fail(&self, e: P2pError) {
-        self.record(e);
-        self.lost.send_replace(true);
-    }
-
-    /// Records why the links ended without ending the other lanes.
-    fn record(&self, e: P2pError) {
-        let mut slot = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.get_or_insert(e);
-        drop(slot);
-        self.progress.notify_waiters();
-    }
-}
-
-/// What the application side and one lane's link task share about received data.
-#[derive(Clone, Default)]
-pub(crate) struct Inbound {
-    /// Bytes received on the lane and not yet taken by the application.
-    pub(crate) bytes: Arc<AtomicUsize>,
-    /// Signalled when the application takes a chunk of the lane (room for more).
-    pub(crate) space: Arc<Notify>,
 }
 
 /// Everything a link task needs.

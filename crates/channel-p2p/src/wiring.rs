@@ -10,7 +10,8 @@ use libp2p::{PeerId, Stream, Swarm};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::channel::{Lane, Peer};
-use crate::link::{Inbound, Link, Shared, protocol};
+use crate::link::{Link, protocol};
+use crate::shared::{Inbound, Shared};
 use crate::swarm::{Behaviour, Command, PeerEvents, drive};
 use crate::{P2pError, P2pOptions, PartyEntry, PartyTable};
 
