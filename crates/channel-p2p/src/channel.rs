@@ -50,8 +50,8 @@ pub struct P2pOptions {
     /// order and exactly-once hold. One connection's Noise and Yamux work runs
     /// on one task; more lanes spread it over more cores and TCP windows, for
     /// hosts with cores to spare and long paths (on a 2-core host running both
-    /// parties they measure no faster; see the crate README). The accepting
-    /// party takes every lane on its one listen address: no extra ports.
+    /// parties they measure little or no faster; see the crate README). The
+    /// accepting party takes every lane on its one listen address: no extra ports.
     pub lanes: usize,
 }
 
