@@ -39,11 +39,8 @@ pub fn check_outgoing(
 }
 
 /// Party `p`'s counter in a client's per-party sequence numbers.
-pub fn seq_slot(seqs: &mut [u64], p: usize) -> Result<&mut u64, HttpError> {
-    seqs.get_mut(p)
-        .ok_or(HttpError::Transport(crate::TransportError::Closed {
-            party: p,
-        }))
+fn seq_slot(seqs: &mut [u64], p: usize) -> Result<&mut u64, HttpError> {
+    seqs.get_mut(p).ok_or(closed(p))
 }
 
 /// The error for party `p`'s message `seq` arriving with `bytes` bytes, beyond
@@ -177,6 +174,54 @@ pub struct Joined {
     pub next_send: Vec<u64>,
     /// Per peer: the number of the next message to take from it.
     pub next_recv: Vec<u64>,
+}
+
+impl Joined {
+    /// Checks a chunk of `len` bytes for party `p` and returns the path of the
+    /// request that stores it (the next message number towards `p`).
+    pub fn send_target(&self, p: usize, len: usize) -> Result<String, HttpError> {
+        check_outgoing(self.me, p, self.parties, len, self.max_body)?;
+        let seq = self.next_send.get(p).copied().ok_or(closed(p))?;
+        Ok(send_path(&self.session, p, seq))
+    }
+
+    /// Counts the chunk towards `p` as stored by the relay.
+    pub fn sent(&mut self, p: usize) -> Result<(), HttpError> {
+        *seq_slot(&mut self.next_send, p)? += 1;
+        Ok(())
+    }
+
+    /// Checks `p` and returns the number of the next message to take from it.
+    pub fn next_from(&self, p: usize) -> Result<u64, HttpError> {
+        channel_core::transport::check_peer(self.me, p, self.parties)?;
+        self.next_recv.get(p).copied().ok_or(closed(p))
+    }
+
+    /// The path of a long-poll for message `seq` from `p`, and how long it
+    /// waits: at most `left`, the relay's `max_wait` and the client's `poll_wait`.
+    pub fn poll_target(
+        &self,
+        p: usize,
+        seq: u64,
+        left: std::time::Duration,
+        poll_wait: std::time::Duration,
+    ) -> (String, std::time::Duration) {
+        let wait = left.min(self.max_wait).min(poll_wait);
+        (
+            recv_path(&self.session, p, seq, wait.as_millis() as u64),
+            wait,
+        )
+    }
+
+    /// Counts the message from `p` as taken.
+    pub fn received(&mut self, p: usize) -> Result<(), HttpError> {
+        *seq_slot(&mut self.next_recv, p)? += 1;
+        Ok(())
+    }
+}
+
+fn closed(p: usize) -> HttpError {
+    HttpError::Transport(crate::TransportError::Closed { party: p })
 }
 
 impl SessionInfo {

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use channel_http::backoff::{Backoff, is_retryable_status};
 use channel_http::protocol::{
-    CreateSession, ErrorBody, HEADER_SEQ, Joined, SessionCreated, SessionInfo, base_url,
-    check_outgoing, oversized, recv_path, send_path, seq_slot, session_path, sessions_path,
+    CreateSession, ErrorBody, HEADER_SEQ, Joined, SessionCreated, SessionInfo, base_url, oversized,
+    session_path, sessions_path,
 };
 use channel_http::{HttpError, RetryPolicy, TransportError};
 use gloo_net::http::{Request, Response};
@@ -196,15 +195,7 @@ impl Channel for WasmChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_outgoing(
-            self.joined.me,
-            p,
-            self.joined.parties,
-            msg.len(),
-            self.joined.max_body,
-        )?;
-        let seq = *seq_slot(&mut self.joined.next_send, p)?;
-        let url = format!("{}{}", self.base, send_path(&self.joined.session, p, seq));
+        let url = format!("{}{}", self.base, self.joined.send_target(p, msg.len())?);
         let during = format!("sending {info}");
         let mut backoff = Backoff::new(self.options.retry);
         // Bounded: the backoff gives up after `retry.give_up_after`.
@@ -225,13 +216,11 @@ impl Channel for WasmChannel {
             let delay = backoff.failed(why, unit_random(), at_least, p, &during)?;
             gloo_timers::future::sleep(delay).await;
         }
-        *seq_slot(&mut self.joined.next_send, p)? += 1;
-        Ok(())
+        self.joined.sent(p)
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
-        check_peer(self.joined.me, p, self.joined.parties)?;
-        let seq = *seq_slot(&mut self.joined.next_recv, p)?;
+        let seq = self.joined.next_from(p)?;
         let during = format!("receiving {info}");
         let deadline = Instant::now() + self.options.recv_timeout;
         let mut backoff = Backoff::new(self.options.retry);
@@ -241,12 +230,11 @@ impl Channel for WasmChannel {
             if left.is_zero() {
                 return Err(TransportError::timeout(p, self.options.recv_timeout, &info).into());
             }
-            let wait = left.min(self.joined.max_wait).min(self.options.poll_wait);
-            let url = format!(
-                "{}{}",
-                self.base,
-                recv_path(&self.joined.session, p, seq, wait.as_millis() as u64)
-            );
+            // (gloo-net has no request timeout; the relay ends the long-poll.)
+            let (path, _) = self
+                .joined
+                .poll_target(p, seq, left, self.options.poll_wait);
+            let url = format!("{}{path}", self.base);
             let got = Request::get(&url)
                 .header("authorization", &self.auth)
                 .send()
@@ -280,7 +268,7 @@ impl Channel for WasmChannel {
                             return Err(oversized(p, seq, body.len() as u64, self.joined.max_body));
                         }
                         Ok(body) => {
-                            *seq_slot(&mut self.joined.next_recv, p)? += 1;
+                            self.joined.received(p)?;
                             return Ok(body);
                         }
                         Err(e) => (network(e), None),

@@ -1,7 +1,6 @@
 //! `HttpChannel`: one party of a relay session.
 
 use bytes::Bytes;
-use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
@@ -12,10 +11,9 @@ use super::retry::{Retryable, classify, describe, unit_random};
 use super::{ClientOptions, post_with_retries};
 use crate::backoff::Backoff;
 use crate::protocol::{
-    CreateSession, HEADER_SEQ, SessionCreated, SessionInfo, recv_path, send_path, session_path,
-    sessions_path,
+    CreateSession, HEADER_SEQ, SessionCreated, SessionInfo, session_path, sessions_path,
 };
-use crate::protocol::{Joined, base_url, check_outgoing, oversized, seq_slot};
+use crate::protocol::{Joined, base_url, oversized};
 use crate::{HttpError, TransportError};
 
 /// One party of a relay session, implementing the async [`Channel`].
@@ -167,15 +165,7 @@ impl Channel for HttpChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_outgoing(
-            self.joined.me,
-            p,
-            self.joined.parties,
-            msg.len(),
-            self.joined.max_body,
-        )?;
-        let seq = *seq_slot(&mut self.joined.next_send, p)?;
-        let url = format!("{}{}", self.base, send_path(&self.joined.session, p, seq));
+        let url = format!("{}{}", self.base, self.joined.send_target(p, msg.len())?);
         let during = format!("sending {info}");
         post_with_retries(
             &self.client,
@@ -188,13 +178,11 @@ impl Channel for HttpChannel {
             &during,
         )
         .await?;
-        *seq_slot(&mut self.joined.next_send, p)? += 1;
-        Ok(())
+        self.joined.sent(p)
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
-        check_peer(self.joined.me, p, self.joined.parties)?;
-        let seq = *seq_slot(&mut self.joined.next_recv, p)?;
+        let seq = self.joined.next_from(p)?;
         let during = format!("receiving {info}");
         let deadline = Instant::now() + self.options.recv_timeout;
         let mut backoff = Backoff::new(self.options.retry);
@@ -204,12 +192,10 @@ impl Channel for HttpChannel {
             if left.is_zero() {
                 return Err(TransportError::timeout(p, self.options.recv_timeout, &info).into());
             }
-            let wait = left.min(self.joined.max_wait).min(self.options.poll_wait);
-            let url = format!(
-                "{}{}",
-                self.base,
-                recv_path(&self.joined.session, p, seq, wait.as_millis() as u64)
-            );
+            let (path, wait) = self
+                .joined
+                .poll_target(p, seq, left, self.options.poll_wait);
+            let url = format!("{}{path}", self.base);
             let sent = self
                 .client
                 .get(&url)
@@ -235,7 +221,7 @@ impl Channel for HttpChannel {
                     }
                     match read_limited(response, self.joined.max_body).await {
                         Ok(body) => {
-                            *seq_slot(&mut self.joined.next_recv, p)? += 1;
+                            self.joined.received(p)?;
                             return Ok(body);
                         }
                         Err(BodyError::TooLarge(n)) => {
