@@ -177,6 +177,37 @@ impl P2pChannel {
         Ok(())
     }
 
+    /// Closes only lane `lane`'s connection to `party` (a drill, like
+    /// [`disconnect`](Self::disconnect)): that lane re-establishes it while the
+    /// others carry on. Only the lower-numbered party of the two holds each
+    /// lane on a connection of its own, so only it can; the other gets
+    /// [`P2pError::Setup`].
+    pub fn disconnect_lane(&self, party: usize, lane: usize) -> Result<(), P2pError> {
+        let peer = self.peer(party)?;
+        if party < self.me {
+            return Err(P2pError::Setup(format!(
+                "party {party} opens the lanes between us, so only it can cut one"
+            )));
+        }
+        // The opener's lane j lives on its swarm j (see `wiring.rs`).
+        let driver = self
+            .drivers
+            .get(lane)
+            .filter(|_| lane < peer.lanes.len())
+            .ok_or_else(|| {
+                P2pError::Setup(format!(
+                    "there is no lane {lane}: {} lane(s) per pair",
+                    peer.lanes.len()
+                ))
+            })?;
+        driver
+            .send(Command::Disconnect(peer.peer_id))
+            .map_err(|_| P2pError::PeerLost {
+                party,
+                reason: "the swarm has stopped".into(),
+            })
+    }
+
     /// How many times a stream to `party` was re-established after a drop,
     /// summed over its lanes.
     pub fn reconnects(&self, party: usize) -> usize {
