@@ -101,17 +101,33 @@ async fn a_stranger_cannot_reach_a_running_party() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_killed_mid_transfer_lose_and_duplicate_nothing() {
-    cut_mid_transfer(1).await;
+    cut_mid_transfer(1, Cut::Everything).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_three_lanes_cuts_lose_and_duplicate_nothing() {
-    cut_mid_transfer(3).await;
+    cut_mid_transfer(3, Cut::Everything).await;
 }
 
-/// Two parties exchange 300 messages each way while both keep cutting all
-/// their connections; every message must arrive once and in order.
-async fn cut_mid_transfer(lanes: usize) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cutting_single_lanes_loses_and_duplicates_nothing() {
+    // Only lane 1 or 2 breaks at a time: the accepting party still has other
+    // connections to its peer, so it learns of the cut from the new stream.
+    cut_mid_transfer(3, Cut::OneLane).await;
+}
+
+/// What the parties cut while they exchange.
+#[derive(Clone, Copy, PartialEq)]
+enum Cut {
+    /// Both parties cut all their connections to the other, now and then.
+    Everything,
+    /// Party 0 (which opens the lanes) cuts lanes 1 and 2 in turn.
+    OneLane,
+}
+
+/// Two parties exchange 300 messages each way while connections keep being
+/// cut; every message must arrive once and in order, and every lane come back.
+async fn cut_mid_transfer(lanes: usize, cut: Cut) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -131,7 +147,11 @@ async fn cut_mid_transfer(lanes: usize) {
         for i in 0..MESSAGES {
             send_bytes(&mut a, 1, "cut", &pattern(i as u64, size(i))).await?;
             if i % 60 == 30 {
-                a.disconnect(1).unwrap(); // cut the connection mid-stream
+                // Cut mid-stream.
+                match cut {
+                    Cut::Everything => a.disconnect(1).unwrap(),
+                    Cut::OneLane => a.disconnect_lane(1, 1 + (i / 60) % (lanes - 1)).unwrap(),
+                }
                 // Let traffic resume before the next cut, so each cut is its own reconnect.
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
@@ -158,7 +178,7 @@ async fn cut_mid_transfer(lanes: usize) {
                 "message {i} lost, duplicated or reordered"
             );
             send_bytes(&mut b, 0, "back", &pattern(1000 + i as u64, size(i))).await?;
-            if i % 75 == 40 {
+            if i % 75 == 40 && cut == Cut::Everything {
                 b.disconnect(0).unwrap();
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
@@ -176,6 +196,11 @@ async fn cut_mid_transfer(lanes: usize) {
     assert!(
         reconnects >= 3,
         "only {reconnects} reconnects: the cuts did not bite"
+    );
+    assert_eq!(
+        common::settles_at(lanes, || a.connections(1)).await,
+        lanes,
+        "every lane is back"
     );
     println!("{reconnects} reconnects, every message once and in order");
 }

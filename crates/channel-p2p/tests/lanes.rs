@@ -7,8 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use channel_core::testkit::{Kit, pattern};
-use channel_core::{Error, recv_bytes, send_bytes};
+use channel_core::testkit::Kit;
 use channel_p2p::{MAX_LANES, P2pError, P2pOptions};
 
 fn lanes(n: usize) -> P2pOptions {
@@ -28,16 +27,6 @@ async fn the_kit_passes_with_three_lanes_between_three_parties() {
     println!("{report}");
 }
 
-/// Waits (at most 5 s) until `count()` is `want`; returns the last count.
-async fn settles_at(want: usize, count: impl Fn() -> usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    // Bounded by the deadline.
-    while count() != want && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_lane_is_a_connection_of_its_own() {
     for n in [1, 3] {
@@ -46,12 +35,12 @@ async fn each_lane_is_a_connection_of_its_own() {
         let zero = parties.pop().unwrap();
         // Both ends see one libp2p connection (one TCP connection) per lane.
         assert_eq!(
-            settles_at(n, || zero.connections(1)).await,
+            common::settles_at(n, || zero.connections(1)).await,
             n,
             "party 0, {n} lane(s)"
         );
         assert_eq!(
-            settles_at(n, || one.connections(0)).await,
+            common::settles_at(n, || one.connections(0)).await,
             n,
             "party 1, {n} lane(s)"
         );
@@ -103,59 +92,13 @@ async fn lane_counts_out_of_range_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cutting_one_lane_loses_and_duplicates_nothing() {
-    // Only lane 1 or 2 breaks at a time: the accepting party still has other
-    // connections to its peer, so it learns of the cut from the new stream.
-    let options = P2pOptions {
-        chunk_size: 16 * 1024,
-        reconnect_timeout: Duration::from_secs(10),
-        ..lanes(3)
-    };
-    let mut parties = common::parties(2, &options).await.unwrap();
-    let mut b = parties.pop().unwrap();
-    let mut a = parties.pop().unwrap();
-    assert!(matches!(b.disconnect_lane(0, 1), Err(P2pError::Setup(_))));
-    assert!(matches!(a.disconnect_lane(1, 3), Err(P2pError::Setup(_))));
-    const MESSAGES: usize = 300;
-    let size = |i: usize| 1 + (i * 7919) % 60_000;
-
-    let a_side = async {
-        for i in 0..MESSAGES {
-            send_bytes(&mut a, 1, "one lane cut", &pattern(i as u64, size(i))).await?;
-            if i % 50 == 25 {
-                a.disconnect_lane(1, 1 + (i / 50) % 2).unwrap();
-                tokio::time::sleep(Duration::from_millis(30)).await;
-            }
-        }
-        Ok::<_, Error>(())
-    };
-    let b_side = async {
-        for i in 0..MESSAGES {
-            let got = recv_bytes(&mut b, 0, "one lane cut").await?;
-            assert_eq!(
-                got,
-                pattern(i as u64, size(i)),
-                "message {i} lost, duplicated or reordered"
-            );
-        }
-        Ok::<_, Error>(())
-    };
-    let (x, y) = tokio::time::timeout(Duration::from_secs(120), async {
-        tokio::join!(a_side, b_side)
-    })
-    .await
-    .expect("the exchange stalled across lane cuts");
-    x.unwrap();
-    y.unwrap();
-    let reconnects = a.reconnects(1);
+async fn only_the_opener_can_cut_a_single_lane_and_only_an_existing_one() {
+    let mut parties = common::parties(2, &lanes(3)).await.unwrap();
+    let b = parties.pop().unwrap();
+    let a = parties.pop().unwrap();
+    assert!(matches!(b.disconnect_lane(0, 1), Err(P2pError::Setup(why)) if why.contains("opens")));
     assert!(
-        reconnects >= 3,
-        "only {reconnects} reconnects: the cuts did not bite"
-    );
-    assert_eq!(
-        settles_at(3, || a.connections(1)).await,
-        3,
-        "every lane is back"
+        matches!(a.disconnect_lane(1, 3), Err(P2pError::Setup(why)) if why.contains("no lane 3"))
     );
     a.close().await.unwrap();
     b.close().await.unwrap();

@@ -1,6 +1,8 @@
 //! Parties on 127.0.0.1 with fresh keys.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::{Duration, Instant};
+
 use channel_core::BoxError;
 use channel_p2p::{P2pChannel, P2pNode, P2pOptions, PartyEntry, PartyKey};
 
@@ -32,4 +34,14 @@ pub async fn parties(n: usize, options: &P2pOptions) -> Result<Vec<P2pChannel>, 
         out.push(result?);
     }
     Ok(out)
+}
+
+/// Waits (at most 5 s) until `count()` is `want`; returns the last count.
+pub async fn settles_at(want: usize, count: impl Fn() -> usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Bounded by the deadline.
+    while count() != want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    count()
 }
