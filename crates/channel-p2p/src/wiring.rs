@@ -41,11 +41,11 @@ impl Wiring {
     ) -> Self {
         for swarm in &mut swarms {
             for (party, entry) in table.iter().enumerate() {
+                // (No `add_peer_address`: libp2p 0.57 only passes it on to
+                // behaviours, and neither of ours keeps addresses; each link
+                // dials with its peer's addresses itself.)
                 if party != me {
                     swarm.behaviour_mut().allowed.allow_peer(entry.peer_id);
-                    for addr in &entry.addrs {
-                        swarm.add_peer_address(entry.peer_id, addr.clone());
-                    }
                 }
             }
         }

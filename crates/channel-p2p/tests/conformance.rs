@@ -3,16 +3,10 @@
 
 mod common;
 
-use channel_core::testkit::Kit;
 use channel_p2p::P2pOptions;
 
 async fn kit(n: usize) {
-    let options = P2pOptions::default();
-    let report = Kit::new(n)
-        .run_async(async |n| common::parties(n, &options).await)
-        .await
-        .unwrap_or_else(|failure| panic!("{failure}"));
-    println!("{report}");
+    common::run_kit(n, &P2pOptions::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

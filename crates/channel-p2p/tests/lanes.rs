@@ -7,7 +7,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use channel_core::testkit::Kit;
 use channel_p2p::{MAX_LANES, P2pError, P2pOptions};
 
 fn lanes(n: usize) -> P2pOptions {
@@ -19,12 +18,7 @@ fn lanes(n: usize) -> P2pOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kit_passes_with_three_lanes_between_three_parties() {
-    let options = lanes(3);
-    let report = Kit::new(3)
-        .run_async(async |n| common::parties(n, &options).await)
-        .await
-        .unwrap_or_else(|failure| panic!("{failure}"));
-    println!("{report}");
+    common::run_kit(3, &lanes(3)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,3 +45,13 @@ pub async fn settles_at(want: usize, count: impl Fn() -> usize) -> usize {
     }
     count()
 }
+
+/// channel-core's full conformance kit on `n` parties with `options`; panics
+/// with the kit's report on a failure.
+pub async fn run_kit(n: usize, options: &P2pOptions) {
+    let report = channel_core::testkit::Kit::new(n)
+        .run_async(async |n| parties(n, options).await)
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+}
