@@ -27,9 +27,9 @@ commands:
                                          list when the browser toolchain is installed)
                       --size BYTES       size of the exchanged message (default 16 MiB)
                       --parties N        number of parties (default 3)
-  bench [options]     throughput (1 KiB..64 MiB; median of 3 runs after a warm-up) and 100-byte
-                      round trips of every transport, against memcpy and raw TCP baselines
-                      measured in the same run; peak memory for a 256 MiB message;
+  bench [options]     throughput (1 KiB..64 MiB; median of 3 runs after a warm-up), 100-byte
+                      and 16 MiB round trips of every transport, against memcpy and raw TCP
+                      baselines measured in the same run; peak memory for a 256 MiB message;
                       writes target/bench/report.md and throughput.svg (release build)
                       --quick            a small smoke run in the current build
                       --transports a,b   only these (baselines are always included)

@@ -213,6 +213,14 @@ impl Joined {
         )
     }
 
+    /// The largest chunk payload that fits the relay's body limit with its
+    /// footer (at least 1; [`SessionInfo::checked`] keeps `max_body` above the footer).
+    pub fn chunk_size(&self) -> usize {
+        self.max_body
+            .saturating_sub(channel_core::frame::FOOTER_LEN)
+            .max(1)
+    }
+
     /// Counts the message from `p` as taken.
     pub fn received(&mut self, p: usize) -> Result<(), HttpError> {
         *seq_slot(&mut self.next_recv, p)? += 1;

@@ -6,9 +6,8 @@ use std::future::Future;
 use std::io;
 use std::time::Instant;
 
-use super::measure::{BIG_PING, PING};
 use super::report::Row;
-use super::{Settings, latency_of, mib_per_s, reps, runs, summarize};
+use super::{Settings, latency_of, mib_per_s, reps, round_trips, runs, summarize};
 
 /// A byte stream that carries frames (a `u32` length, then the bytes).
 pub trait FrameStream: Send + 'static {
@@ -92,7 +91,7 @@ pub async fn row<S: FrameStream>(
         }
         row.throughput.push((size, summarize(rates, s)));
     }
-    for (size, rounds) in [(PING, s.rounds), (BIG_PING, s.big_rounds)] {
+    for (size, rounds) in round_trips(s) {
         let ponger = tokio::spawn(async move {
             let mut buf = Vec::new();
             let mut ponged = Ok(());

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: throughput, 100-byte round trips and 16 MiB round trips
 //! of every transport against two baselines measured in the same run (memcpy
-//! in-process, raw TCP for sockets), plus peak memory for one big message. Writes `target/bench/report.md` and
-//! `target/bench/throughput.svg`.
+//! in-process, raw TCP for sockets), plus peak memory for one big message.
+//! Writes `target/bench/report.md` and `target/bench/throughput.svg`.
 //!
 //! Without `--quick` the measurements run in a release build (xtask re-invokes
 //! itself through `cargo run --release`); `--quick` is a small smoke run in the
@@ -227,6 +227,14 @@ fn parse_sizes(list: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// The ping-pong series of every row: (message size, rounds).
+fn round_trips(settings: &Settings) -> [(usize, usize); 2] {
+    [
+        (measure::PING, settings.rounds),
+        (measure::BIG_PING, settings.big_rounds),
+    ]
+}
+
 /// Runs per throughput point, the warm-up included.
 fn runs(settings: &Settings) -> usize {
     settings.samples.max(1) + usize::from(settings.warm_up)
@@ -302,10 +310,7 @@ macro_rules! measure_pair {
             }
             row.throughput.push((size, summarize(rates, settings)));
         }
-        for (size, rounds) in [
-            (measure::PING, settings.rounds),
-            (measure::BIG_PING, settings.big_rounds),
-        ] {
+        for (size, rounds) in round_trips(settings) {
             let ponger = tokio::spawn(async move {
                 let ponged = measure::ponger(&mut b, rounds).await;
                 (b, ponged)
@@ -342,7 +347,7 @@ fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
                 }
                 row.throughput.push((size, summarize(rates, s)));
             }
-            for (size, rounds) in [(measure::PING, s.rounds), (measure::BIG_PING, s.big_rounds)] {
+            for (size, rounds) in round_trips(s) {
                 let times =
                     measure::blocking::latency(&mut a, &mut b, rounds, size).map_err(err)?;
                 row.set_round_trips(size, latency_of(times));

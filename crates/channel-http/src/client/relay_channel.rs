@@ -243,7 +243,7 @@ impl Channel for HttpChannel {
     }
 
     fn chunk_size(&self) -> usize {
-        self.joined.max_body - channel_core::frame::FOOTER_LEN
+        self.joined.chunk_size()
     }
 
     fn max_message_size(&self) -> usize {
