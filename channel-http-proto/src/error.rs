@@ -1,0 +1,62 @@
+//! The relay protocol's error type, shared by every client.
+
+use std::time::Duration;
+
+pub use channel_core::transport::TransportError;
+
+/// Why an operation of a relay or direct-mode client (`channel_http::HttpChannel`,
+/// `channel_http::DirectChannel`, `channel_wasm::WasmChannel`) failed. Every variant about a message names the peer and what was
+/// being done ("sending phase 'x', chunk 2/3").
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// A failure every transport has: bad party index, timeout, ...
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The server refused the request with a status that retrying cannot fix.
+    #[error("{during} with party {party}: the server answered HTTP {status}: {message}")]
+    Refused {
+        /// The peer.
+        party: usize,
+        /// What was being done.
+        during: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The server's explanation.
+        message: String,
+    },
+    /// Retryable failures (connection errors, 429, 502-504) went on for too long.
+    #[error(
+        "{during} with party {party}: gave up after {attempts} attempts over {waited:?}; last error: {last}"
+    )]
+    GaveUp {
+        /// The peer.
+        party: usize,
+        /// What was being done.
+        during: String,
+        /// Requests made.
+        attempts: u32,
+        /// Time spent.
+        waited: Duration,
+        /// The last failure seen.
+        last: String,
+    },
+    /// A chunk is larger than the server accepts.
+    #[error(
+        "a chunk of {size} bytes for party {party} exceeds the server's body limit of {max} bytes"
+    )]
+    TooLarge {
+        /// The peer.
+        party: usize,
+        /// Size of the chunk.
+        size: usize,
+        /// The server's limit.
+        max: usize,
+    },
+    /// The server answered something this client does not understand.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// Setting up failed: bad URL, TLS configuration, joining a session, binding.
+    #[error("set-up failed: {0}")]
+    Setup(String),
+}

@@ -1,0 +1,145 @@
+//! What a relay client keeps of the session it joined: who it is, the relay's
+//! limits, and the number of the next message per peer in each direction.
+
+use std::time::Duration;
+
+use crate::protocol::{SessionInfo, recv_path, send_path};
+use crate::{HttpError, TransportError};
+
+/// Checks an outgoing chunk of `len` bytes from party `me` to party `p`: a peer
+/// among `parties`, and within the body limit `max_body`. Shared by every client.
+///
+/// ```
+/// use channel_http_proto::{HttpError, check_outgoing};
+///
+/// assert!(check_outgoing(0, 1, 2, 100, 1024).is_ok());
+/// assert!(matches!(check_outgoing(0, 1, 2, 2000, 1024), Err(HttpError::TooLarge { party: 1, .. })));
+/// assert!(check_outgoing(0, 0, 2, 1, 1024).is_err());
+/// ```
+pub fn check_outgoing(
+    me: usize,
+    p: usize,
+    parties: usize,
+    len: usize,
+    max_body: usize,
+) -> Result<(), HttpError> {
+    channel_core::transport::check_peer(me, p, parties)?;
+    if len > max_body {
+        return Err(HttpError::TooLarge {
+            party: p,
+            size: len,
+            max: max_body,
+        });
+    }
+    Ok(())
+}
+
+/// The error for party `p`'s message `seq` arriving with `bytes` bytes, beyond
+/// the relay's own announced body limit `max_body`.
+pub fn oversized(p: usize, seq: u64, bytes: u64, max_body: usize) -> HttpError {
+    HttpError::Protocol(format!(
+        "party {p}'s message {seq} came with {bytes} bytes, more than the relay's own limit of {max_body}"
+    ))
+}
+
+pub(crate) fn closed(p: usize) -> HttpError {
+    HttpError::Transport(TransportError::Closed { party: p })
+}
+
+/// A joined session: the client's side of the relay protocol's state.
+///
+/// Built from the relay's checked answer ([`SessionInfo::joined`]); the
+/// operations in [`ops`](crate::ops) read and advance its numbers.
+///
+/// ```
+/// use channel_http_proto::protocol::SessionInfo;
+///
+/// let info = SessionInfo { session: "ab".into(), parties: 3, party: 1, max_body: 1 << 20, max_wait_ms: 500 };
+/// let joined = info.joined().unwrap();
+/// assert_eq!(joined.send_target(2, 10).unwrap(), "/v1/sessions/ab/to/2?seq=0");
+/// assert!(joined.send_target(1, 10).is_err()); // not to itself
+/// assert_eq!(joined.chunk_size(), (1 << 20) - channel_core::frame::FOOTER_LEN);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// The session id.
+    pub session: String,
+    /// The client's party index.
+    pub me: usize,
+    /// Number of parties.
+    pub parties: usize,
+    /// Largest request body the relay accepts, in bytes.
+    pub max_body: usize,
+    /// Longest long-poll wait the relay grants.
+    pub max_wait: Duration,
+    /// Per peer: the number of the next message to send it.
+    pub next_send: Vec<u64>,
+    /// Per peer: the number of the next message to take from it.
+    pub next_recv: Vec<u64>,
+}
+
+impl Joined {
+    /// Checks a chunk of `len` bytes for party `p` and returns the path of the
+    /// request that stores it (the next message number towards `p`).
+    pub fn send_target(&self, p: usize, len: usize) -> Result<String, HttpError> {
+        check_outgoing(self.me, p, self.parties, len, self.max_body)?;
+        let seq = self.next_send.get(p).copied().ok_or(closed(p))?;
+        Ok(send_path(&self.session, p, seq))
+    }
+
+    /// Checks `p` and returns the number of the next message to take from it.
+    pub fn next_from(&self, p: usize) -> Result<u64, HttpError> {
+        channel_core::transport::check_peer(self.me, p, self.parties)?;
+        self.next_recv.get(p).copied().ok_or(closed(p))
+    }
+
+    /// The path of a long-poll for message `seq` from `p`, and how long it
+    /// waits: at most `left`, the relay's `max_wait` and the client's `poll_wait`.
+    pub fn poll_target(
+        &self,
+        p: usize,
+        seq: u64,
+        left: Duration,
+        poll_wait: Duration,
+    ) -> (String, Duration) {
+        let wait = left.min(self.max_wait).min(poll_wait);
+        (
+            recv_path(&self.session, p, seq, wait.as_millis() as u64),
+            wait,
+        )
+    }
+
+    /// The largest chunk payload that fits the relay's body limit with its
+    /// footer (at least 1; [`SessionInfo::checked`] keeps `max_body` above the footer).
+    pub fn chunk_size(&self) -> usize {
+        self.max_body
+            .saturating_sub(channel_core::frame::FOOTER_LEN)
+            .max(1)
+    }
+
+    /// The counter of the next message towards `p`.
+    pub(crate) fn send_slot(&mut self, p: usize) -> Result<&mut u64, HttpError> {
+        self.next_send.get_mut(p).ok_or(closed(p))
+    }
+
+    /// The counter of the next message from `p`.
+    pub(crate) fn recv_slot(&mut self, p: usize) -> Result<&mut u64, HttpError> {
+        self.next_recv.get_mut(p).ok_or(closed(p))
+    }
+}
+
+impl SessionInfo {
+    /// [`checked`](Self::checked), then the state a client starts with.
+    pub fn joined(self) -> Result<Joined, HttpError> {
+        let info = self.checked()?;
+        Ok(Joined {
+            session: info.session,
+            me: info.party,
+            parties: info.parties,
+            max_body: info.max_body,
+            max_wait: Duration::from_millis(info.max_wait_ms),
+            next_send: vec![0; info.parties],
+            next_recv: vec![0; info.parties],
+        })
+    }
+}

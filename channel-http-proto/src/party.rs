@@ -1,0 +1,206 @@
+//! One party of a relay session, written once for every HTTP client: the
+//! [`Channel`] implementation that turns sends into [`ops::Post`]s and
+//! receives into [`ops::Poll`]s, generic over the [`Client`] that performs
+//! them. `channel_http::HttpChannel` is this party on reqwest,
+//! `channel_wasm::WasmChannel` the same party on the browser's fetch.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use channel_core::{Channel, RecvInfo, SendInfo};
+use web_time::Instant;
+
+use crate::exchange::{Http, exchange};
+use crate::ops::{self, PollTiming, Setup};
+use crate::protocol::{SessionCreated, base_url};
+use crate::{HttpError, Joined, RetryPolicy};
+
+/// What every relay party is told, whatever its client.
+#[derive(Debug, Clone, Copy)]
+pub struct PartySettings {
+    /// How receives wait and retry (sends retry with `timing.retry` too).
+    pub timing: PollTiming,
+    /// The largest message the `channel_core` helpers send or accept.
+    pub max_message_size: usize,
+}
+
+impl PartySettings {
+    /// Settings from their parts.
+    pub fn new(
+        recv_timeout: Duration,
+        poll_wait: Duration,
+        retry: RetryPolicy,
+        max_message_size: usize,
+    ) -> Self {
+        Self {
+            timing: PollTiming {
+                recv_timeout,
+                poll_wait,
+                retry,
+            },
+            max_message_size,
+        }
+    }
+}
+
+/// A client's options, which hold the [`PartySettings`] among others.
+pub trait PartyOptions: Clone {
+    /// The settings of a party.
+    fn settings(&self) -> PartySettings;
+}
+
+/// Implements [`PartyOptions`] for an options struct that has the fields
+/// `recv_timeout`, `poll_wait`, `retry` and `max_message_size`, as every
+/// relay client's options do.
+///
+/// ```
+/// use std::time::Duration;
+/// use channel_http_proto::RetryPolicy;
+/// use channel_http_proto::party::PartyOptions;
+///
+/// #[derive(Clone)]
+/// struct MyOptions {
+///     recv_timeout: Duration,
+///     poll_wait: Duration,
+///     retry: RetryPolicy,
+///     max_message_size: usize,
+///     user_agent: String,
+/// }
+/// channel_http_proto::party_options!(MyOptions);
+///
+/// let o = MyOptions { recv_timeout: Duration::from_secs(9), poll_wait: Duration::from_secs(1),
+///     retry: RetryPolicy::default(), max_message_size: 1 << 20, user_agent: "me".into() };
+/// assert_eq!(o.settings().timing.recv_timeout, Duration::from_secs(9));
+/// ```
+#[macro_export]
+macro_rules! party_options {
+    ($options:ty) => {
+        impl $crate::party::PartyOptions for $options {
+            fn settings(&self) -> $crate::party::PartySettings {
+                $crate::party::PartySettings::new(
+                    self.recv_timeout,
+                    self.poll_wait,
+                    self.retry,
+                    self.max_message_size,
+                )
+            }
+        }
+    };
+}
+
+/// An HTTP client library, as far as a relay party needs one.
+pub trait Client: Sized {
+    /// What the client can be told (timeouts, retries, trusted roots, ...).
+    type Options: PartyOptions;
+    /// The client performing requests, borrowed for one operation.
+    type Http<'a>: Http
+    where
+        Self: 'a;
+
+    /// A client for the relay at `base` (no trailing slash) that authenticates
+    /// every request with the bearer `token`, if any.
+    fn new(base: &str, token: Option<&str>, options: &Self::Options) -> Result<Self, HttpError>;
+
+    /// The client, ready for one operation.
+    fn http(&self) -> Self::Http<'_>;
+}
+
+/// One party of a relay session on the HTTP client `C`, implementing the
+/// async [`Channel`]. Create a session once ([`create_session`](Self::create_session)),
+/// hand each party its token, and let each party [`join`](Self::join).
+///
+/// Sends return once the relay has stored the chunk, so they never wait for
+/// the peer to read (as long as the relay's per-session bound holds a round's
+/// traffic). Every request is retried on network failures and on
+/// `429`/`502`/`503`/`504` with capped exponential backoff and jitter;
+/// sequence numbers make the retries exactly-once. A receive long-polls until
+/// the message arrives, up to the options' receive timeout.
+#[derive(Debug)]
+pub struct RelayParty<C: Client> {
+    client: C,
+    joined: Joined,
+    settings: PartySettings,
+}
+
+impl<C: Client> RelayParty<C> {
+    /// Creates a session of `parties` parties on the relay at `relay_url`; the
+    /// answer holds one token per party. `operator_token` is needed when the
+    /// relay was started with one.
+    pub async fn create_session(
+        relay_url: &str,
+        parties: usize,
+        operator_token: Option<&str>,
+        options: &C::Options,
+    ) -> Result<SessionCreated, HttpError> {
+        let base = base_url(relay_url)?;
+        let client = C::new(&base, operator_token, options)?;
+        exchange(&mut client.http(), Setup::create_session(&base, parties)?).await
+    }
+
+    /// Joins `session` as the party that `token` belongs to.
+    pub async fn join(
+        relay_url: &str,
+        session: &str,
+        token: &str,
+        options: &C::Options,
+    ) -> Result<Self, HttpError> {
+        let base = base_url(relay_url)?;
+        let client = C::new(&base, Some(token), options)?;
+        let joined = exchange(&mut client.http(), Setup::join(&base, session)).await?;
+        Ok(Self {
+            client,
+            joined,
+            settings: options.settings(),
+        })
+    }
+
+    /// This party's index (from its token).
+    pub fn party(&self) -> usize {
+        self.joined.me
+    }
+
+    /// The number of parties in the session.
+    pub fn parties(&self) -> usize {
+        self.joined.parties
+    }
+
+    /// The session id.
+    pub fn session(&self) -> &str {
+        &self.joined.session
+    }
+
+    /// The session's state: limits and message numbers.
+    pub fn joined(&self) -> &Joined {
+        &self.joined
+    }
+}
+
+impl<C: Client> Channel for RelayParty<C> {
+    type SendError = HttpError;
+    type RecvError = HttpError;
+
+    async fn send_bytes_to(
+        &mut self,
+        p: usize,
+        msg: Vec<u8>,
+        info: SendInfo,
+    ) -> Result<(), HttpError> {
+        let retry = self.settings.timing.retry;
+        let op: ops::Post<'_> = self.joined.send(p, Bytes::from(msg), &info, retry)?;
+        exchange(&mut self.client.http(), op).await
+    }
+
+    async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
+        let timing = self.settings.timing;
+        let op = self.joined.receive(p, &info, timing, Instant::now())?;
+        exchange(&mut self.client.http(), op).await
+    }
+
+    fn chunk_size(&self) -> usize {
+        self.joined.chunk_size()
+    }
+
+    fn max_message_size(&self) -> usize {
+        self.settings.max_message_size
+    }
+}

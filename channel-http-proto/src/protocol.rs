@@ -1,0 +1,228 @@
+//! The wire of the HTTP API, shared by the relay, the direct-mode endpoint and
+//! every client (native and browser): paths, headers, JSON bodies, limits, and
+//! the checks of a relay's answers.
+//!
+//! See `channel-http`'s `API.md` for the full description of every route,
+//! header and status, with `curl` examples.
+
+use serde::{Deserialize, Serialize};
+
+use crate::HttpError;
+
+/// The most parties a session may have, whatever a relay is configured with:
+/// clients keep per-party state sized by the relay's answer, so they bound it.
+pub const MAX_SESSION_PARTIES: usize = 1 << 16;
+
+/// The largest request body a client accepts a relay to announce (and so the
+/// most it reads for one message).
+pub const MAX_RELAY_BODY: usize = 1 << 30;
+
+/// `url` without trailing slashes, if it is an `http://` or `https://` URL.
+///
+/// ```
+/// use channel_http_proto::protocol::base_url;
+///
+/// assert_eq!(base_url(" https://relay.example/ ").unwrap(), "https://relay.example");
+/// assert!(base_url("relay.example").is_err());
+/// ```
+pub fn base_url(url: &str) -> Result<String, HttpError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        Ok(trimmed.to_string())
+    } else {
+        Err(HttpError::Setup(format!(
+            "'{url}' is not an http:// or https:// URL"
+        )))
+    }
+}
+
+/// Header carrying a message's sequence number in a relay answer.
+pub const HEADER_SEQ: &str = "x-seq";
+/// Header set to `true` when a sent message was a duplicate of one already stored.
+pub const HEADER_DUPLICATE: &str = "x-duplicate";
+/// Header naming the sending party in direct mode.
+pub const HEADER_FROM: &str = "x-from";
+
+/// Header carrying the seconds after which a retry may succeed.
+pub const HEADER_RETRY_AFTER: &str = "retry-after";
+/// Header carrying a body's declared length.
+pub const HEADER_CONTENT_LENGTH: &str = "content-length";
+
+/// The most bytes of an error answer a client reads (error bodies are small JSON).
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The most bytes of a set-up answer (session created, session info) a client
+/// reads: enough for [`MAX_SESSION_PARTIES`] tokens.
+pub const MAX_SETUP_BODY: usize = 16 << 20;
+
+/// Default maximum request body: one chunk of channel-core's default size plus its footer.
+pub const DEFAULT_MAX_BODY: usize =
+    channel_core::DEFAULT_CHUNK_SIZE + channel_core::frame::FOOTER_LEN;
+/// Default longest wait of a long-poll receive on the relay, in milliseconds.
+pub const DEFAULT_MAX_WAIT_MS: u64 = 20_000;
+
+/// `POST /v1/sessions` request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSession {
+    /// Number of parties in the session (at least 2).
+    pub parties: usize,
+}
+
+/// `POST /v1/sessions` answer: the session id and one secret token per party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCreated {
+    /// The session id (public; appears in URLs).
+    pub session: String,
+    /// Number of parties.
+    pub parties: usize,
+    /// `tokens[i]` authenticates party `i`; hand each party only its own.
+    pub tokens: Vec<String>,
+    /// Largest request body the relay accepts, in bytes.
+    pub max_body: usize,
+}
+
+impl SessionCreated {
+    /// Checks a relay's answer before a client hands its tokens out: at most
+    /// [`MAX_SESSION_PARTIES`] parties, and one token for each.
+    ///
+    /// ```
+    /// use channel_http_proto::protocol::SessionCreated;
+    ///
+    /// let created = SessionCreated { session: "s".into(), parties: 2, tokens: vec!["a".into(), "b".into()], max_body: 1024 };
+    /// assert!(created.clone().checked().is_ok());
+    /// assert!(SessionCreated { tokens: vec!["a".into()], ..created }.checked().is_err());
+    /// ```
+    pub fn checked(self) -> Result<Self, HttpError> {
+        if self.parties > MAX_SESSION_PARTIES || self.tokens.len() != self.parties {
+            return Err(HttpError::Protocol(format!(
+                "the relay created a session of {} parties with {} tokens",
+                self.parties,
+                self.tokens.len()
+            )));
+        }
+        Ok(self)
+    }
+}
+
+/// `GET /v1/sessions/{session}` answer: who the caller is and the relay's limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session id.
+    pub session: String,
+    /// Number of parties.
+    pub parties: usize,
+    /// The caller's party index (from its token).
+    pub party: usize,
+    /// Largest request body the relay accepts, in bytes.
+    pub max_body: usize,
+    /// Longest long-poll wait the relay grants, in milliseconds.
+    pub max_wait_ms: u64,
+}
+
+impl SessionInfo {
+    /// Checks a relay's answer before a client sizes anything by it: at most
+    /// [`MAX_SESSION_PARTIES`] parties, the caller one of them, and a body limit
+    /// that can hold a frame and is at most [`MAX_RELAY_BODY`].
+    ///
+    /// ```
+    /// use channel_http_proto::protocol::SessionInfo;
+    ///
+    /// let info = SessionInfo { session: "s".into(), parties: 3, party: 1, max_body: 1 << 20, max_wait_ms: 100 };
+    /// assert!(info.clone().checked().is_ok());
+    /// assert!(SessionInfo { parties: 1 << 40, ..info.clone() }.checked().is_err());
+    /// assert!(SessionInfo { max_body: 1 << 40, ..info.clone() }.checked().is_err());
+    /// assert!(SessionInfo { party: 3, ..info }.checked().is_err());
+    /// ```
+    pub fn checked(self) -> Result<Self, HttpError> {
+        if self.parties == 0 || self.parties > MAX_SESSION_PARTIES {
+            return Err(HttpError::Protocol(format!(
+                "the relay announced {} parties; a session has 1 to {MAX_SESSION_PARTIES}",
+                self.parties
+            )));
+        }
+        if self.party >= self.parties {
+            return Err(HttpError::Protocol(format!(
+                "the relay made us party {} of only {}",
+                self.party, self.parties
+            )));
+        }
+        if self.max_body <= channel_core::frame::FOOTER_LEN || self.max_body > MAX_RELAY_BODY {
+            return Err(HttpError::Protocol(format!(
+                "the relay's body limit of {} bytes is outside {} to {MAX_RELAY_BODY}",
+                self.max_body,
+                channel_core::frame::FOOTER_LEN + 1
+            )));
+        }
+        Ok(self)
+    }
+}
+
+/// `GET /v1/sessions/{session}/stats` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStats {
+    /// Number of parties.
+    pub parties: usize,
+    /// Bytes stored and not yet acknowledged by their receivers.
+    pub queued_bytes: usize,
+    /// The most bytes ever stored at once in this session.
+    pub peak_queued_bytes: usize,
+    /// The relay's per-session bound.
+    pub max_session_bytes: usize,
+    /// Messages accepted (duplicates not counted).
+    pub messages: u64,
+    /// Resent messages recognised as duplicates and not stored again.
+    pub duplicates: u64,
+    /// Sends refused with `429` because the session's bound was reached.
+    pub throttled: u64,
+}
+
+/// `GET /health` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `"ok"` while serving.
+    pub status: String,
+    /// Live sessions.
+    pub sessions: usize,
+}
+
+/// Body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What was wrong with the request.
+    pub error: String,
+}
+
+/// Path of the route that creates sessions.
+pub fn sessions_path() -> String {
+    "/v1/sessions".to_string()
+}
+
+/// Path of one session (info, delete).
+pub fn session_path(session: &str) -> String {
+    format!("/v1/sessions/{session}")
+}
+
+/// Path of a session's statistics.
+pub fn stats_path(session: &str) -> String {
+    format!("/v1/sessions/{session}/stats")
+}
+
+/// Path to which a party POSTs message `seq` for party `to`.
+///
+/// ```
+/// assert_eq!(channel_http_proto::protocol::send_path("ab12", 2, 7), "/v1/sessions/ab12/to/2?seq=7");
+/// ```
+pub fn send_path(session: &str, to: usize, seq: u64) -> String {
+    format!("/v1/sessions/{session}/to/{to}?seq={seq}")
+}
+
+/// Path from which a party GETs message `seq` sent by party `from`, waiting up to
+/// `wait_ms` milliseconds. Asking for `seq` acknowledges every earlier message.
+pub fn recv_path(session: &str, from: usize, seq: u64, wait_ms: u64) -> String {
+    format!("/v1/sessions/{session}/from/{from}?seq={seq}&wait_ms={wait_ms}")
+}
+
+/// Path to which party `from` POSTs message `seq` in direct mode.
+pub fn direct_path(from: usize, seq: u64) -> String {
+    format!("/v1/direct/from/{from}?seq={seq}")
+}

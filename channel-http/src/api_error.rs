@@ -1,0 +1,105 @@
+//! Error answers of the servers: a status code and a JSON `{"error": "..."}` body.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::protocol::{ErrorBody, HEADER_DUPLICATE};
+use channel_core::transport::seq::{Arrival, SeqError};
+
+/// A request the server refuses, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    /// Seconds after which a retry may succeed (sent as `Retry-After`).
+    pub(crate) retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl From<SeqError> for ApiError {
+    fn from(e: SeqError) -> Self {
+        let status = match e {
+            SeqError::Gone { .. } => StatusCode::GONE,
+            // (`SeqError` is non-exhaustive: anything new is a conflict too.)
+            _ => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// The answer to a chunk the server accepted: `204`, with `x-duplicate: true`
+/// when it already had it.
+pub(crate) fn stored(arrival: Arrival) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if arrival == Arrival::Duplicate {
+        response
+            .headers_mut()
+            .insert(HEADER_DUPLICATE, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Reads a party index from a path segment, checking it against `parties`.
+pub(crate) fn parse_party(segment: &str, parties: usize) -> Result<usize, ApiError> {
+    let party: usize = segment.parse().map_err(|_| {
+        ApiError::bad_request(format!("party '{segment}' is not a non-negative integer"))
+    })?;
+    if party >= parties {
+        return Err(ApiError::bad_request(format!(
+            "party {party} does not exist: the session has parties 0..{parties}"
+        )));
+    }
+    Ok(party)
+}
+
+/// Reads a required numeric query parameter.
+pub(crate) fn query_u64(
+    query: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<u64, ApiError> {
+    let raw = query
+        .get(name)
+        .ok_or_else(|| ApiError::bad_request(format!("query parameter '{name}' is missing")))?;
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "query parameter '{name}' must be a non-negative integer, got '{raw}'"
+        ))
+    })
+}

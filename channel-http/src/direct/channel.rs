@@ -1,0 +1,215 @@
+//! `DirectChannel`: one party in direct mode, serving its endpoint and POSTing
+//! to its peers'.
+
+use bytes::Bytes;
+use channel_core::transport::check_peer;
+use channel_core::{Channel, RecvInfo, SendInfo};
+use reqwest::header::HeaderValue;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use channel_http_proto::backoff::Backoff;
+use channel_http_proto::ops::Post;
+use channel_http_proto::{check_outgoing, exchange};
+
+use super::DirectConfig;
+use super::inbox::{Inbox, router};
+use crate::client::{ClientOptions, ReqwestServer};
+use crate::protocol::{DEFAULT_MAX_BODY, direct_path};
+use crate::{HttpError, TransportError};
+
+/// Options of a direct-mode party.
+#[derive(Debug, Clone)]
+pub struct DirectOptions {
+    /// Client-side options: timeouts, retries, trusted roots, message limit.
+    pub client: ClientOptions,
+    /// Largest chunk body this party accepts and sends.
+    pub max_body: usize,
+    /// Unread bytes this party's endpoint holds at most; senders get `429` beyond it.
+    pub max_queued_bytes: usize,
+}
+
+impl Default for DirectOptions {
+    fn default() -> Self {
+        Self {
+            client: ClientOptions::default(),
+            max_body: DEFAULT_MAX_BODY,
+            max_queued_bytes: 1 << 30,
+        }
+    }
+}
+
+/// One party in direct mode, implementing the async [`Channel`]; see [`crate::direct`].
+///
+/// ```
+/// use channel_http::{DirectChannel, DirectConfig, DirectOptions};
+/// use channel_core::{recv_from, send_to};
+/// use tokio::net::TcpListener;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Each party binds its endpoint first, so that the table can list the URLs.
+/// let listeners = [TcpListener::bind("127.0.0.1:0").await?, TcpListener::bind("127.0.0.1:0").await?];
+/// let urls: Vec<String> = listeners
+///     .iter()
+///     .map(|l| Ok(format!("http://{}", l.local_addr()?)))
+///     .collect::<std::io::Result<_>>()?;
+/// let tables = DirectConfig::generate(&urls)?;
+///
+/// let mut parties = Vec::new();
+/// for (listener, table) in listeners.into_iter().zip(tables) {
+///     parties.push(DirectChannel::start(listener, table, DirectOptions::default()).await?);
+/// }
+/// send_to(&mut parties[0], 1, "greeting", &"hi").await?;
+/// let got: String = recv_from(&mut parties[1], 0, "greeting").await?;
+/// assert_eq!(got, "hi");
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Dropping a `DirectChannel` stops its endpoint.
+#[derive(Debug)]
+pub struct DirectChannel {
+    me: usize,
+    client: reqwest::Client,
+    /// Per peer: its base URL and our `Authorization` value for it.
+    peers: Vec<(String, HeaderValue)>,
+    inbox: Arc<Inbox>,
+    next_send: Vec<u64>,
+    options: DirectOptions,
+    stop: watch::Sender<bool>,
+}
+
+impl DirectChannel {
+    /// Starts serving this party's endpoint on `listener` and returns the channel.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(
+        listener: TcpListener,
+        config: DirectConfig,
+        options: DirectOptions,
+    ) -> Result<Self, HttpError> {
+        let parties = config.peers.len();
+        if config.party >= parties {
+            return Err(HttpError::Setup(format!(
+                "party {} is not in a table of {parties} parties",
+                config.party
+            )));
+        }
+        if options.max_body <= channel_core::frame::FOOTER_LEN {
+            return Err(HttpError::Setup(format!(
+                "max_body of {} bytes cannot hold a frame",
+                options.max_body
+            )));
+        }
+        let mut peers = Vec::with_capacity(parties);
+        for peer in &config.peers {
+            let base = crate::protocol::base_url(&peer.url)?;
+            let auth = HeaderValue::from_str(&format!("Bearer {}", peer.key)).map_err(|_| {
+                HttpError::Setup("a key contains characters not allowed in a header".into())
+            })?;
+            peers.push((base, auth));
+        }
+        let keys = config.peers.iter().map(|p| p.key.clone()).collect();
+        let inbox = Arc::new(Inbox::new(config.party, keys, options.max_queued_bytes));
+        let (stop, mut stopped) = watch::channel(false);
+        let app = router(inbox.clone(), options.max_body);
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = crate::serve(listener, app, shutdown).await {
+                tracing::warn!("direct-mode endpoint stopped: {e}");
+            }
+        });
+        Ok(Self {
+            me: config.party,
+            client: options.client.http_client()?,
+            peers,
+            inbox,
+            next_send: vec![0; parties],
+            options,
+            stop,
+        })
+    }
+
+    /// This party's index.
+    pub fn party(&self) -> usize {
+        self.me
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> usize {
+        self.peers.len()
+    }
+}
+
+impl Drop for DirectChannel {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+impl Channel for DirectChannel {
+    type SendError = HttpError;
+    type RecvError = HttpError;
+
+    async fn send_bytes_to(
+        &mut self,
+        p: usize,
+        msg: Vec<u8>,
+        info: SendInfo,
+    ) -> Result<(), HttpError> {
+        check_outgoing(
+            self.me,
+            p,
+            self.peers.len(),
+            msg.len(),
+            self.options.max_body,
+        )?;
+        let (Some((base, auth)), Some(next)) = (self.peers.get(p), self.next_send.get_mut(p))
+        else {
+            return Err(TransportError::Closed { party: p }.into());
+        };
+        let mut peer = ReqwestServer {
+            client: &self.client,
+            base,
+            auth: Some(auth),
+            timeout: self.options.client.request_timeout,
+        };
+        let backoff = Backoff::new(self.options.client.retry, p, format!("sending {info}"));
+        let op = Post::new(direct_path(self.me, *next), Bytes::from(msg), next, backoff);
+        exchange(&mut peer, op).await
+    }
+
+    async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
+        check_peer(self.me, p, self.peers.len())?;
+        let after = self.options.client.recv_timeout;
+        let deadline = Instant::now() + after;
+        let arrivals = self
+            .inbox
+            .arrivals(p)
+            .ok_or(TransportError::Closed { party: p })?;
+        // Bounded by `deadline`.
+        loop {
+            let arrived = arrivals.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if let Some(msg) = self.inbox.pop(p) {
+                return Ok(Vec::from(msg));
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return Err(TransportError::timeout(p, after, &info).into());
+            }
+        }
+    }
+
+    fn chunk_size(&self) -> usize {
+        self.options.max_body - channel_core::frame::FOOTER_LEN
+    }
+
+    fn max_message_size(&self) -> usize {
+        self.options.client.max_message_size
+    }
+}

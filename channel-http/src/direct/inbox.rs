@@ -1,0 +1,120 @@
+//! The receiving side of direct mode: an endpoint that authenticates senders and
+//! files their chunks into per-sender mailboxes, which the local party drains.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::sync::Notify;
+
+use channel_core::transport::seq::Arrival;
+
+use crate::api_error::{ApiError, parse_party, query_u64, stored};
+use crate::auth::{bearer, same_secret};
+use crate::store::LinkStore;
+
+pub(crate) struct Inbox {
+    me: usize,
+    /// `keys[p]`: the secret shared with party `p`.
+    keys: Vec<String>,
+    /// One link per sender, keyed by the sender's index.
+    store: Mutex<LinkStore>,
+    arrivals: Vec<Notify>,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inbox {
+    pub(crate) fn new(me: usize, keys: Vec<String>, max_queued: usize) -> Self {
+        let parties = keys.len();
+        Self {
+            me,
+            keys,
+            store: Mutex::new(LinkStore::new(max_queued)),
+            arrivals: (0..parties).map(|_| Notify::new()).collect(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LinkStore> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn arrivals(&self, from: usize) -> Option<&Notify> {
+        self.arrivals.get(from)
+    }
+
+    /// Takes the oldest chunk from `from`, if any.
+    pub(crate) fn pop(&self, from: usize) -> Option<Bytes> {
+        self.lock().pop(from)
+    }
+
+    /// Files chunk `seq` from `from` (unless it is a duplicate) and wakes
+    /// the local party if it waits for it.
+    fn push(&self, from: usize, seq: u64, body: Bytes) -> Result<Arrival, ApiError> {
+        let arrival = self
+            .lock()
+            .push(from, seq, body)
+            .map_err(|e| e.answer(&format!("party {}", self.me)))?;
+        if arrival == Arrival::Next
+            && let Some(arrivals) = self.arrivals(from)
+        {
+            arrivals.notify_waiters();
+        }
+        Ok(arrival)
+    }
+}
+
+/// The endpoint's routes.
+pub(crate) fn router(inbox: Arc<Inbox>, max_body: usize) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/direct/from/{party}", post(deliver))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see API.md") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(inbox)
+}
+
+async fn deliver(
+    State(inbox): State<Arc<Inbox>>,
+    Path(from): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let from = parse_party(&from, inbox.keys.len())?;
+    if from == inbox.me {
+        return Err(ApiError::bad_request(format!(
+            "party {from} cannot send to itself"
+        )));
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing or malformed Authorization: Bearer <key>",
+            )
+        })?;
+    let key = inbox.keys.get(from).map(String::as_str).unwrap_or_default();
+    if !same_secret(key, token) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("wrong key for party {from}"),
+        ));
+    }
+    let seq = query_u64(&params, "seq")?;
+    Ok(stored(inbox.push(from, seq, body)?))
+}

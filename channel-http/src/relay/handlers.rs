@@ -1,0 +1,265 @@
+//! The relay's route handlers. Each checks, in order: session, token, party
+//! indices, query, then does its work; every refusal is a precise 4xx.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::Relay;
+use super::session::Session;
+use crate::api_error::{ApiError, parse_party, query_u64, stored};
+use crate::auth::{bearer, random_hex, same_secret};
+use crate::protocol::{CreateSession, HEADER_SEQ, Health, SessionCreated, SessionInfo};
+
+type Params = Query<HashMap<String, String>>;
+
+pub(super) async fn health(State(relay): State<Relay>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        sessions: relay.session_count(),
+    })
+}
+
+pub(super) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route; see API.md")
+}
+
+fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization header"))?;
+    value.to_str().ok().and_then(bearer).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Authorization must be 'Bearer <token>'",
+        )
+    })
+}
+
+/// Checks the operator token, where one is configured.
+fn operator(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &relay.config().operator_token else {
+        return Ok(());
+    };
+    if same_secret(expected, token(headers)?) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN, "wrong operator token"))
+    }
+}
+
+fn find_session(relay: &Relay, id: &str) -> Result<Arc<Session>, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(format!(
+            "'{id}' is not a session id (32 hex digits)"
+        )));
+    }
+    relay.session(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no session '{id}' (never created, deleted, or expired after being idle)"),
+        )
+    })
+}
+
+/// The session and the caller's party, from the bearer token.
+fn party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(Arc<Session>, usize), ApiError> {
+    let session = find_session(relay, id)?;
+    let me = session.party_of(token(headers)?).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the token belongs to no party of this session",
+        )
+    })?;
+    Ok((session, me))
+}
+
+/// The peer named in the path: an existing party other than the caller.
+fn peer(session: &Session, me: usize, segment: &str) -> Result<usize, ApiError> {
+    let p = parse_party(segment, session.parties)?;
+    if p == me {
+        return Err(ApiError::bad_request(format!(
+            "party {me} cannot send to or receive from itself"
+        )));
+    }
+    Ok(p)
+}
+
+pub(super) async fn create_session(
+    State(relay): State<Relay>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    operator(&relay, &headers)?;
+    let request: CreateSession = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("body must be JSON {{\"parties\": n}}: {e}")))?;
+    let max = relay
+        .config()
+        .max_parties
+        .min(crate::protocol::MAX_SESSION_PARTIES);
+    if request.parties < 2 || request.parties > max {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "parties must be between 2 and {max}, got {}",
+                request.parties
+            ),
+        ));
+    }
+    let secret = |bytes| {
+        random_hex(bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("no randomness for a new secret: {e}"),
+            )
+        })
+    };
+    let id = secret(16)?;
+    let tokens = (0..request.parties)
+        .map(|_| secret(32))
+        .collect::<Result<Vec<_>, _>>()?;
+    relay.sweep();
+    {
+        let mut sessions = relay.lock_sessions();
+        if sessions.len() >= relay.config().max_sessions {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the relay already holds its maximum of {} sessions",
+                    relay.config().max_sessions
+                ),
+            )
+            .retry_after(5));
+        }
+        let session = Session::new(tokens.clone(), relay.config().max_session_bytes);
+        sessions.insert(id.clone(), Arc::new(session));
+    }
+    tracing::info!(session = %id, parties = request.parties, "session created");
+    let created = SessionCreated {
+        session: id,
+        parties: request.parties,
+        tokens,
+        max_body: relay.config().max_body,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+pub(super) async fn session_info(
+    State(relay): State<Relay>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<SessionInfo>, ApiError> {
+    let (session, me) = party(&relay, &id, &headers)?;
+    Ok(Json(SessionInfo {
+        session: id,
+        parties: session.parties,
+        party: me,
+        max_body: relay.config().max_body,
+        max_wait_ms: relay.config().max_wait.as_millis() as u64,
+    }))
+}
+
+/// Operator routes on one session: the operator token if configured, else any
+/// party token of that session.
+fn operator_or_party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+    if relay.config().operator_token.is_some() {
+        find_session(relay, id)?;
+        operator(relay, headers)
+    } else {
+        party(relay, id, headers).map(|_| ())
+    }
+}
+
+pub(super) async fn delete_session(
+    State(relay): State<Relay>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    operator_or_party(&relay, &id, &headers)?;
+    relay.lock_sessions().remove(&id);
+    tracing::info!(session = %id, "session deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn session_stats(
+    State(relay): State<Relay>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    operator_or_party(&relay, &id, &headers)?;
+    let stats = relay
+        .session_stats(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no session '{id}'")))?;
+    Ok(Json(stats).into_response())
+}
+
+pub(super) async fn send(
+    State(relay): State<Relay>,
+    Path((id, to)): Path<(String, String)>,
+    Query(params): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (session, me) = party(&relay, &id, &headers)?;
+    let to = peer(&session, me, &to)?;
+    let seq = query_u64(&params, "seq")?;
+    let len = body.len();
+    let arrival = session.push(me, to, seq, body)?;
+    tracing::trace!(session = %id, from = me, to, seq, bytes = len, ?arrival, "message in");
+    Ok(stored(arrival))
+}
+
+pub(super) async fn recv(
+    State(relay): State<Relay>,
+    Path((id, from)): Path<(String, String)>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (session, me) = party(&relay, &id, &headers)?;
+    let from = peer(&session, me, &from)?;
+    let seq = query_u64(&params, "seq")?;
+    let wait_ms = match params.get("wait_ms") {
+        Some(_) => query_u64(&params, "wait_ms")?,
+        None => 0,
+    };
+    let wait = Duration::from_millis(wait_ms).min(relay.config().max_wait);
+    let arrivals = session
+        .arrivals(me)
+        .ok_or_else(|| ApiError::bad_request("no such party"))?;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut shutdown = relay.shutdown_signal_receiver();
+    // Bounded by `deadline`: every pass either answers or waits for an arrival
+    // that can only come before the deadline.
+    loop {
+        let arrived = arrivals.notified();
+        tokio::pin!(arrived);
+        // Register before looking, so an arrival between look and wait is not missed.
+        arrived.as_mut().enable();
+        if let Some(msg) = session.take(from, me, seq)? {
+            tracing::trace!(session = %id, from, to = me, seq, bytes = msg.len(), "message out");
+            let mut response = msg.into_response();
+            response
+                .headers_mut()
+                .insert(HEADER_SEQ, HeaderValue::from(seq));
+            return Ok(response);
+        }
+        if relay.is_shutting_down() {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the relay is shutting down",
+            )
+            .retry_after(1));
+        }
+        tokio::select! {
+            _ = &mut arrived => {}
+            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            _ = shutdown.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The servers' store of chunks: one numbered queue per directed link
+//! (channel-core's exactly-once [`Retained`]), all of them under one byte
+//! budget. The relay keeps one per session, a direct-mode endpoint one for its
+//! party; both decide the same way what an arriving chunk is and whether it
+//! fits.
+//!
+//! Sequence numbers make retries safe in both directions: a sender that did not
+//! see the answer to chunk `k` sends `k` again and the store recognises the
+//! duplicate; a relay receiver that lost the answer to "give me `k`" asks
+//! again and gets the same chunk, because `k` is only dropped once the
+//! receiver asks for `k + 1` ([`take`](LinkStore::take)). A direct-mode
+//! endpoint delivers to its own party, whose taking a chunk is the
+//! acknowledgement ([`pop`](LinkStore::pop)).
+//!
+//! Links are created when first used, so a store for `n` parties costs
+//! nothing per link that never carries a chunk.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use channel_core::transport::seq::{Arrival, Retained, SeqError};
+
+use crate::api_error::ApiError;
+
+/// Why a chunk was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// Its number does not fit the link (a gap).
+    Seq(SeqError),
+    /// It would take the store beyond its budget: retry once receivers caught up.
+    Full {
+        /// Bytes stored and not yet acknowledged.
+        queued: usize,
+        /// The chunk's size.
+        adding: usize,
+        /// The budget.
+        limit: usize,
+    },
+}
+
+impl PushError {
+    /// The answer to the sender; `holder` names whose store it is ("the
+    /// session", "party 2").
+    pub(crate) fn answer(self, holder: &str) -> ApiError {
+        match self {
+            PushError::Seq(e) => ApiError::from(e),
+            PushError::Full {
+                queued,
+                adding,
+                limit,
+            } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{holder} holds {queued} bytes not yet taken by their receivers; {adding} more \
+                     would exceed its bound of {limit}: retry after the receivers catch up"
+                ),
+            )
+            .retry_after(1),
+        }
+    }
+}
+
+/// Counters of a store, for statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    /// Bytes stored and not yet acknowledged.
+    pub(crate) queued: usize,
+    /// The most bytes ever stored at once.
+    pub(crate) peak: usize,
+    /// Chunks accepted (duplicates not counted).
+    pub(crate) messages: u64,
+    /// Resent chunks recognised as duplicates and not stored again.
+    pub(crate) duplicates: u64,
+    /// Chunks refused because the budget was reached.
+    pub(crate) throttled: u64,
+}
+
+/// The chunks of every directed link, keyed by the caller's link index.
+#[derive(Debug)]
+pub(crate) struct LinkStore {
+    links: HashMap<usize, Retained<Bytes>>,
+    limit: usize,
+    counts: Counts,
+}
+
+impl LinkStore {
+    /// An empty store that holds at most `limit` unacknowledged bytes.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            links: HashMap::new(),
+            limit,
+            counts: Counts::default(),
+        }
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Files chunk `seq` on `link`: a duplicate is acknowledged and not kept
+    /// again; the next chunk is kept if it fits the budget; a gap is refused.
+    pub(crate) fn push(
+        &mut self,
+        link: usize,
+        seq: u64,
+        chunk: Bytes,
+    ) -> Result<Arrival, PushError> {
+        let arrival = match self.links.get(&link) {
+            Some(kept) => kept.classify(seq),
+            None => channel_core::transport::seq::classify(0, seq),
+        }
+        .map_err(PushError::Seq)?;
+        if arrival == Arrival::Duplicate {
+            self.counts.duplicates += 1;
+            return Ok(arrival);
+        }
+        let adding = chunk.len();
+        let queued = self.counts.queued;
+        if queued.saturating_add(adding) > self.limit {
+            self.counts.throttled += 1;
+            return Err(PushError::Full {
+                queued,
+                adding,
+                limit: self.limit,
+            });
+        }
+        self.links.entry(link).or_default().push(chunk);
+        self.counts.queued += adding;
+        self.counts.peak = self.counts.peak.max(self.counts.queued);
+        self.counts.messages += 1;
+        Ok(arrival)
+    }
+
+    /// The receiver asks for chunk `seq` of `link`: every chunk before it is
+    /// acknowledged and dropped; returns chunk `seq` if it has arrived.
+    pub(crate) fn take(&mut self, link: usize, seq: u64) -> Result<Option<Bytes>, SeqError> {
+        let Some(kept) = self.links.get_mut(&link) else {
+            // Nothing ever arrived on the link: only chunk 0 can be asked for.
+            return match seq {
+                0 => Ok(None),
+                got => Err(SeqError::Ahead { next: 0, got }),
+            };
+        };
+        let released = kept.ack_below(seq)?;
+        self.counts.queued = self.counts.queued.saturating_sub(released);
+        Ok(kept.get(seq).cloned())
+    }
+
+    /// Takes the oldest chunk of `link` out (a local receiver: taking it is
+    /// the acknowledgement).
+    pub(crate) fn pop(&mut self, link: usize) -> Option<Bytes> {
+        let chunk = self.links.get_mut(&link)?.pop_front()?;
+        self.counts.queued = self.counts.queued.saturating_sub(chunk.len());
+        Some(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(text: &'static str) -> Bytes {
+        Bytes::from_static(text.as_bytes())
+    }
+
+    #[test]
+    fn resends_are_duplicates_gaps_are_refused_and_links_are_apart() {
+        let mut store = LinkStore::new(100);
+        assert_eq!(store.push(3, 0, chunk("a")), Ok(Arrival::Next));
+        assert_eq!(store.push(3, 0, chunk("a")), Ok(Arrival::Duplicate));
+        assert_eq!(
+            store.push(3, 2, chunk("c")),
+            Err(PushError::Seq(SeqError::Gap {
+                expected: 1,
+                got: 2
+            }))
+        );
+        // Another link numbers from 0 on its own.
+        assert_eq!(store.push(4, 0, chunk("x")), Ok(Arrival::Next));
+        let counts = store.counts();
+        assert_eq!(
+            (counts.messages, counts.duplicates, counts.queued),
+            (2, 1, 2)
+        );
+    }
+
+    #[test]
+    fn a_chunk_stays_until_the_next_one_is_asked_for() {
+        let mut store = LinkStore::new(100);
+        store.push(0, 0, chunk("a")).unwrap();
+        store.push(0, 1, chunk("bc")).unwrap();
+        assert_eq!(store.take(0, 0), Ok(Some(chunk("a"))));
+        assert_eq!(store.take(0, 0), Ok(Some(chunk("a"))));
+        assert_eq!(store.take(0, 1), Ok(Some(chunk("bc"))));
+        assert_eq!(store.counts().queued, 2);
+        assert_eq!(store.take(0, 2), Ok(None));
+        assert_eq!(store.counts().queued, 0);
+        assert_eq!(store.take(0, 0), Err(SeqError::Gone { oldest: 2, got: 0 }));
+        assert_eq!(store.take(0, 3), Err(SeqError::Ahead { next: 2, got: 3 }));
+        assert_eq!(store.push(0, 1, chunk("bc")), Ok(Arrival::Duplicate));
+        assert_eq!(store.push(0, 2, chunk("d")), Ok(Arrival::Next));
+        // A link nothing arrived on.
+        assert_eq!(store.take(9, 0), Ok(None));
+        assert_eq!(store.take(9, 1), Err(SeqError::Ahead { next: 0, got: 1 }));
+    }
+
+    #[test]
+    fn the_budget_is_shared_by_every_link_and_freed_by_acknowledgements() {
+        let mut store = LinkStore::new(5);
+        store.push(0, 0, chunk("abc")).unwrap();
+        assert_eq!(
+            store.push(1, 0, chunk("def")),
+            Err(PushError::Full {
+                queued: 3,
+                adding: 3,
+                limit: 5
+            })
+        );
+        assert_eq!(store.counts().throttled, 1);
+        // A refused chunk is not numbered: the same number is stored later.
+        assert_eq!(store.pop(0), Some(chunk("abc")));
+        assert_eq!(store.push(1, 0, chunk("def")), Ok(Arrival::Next));
+        assert_eq!(store.counts().peak, 3);
+        assert_eq!(store.pop(0), None);
+        assert_eq!(store.push(0, 0, chunk("abc")), Ok(Arrival::Duplicate));
+    }
+}

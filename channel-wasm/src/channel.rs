@@ -1,0 +1,78 @@
+//! `WasmChannel`: one browser party of a relay session, speaking the same HTTP
+//! API, authentication, long-poll and exactly-once rules as the native client.
+
+use std::time::Duration;
+
+use channel_http_proto::party::Client;
+use channel_http_proto::{HttpError, RelayParty, RetryPolicy};
+
+use crate::fetch::FetchRelay;
+
+/// Options of a browser party; every field has a sensible default.
+#[derive(Debug, Clone)]
+pub struct WasmOptions {
+    /// How long a receive waits for a message before a timeout error.
+    pub recv_timeout: Duration,
+    /// Retries on network errors and retryable statuses (with browser timers).
+    pub retry: RetryPolicy,
+    /// Longest wait asked of the relay per long-poll (the relay may grant less).
+    pub poll_wait: Duration,
+    /// The largest message the `channel_core` helpers send or accept.
+    pub max_message_size: usize,
+}
+
+impl Default for WasmOptions {
+    fn default() -> Self {
+        Self {
+            recv_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            poll_wait: Duration::from_millis(channel_http_proto::protocol::DEFAULT_MAX_WAIT_MS),
+            max_message_size: 256 << 20,
+        }
+    }
+}
+
+channel_http_proto::party_options!(WasmOptions);
+
+/// One party of a relay session, in a browser: implements the async
+/// [`Channel`](channel_core::Channel) with `!Send` futures (they hold
+/// JavaScript values). It is the protocol core's [`RelayParty`] on the
+/// browser's fetch, the same party as the native `channel_http::HttpChannel`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), channel_wasm::HttpError> {
+/// use channel_wasm::{WasmChannel, WasmOptions};
+///
+/// let opts = WasmOptions::default();
+/// let mut ch = WasmChannel::join("https://relay.example", "5f0c…", "a1b2…", &opts).await?;
+/// channel_core::send_to(&mut ch, 1, "hello", &42u64).await.ok();
+/// # Ok(())
+/// # }
+/// ```
+pub type WasmChannel = RelayParty<FetchClient>;
+
+/// A relay as the browser's fetch reaches it: the client behind [`WasmChannel`].
+#[derive(Debug)]
+pub struct FetchClient {
+    base: String,
+    auth: Option<String>,
+}
+
+impl Client for FetchClient {
+    type Options = WasmOptions;
+    type Http<'a> = FetchRelay<'a>;
+
+    fn new(base: &str, token: Option<&str>, _options: &WasmOptions) -> Result<Self, HttpError> {
+        Ok(Self {
+            base: base.to_string(),
+            auth: token.map(|token| format!("Bearer {token}")),
+        })
+    }
+
+    fn http(&self) -> FetchRelay<'_> {
+        FetchRelay {
+            base: &self.base,
+            auth: self.auth.as_deref(),
+        }
+    }
+}

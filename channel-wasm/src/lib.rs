@@ -1,0 +1,24 @@
+//! A browser party for MPC: channel-core's async [`Channel`](channel_core::Channel)
+//! over the `channel-http` relay, on gloo-net (fetch) and wasm-bindgen.
+//!
+//! - [`WasmChannel`] for Rust code compiled to `wasm32-unknown-unknown`: the
+//!   browser adapter of the relay protocol's sans-IO core (`channel-http-proto`),
+//!   which the native `channel_http::HttpChannel` drives too, so both follow the
+//!   same wire protocol, authentication, long-poll, retry and exactly-once
+//!   rules; its futures are `!Send`, retries sleep on browser timers, errors
+//!   are [`HttpError`].
+//! - [`RelayChannel`] for JavaScript: `join`, `send(party, bytes, phase)` and
+//!   `recv(party, phase)` returning Promises (see `www/index.html`).
+//!
+//! The relay must allow the page's origin (`channel-relay --cors-origin ...`).
+//! The crate also builds on the host target (so the workspace's tests and
+//! clippy stay simple), but it only works in a browser.
+
+mod channel;
+mod fetch;
+mod js;
+
+pub use channel::{FetchClient, WasmChannel, WasmOptions};
+pub use channel_http_proto::{HttpError, RetryPolicy, TransportError};
+pub use fetch::FetchRelay;
+pub use js::RelayChannel;

@@ -1,0 +1,144 @@
+//! Browser tests, run by `cargo xtask test-all` in headless Chromium against a
+//! live relay on 127.0.0.1 that xtask starts. xtask passes the relay's address
+//! and a secure-sum session (whose other two parties are native `channel-http`
+//! clients) at compile time.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+use channel_core::reference::secure_sum;
+use channel_core::testkit::{Check, Kit};
+use channel_core::{Error, recv_bytes, send_bytes};
+use channel_wasm::{HttpError, TransportError};
+use channel_wasm::{RelayChannel, WasmChannel, WasmOptions};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn relay() -> &'static str {
+    option_env!("CHANNEL_WASM_RELAY_URL")
+        .expect("CHANNEL_WASM_RELAY_URL is set by `cargo xtask test-all` at compile time")
+}
+
+async fn parties(n: usize) -> Result<Vec<WasmChannel>, channel_core::BoxError> {
+    let session = WasmChannel::create_session(relay(), n, None, &WasmOptions::default()).await?;
+    let mut out = Vec::new();
+    for token in &session.tokens {
+        out.push(
+            WasmChannel::join(relay(), &session.session, token, &WasmOptions::default()).await?,
+        );
+    }
+    Ok(out)
+}
+
+#[wasm_bindgen_test]
+async fn conformance_checks_in_the_browser() {
+    let report = Kit::new(3)
+        .with_checks(&[
+            Check::Pairwise,
+            Check::Fifo,
+            Check::TinyMessages,
+            Check::ChunkBoundaries,
+            Check::BigMessage,
+            Check::AllToAll,
+            Check::InterleavedPhases,
+            Check::TypedStructs,
+            Check::BadParty,
+            Check::SecureSum,
+        ])
+        .with_big_message(6 << 20) // several MiB, two chunks of the relay's 4 MiB
+        .with_all_to_all_message(1 << 20)
+        .with_fifo_messages(200)
+        .run_async(async |n| parties(n).await)
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    web_sys_log(&report.to_string());
+}
+
+#[wasm_bindgen_test]
+async fn the_browser_is_one_party_of_a_secure_sum_with_native_parties() {
+    let session = option_env!("CHANNEL_WASM_SUM_SESSION").expect("set by xtask");
+    let token = option_env!("CHANNEL_WASM_SUM_TOKEN").expect("set by xtask");
+    let input: u64 = option_env!("CHANNEL_WASM_SUM_INPUT")
+        .expect("set by xtask")
+        .parse()
+        .unwrap();
+    let expected: u64 = option_env!("CHANNEL_WASM_SUM_EXPECTED")
+        .expect("set by xtask")
+        .parse()
+        .unwrap();
+    let mut ch = WasmChannel::join(relay(), session, token, &WasmOptions::default())
+        .await
+        .unwrap();
+    let (me, parties) = (ch.party(), ch.parties());
+    let sum = secure_sum(&mut ch, me, parties, input, || {
+        (js_sys::Math::random() * 2f64.powi(53)) as u64
+    })
+    .await
+    .unwrap();
+    assert_eq!(sum, expected);
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_party_and_a_timeout_are_typed_errors() {
+    let mut ps = parties(2).await.unwrap();
+    let err = send_bytes(&mut ps[0], 5, "bad", b"x").await.unwrap_err();
+    let Error::Send { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(matches!(
+        source.downcast_ref::<HttpError>(),
+        Some(HttpError::Transport(TransportError::NoSuchParty {
+            party: 5,
+            parties: 2
+        }))
+    ));
+
+    let session = WasmChannel::create_session(relay(), 2, None, &WasmOptions::default())
+        .await
+        .unwrap();
+    let opts = WasmOptions {
+        recv_timeout: std::time::Duration::from_millis(300),
+        ..WasmOptions::default()
+    };
+    let mut lonely = WasmChannel::join(relay(), &session.session, &session.tokens[0], &opts)
+        .await
+        .unwrap();
+    let err = recv_bytes(&mut lonely, 1, "silence").await.unwrap_err();
+    let Error::Recv { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(matches!(
+        source.downcast_ref::<HttpError>(),
+        Some(HttpError::Transport(TransportError::Timeout {
+            party: 1,
+            ..
+        }))
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn the_javascript_api_moves_bytes() {
+    let session = WasmChannel::create_session(relay(), 2, None, &WasmOptions::default())
+        .await
+        .unwrap();
+    let join =
+        |token: &str| RelayChannel::join(relay().into(), session.session.clone(), token.into());
+    let a = join(&session.tokens[0]).await.unwrap();
+    let b = join(&session.tokens[1]).await.unwrap();
+    assert_eq!((a.party(), b.party(), a.parties()), (0, 1, 2));
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    JsFuture::from(a.send(1, big.clone(), "js".into()))
+        .await
+        .unwrap();
+    let got = JsFuture::from(b.recv(0, "js".into())).await.unwrap();
+    let got = js_sys::Uint8Array::new(&got).to_vec();
+    assert_eq!(got, big);
+    let err = JsFuture::from(a.recv(0, "self".into())).await.unwrap_err();
+    let message = js_sys::Error::from(err).message();
+    assert!(String::from(message).contains("itself"));
+}
+
+fn web_sys_log(text: &str) {
+    wasm_bindgen_test::console_log!("{text}");
+}
