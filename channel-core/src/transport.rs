@@ -46,6 +46,20 @@ pub enum TransportError {
         /// What was awaited, e.g. "phase 'open', chunk 1/?".
         waiting_for: String,
     },
+    /// A chunk is larger than the transport carries: send messages through the
+    /// helpers (`send_bytes`, `send_to`), which cut them to [`Channel::chunk_size`](crate::Channel::chunk_size).
+    #[error(
+        "a chunk of {size} bytes for party {party} exceeds the transport's limit of {limit} bytes \
+         (send messages with the helpers, which cut them to the chunk size)"
+    )]
+    ChunkTooLarge {
+        /// The peer.
+        party: usize,
+        /// Size of the chunk.
+        size: usize,
+        /// The largest chunk the transport carries.
+        limit: usize,
+    },
     /// The bytes queued towards the peer would exceed the configured bound.
     #[error(
         "{queued} bytes already queued for party {party}; {adding} more would exceed the bound of {limit} bytes"

@@ -312,11 +312,14 @@ impl Channel for P2pChannel {
         if let Some(e) = peer.shared.failure() {
             return Err(e);
         }
-        if msg.len() > chunk_size + channel_core::frame::FOOTER_LEN {
-            return Err(P2pError::Setup(format!(
-                "a chunk of {} bytes exceeds the chunk size of {chunk_size}",
-                msg.len(),
-            )));
+        let limit = chunk_size + channel_core::frame::FOOTER_LEN;
+        if msg.len() > limit {
+            return Err(TransportError::ChunkTooLarge {
+                party: p,
+                size: msg.len(),
+                limit,
+            }
+            .into());
         }
         let len = msg.len();
         let lane = peer

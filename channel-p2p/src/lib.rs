@@ -78,6 +78,7 @@ mod channel;
 mod error;
 mod keys;
 mod link;
+mod link_state;
 mod node;
 mod shared;
 mod stream_io;

@@ -1,11 +1,10 @@
 //! One task per lane of a peer: owns one long-lived stream to that peer (on a
-//! connection of its own), numbers and acknowledges chunks, re-establishes the
-//! stream when the connection drops, and resends what the peer has not
-//! acknowledged (exactly once, in order, per lane; the channel deals chunks to
-//! the lanes in turn and collects them in the same turn).
+//! connection of its own), re-establishes it when the connection drops, and
+//! drives the lane's protocol state (`link_state.rs`: numbering, acknowledging,
+//! resending what the peer has not acknowledged; exactly once, in order, per
+//! lane; the channel deals chunks to the lanes in turn and collects them in
+//! the same turn) with the stream's frames and the application's chunks.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::P2pError;
+use crate::link_state::{LinkState, Violation};
 use crate::shared::{Inbound, Shared};
 use crate::stream_io::{Writer, next_frame};
 use crate::wire::{Frame, WireError, read_frame, write_frame};
@@ -70,19 +70,9 @@ enum Ended {
     Finished,
 }
 
-/// The per-direction sequence state that survives reconnects.
-#[derive(Default)]
-struct Seqs {
-    next_send: u64,
-    unacked: VecDeque<(u64, Arc<Vec<u8>>)>,
-    next_recv: u64,
-    app_done: bool,
-    peer_done: bool,
-}
-
 impl Link {
     pub(crate) async fn run(mut self) {
-        let mut seqs = Seqs::default();
+        let mut state = LinkState::new(self.lanes);
         let mut next_stream: Option<Stream> = None;
         let mut deadline = Instant::now() + self.connect_timeout;
         let mut last = String::from("no attempt yet");
@@ -110,7 +100,7 @@ impl Link {
                     }
                 },
             };
-            match self.session(stream, &mut seqs).await {
+            match self.session(stream, &mut state).await {
                 Ok(Ended::Finished) => {
                     self.shared.record(P2pError::Transport(
                         channel_core::transport::TransportError::Closed { party: self.party },
@@ -194,18 +184,15 @@ impl Link {
         }
     }
 
-    /// Exchanges HELLOs on a new stream; returns the next chunk number the peer
-    /// expects, or how the session ended.
+    /// Exchanges HELLOs on a new stream; returns what to (re)send, or how the
+    /// session ended.
     async fn handshake(
         &self,
         rd: &mut futures::io::ReadHalf<Stream>,
         wr: &mut futures::io::WriteHalf<Stream>,
-        next_recv: u64,
-    ) -> Result<u64, Result<Ended, P2pError>> {
-        let hello = Frame::Hello {
-            next_expected: next_recv,
-            lanes: self.lanes,
-        };
+        state: &mut LinkState,
+    ) -> Result<Vec<Frame>, Result<Ended, P2pError>> {
+        let hello = state.hello();
         let exchange = async {
             write_frame(wr, &hello).await.map_err(WireError::Io)?;
             futures::AsyncWriteExt::flush(wr)
@@ -214,106 +201,74 @@ impl Link {
             read_frame(rd, self.max_payload).await
         };
         let limit = self.reconnect_timeout.max(Duration::from_secs(5));
-        match tokio::time::timeout(limit, exchange).await {
-            Ok(Ok(Frame::Hello {
-                next_expected,
-                lanes,
-            })) if lanes == self.lanes => Ok(next_expected),
-            Ok(Ok(Frame::Hello { lanes, .. })) => Err(Err(P2pError::Setup(format!(
-                "party {} uses {lanes} lanes and this party {}: every party needs the same P2pOptions::lanes",
-                self.party, self.lanes
-            )))),
-            Ok(Ok(other)) => Err(Err(self.malformed(format!("expected HELLO, got {other:?}")))),
-            Ok(Err(WireError::Malformed(m))) => Err(Err(self.malformed(m))),
-            Ok(Err(WireError::Io(e))) => Err(Ok(Ended::Broken(format!("handshake: {e}"), None))),
-            Err(_) => Err(Ok(Ended::Broken("handshake timed out".into(), None))),
-        }
+        let theirs = match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok(frame)) => frame,
+            Ok(Err(WireError::Malformed(m))) => return Err(Err(self.malformed(m))),
+            Ok(Err(WireError::Io(e))) => {
+                return Err(Ok(Ended::Broken(format!("handshake: {e}"), None)));
+            }
+            Err(_) => return Err(Ok(Ended::Broken("handshake timed out".into(), None))),
+        };
+        let resume = state.on_hello(theirs).map_err(|v| Err(self.violation(v)))?;
+        self.release(resume.released);
+        Ok(resume.frames)
     }
 
-    /// Handles one frame from the peer; `Some` when it ends the session.
+    /// Handles one frame read from the peer; `Some` when it ends the session.
     fn on_frame(
         &self,
         frame: Result<Frame, WireError>,
-        seqs: &mut Seqs,
+        state: &mut LinkState,
         outbox: &mut Vec<Frame>,
     ) -> Option<Result<Ended, P2pError>> {
-        match frame {
-            Ok(Frame::Data { seq, payload }) => {
-                if seq > seqs.next_recv {
-                    let next = seqs.next_recv;
-                    return Some(Err(
-                        self.malformed(format!("chunk {seq} arrived where {next} was next"))
-                    ));
-                }
-                // Earlier numbers are resends of chunks we have: acknowledge, drop.
-                if seq == seqs.next_recv {
-                    seqs.next_recv += 1;
-                    let payload =
-                        Arc::try_unwrap(payload).unwrap_or_else(|shared| (*shared).clone());
-                    self.inbound
-                        .bytes
-                        .fetch_add(payload.len(), Ordering::AcqRel);
-                    // The application may be gone; then nobody needs the chunk.
-                    let _ = self.to_app.send(payload);
-                }
-                outbox.push(Frame::Ack { seq });
-            }
-            Ok(Frame::Ack { seq }) => {
-                self.acknowledged(seqs, seq, true);
-                if seqs.app_done && seqs.unacked.is_empty() {
-                    outbox.push(Frame::Bye);
-                }
-            }
-            Ok(Frame::Bye) => seqs.peer_done = true,
-            Ok(Frame::Hello { .. }) => return Some(Err(self.malformed("a second HELLO".into()))),
+        let frame = match frame {
+            Ok(frame) => frame,
             Err(WireError::Malformed(m)) => return Some(Err(self.malformed(m))),
-            Err(WireError::Io(e)) => {
-                return Some(Ok(Ended::Broken(format!("reading: {e}"), None)));
+            Err(WireError::Io(e)) => return Some(Ok(Ended::Broken(format!("reading: {e}"), None))),
+        };
+        match state.on_frame(frame, outbox) {
+            Ok(received) => {
+                self.release(received.released);
+                if let Some(chunk) = received.deliver {
+                    self.inbound.bytes.fetch_add(chunk.len(), Ordering::AcqRel);
+                    // The application may be gone; then nobody needs the chunk.
+                    let _ = self.to_app.send(chunk);
+                }
+                None
             }
+            Err(v) => Some(Err(self.violation(v))),
         }
-        None
     }
 
     /// Runs one stream until it breaks, is replaced, or both sides are done.
-    async fn session(&mut self, stream: Stream, seqs: &mut Seqs) -> Result<Ended, P2pError> {
+    async fn session(&mut self, stream: Stream, state: &mut LinkState) -> Result<Ended, P2pError> {
         // Closures before this stream existed do not concern it.
         self.closed.borrow_and_update();
         let (mut rd, mut wr) = stream.split();
-        let peer_next = match self.handshake(&mut rd, &mut wr, seqs.next_recv).await {
-            Ok(next) => next,
+        // Frames queue in `outbox` while a write is in flight; first the resends.
+        let mut outbox = match self.handshake(&mut rd, &mut wr, state).await {
+            Ok(resends) => resends,
             Err(ended) => return ended,
         };
         self.shared.sessions.fetch_add(1, Ordering::AcqRel);
         if let Some(tx) = self.established.take() {
             let _ = tx.send(Ok(()));
         }
-        // The peer already has everything before `peer_next`.
-        self.acknowledged(seqs, peer_next.saturating_sub(1), peer_next > 0);
 
         // One read stays in flight across the loop's `select!` (never dropped
         // mid-frame); a new one starts only when the previous frame is complete.
         let max_payload = self.max_payload;
         let mut reading = Box::pin(next_frame(rd, max_payload));
         // Likewise one write (of everything queued when it started) is in flight
-        // at a time; frames queue in `outbox` meanwhile. It starts with an empty
-        // write that hands the write half straight back.
-        let mut outbox: Vec<Frame> = Vec::new();
+        // at a time. It starts with an empty write that hands the write half
+        // straight back.
         let writer = Writer::new(wr);
         let mut writing = Box::pin(writer.write(Vec::new()));
         let mut idle_writer: Option<Writer> = None;
-        for (seq, payload) in &seqs.unacked {
-            outbox.push(Frame::Data {
-                seq: *seq,
-                payload: payload.clone(),
-            });
-        }
-        if seqs.app_done && seqs.unacked.is_empty() {
-            outbox.push(Frame::Bye);
-        }
 
         let mut peer_lost = self.peer_lost.clone();
         let ended = loop {
-            if seqs.app_done && seqs.unacked.is_empty() && seqs.peer_done {
+            if state.finished() {
                 break Ok(Ended::Finished);
             }
             if !outbox.is_empty()
@@ -323,25 +278,15 @@ impl Link {
             }
             let busy = idle_writer.is_none();
             let room = self.inbound.bytes.load(Ordering::Acquire) < self.max_inbound;
+            let app_done = state.is_app_done();
             tokio::select! {
-                msg = self.app_rx.recv(), if !seqs.app_done => match msg {
-                    Some(payload) => {
-                        let seq = seqs.next_send;
-                        seqs.next_send += 1;
-                        let payload = Arc::new(payload);
-                        seqs.unacked.push_back((seq, payload.clone()));
-                        outbox.push(Frame::Data { seq, payload });
-                    }
-                    None => {
-                        seqs.app_done = true;
-                        if seqs.unacked.is_empty() {
-                            outbox.push(Frame::Bye);
-                        }
-                    }
+                msg = self.app_rx.recv(), if !app_done => match msg {
+                    Some(chunk) => outbox.push(state.send(chunk)),
+                    None => outbox.extend(state.app_finished()),
                 },
                 (rd, frame) = &mut reading, if room => {
                     reading.set(next_frame(rd, max_payload));
-                    if let Some(ended) = self.on_frame(frame, seqs, &mut outbox) {
+                    if let Some(ended) = self.on_frame(frame, state, &mut outbox) {
                         break ended;
                     }
                 },
@@ -383,17 +328,22 @@ impl Link {
         ended
     }
 
-    /// Drops every unacknowledged chunk up to `seq` (inclusive) when `any`.
-    fn acknowledged(&self, seqs: &mut Seqs, seq: u64, any: bool) {
-        if !any {
-            return;
+    /// Gives acknowledged bytes back to the outbound budget (what `flush` waits on).
+    fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            self.shared.outbound.release(bytes);
+            self.shared.progress.notify_waiters();
         }
-        while seqs.unacked.front().is_some_and(|(s, _)| *s <= seq) {
-            if let Some((_, payload)) = seqs.unacked.pop_front() {
-                self.shared.outbound.release(payload.len());
-            }
+    }
+
+    fn violation(&self, violation: Violation) -> P2pError {
+        match violation {
+            Violation::Lanes { theirs } => P2pError::Setup(format!(
+                "party {} uses {theirs} lanes and this party {}: every party needs the same P2pOptions::lanes",
+                self.party, self.lanes
+            )),
+            Violation::Malformed(reason) => self.malformed(reason),
         }
-        self.shared.progress.notify_waiters();
     }
 
     fn malformed(&self, reason: String) -> P2pError {

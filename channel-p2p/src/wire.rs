@@ -23,9 +23,39 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Frame {
     Hello { next_expected: u64, lanes: u16 },
-    Data { seq: u64, payload: Arc<Vec<u8>> },
+    Data { seq: u64, payload: Payload },
     Ack { seq: u64 },
     Bye,
+}
+
+/// A chunk's bytes, shared between the frame being written and the copy a
+/// sender keeps until the peer acknowledges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Payload(Arc<Vec<u8>>);
+
+impl Payload {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+        Self(Arc::new(bytes))
+    }
+
+    /// The bytes, without a copy unless a resend still holds them.
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
+    }
+}
+
+impl AsRef<[u8]> for Payload {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// Why reading a frame failed.
@@ -74,7 +104,7 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
             rd.read_exact(&mut payload).await.map_err(WireError::Io)?;
             Ok(Frame::Data {
                 seq: u64::from_le_bytes(word),
-                payload: Arc::new(payload),
+                payload: Payload::new(payload),
             })
         }
         3 => Ok(Frame::Bye),
@@ -137,11 +167,11 @@ mod tests {
                 },
                 Frame::Data {
                     seq: 3,
-                    payload: Arc::new(vec![1, 2, 3]),
+                    payload: Payload::new(vec![1, 2, 3]),
                 },
                 Frame::Data {
                     seq: 4,
-                    payload: Arc::new(vec![]),
+                    payload: Payload::new(vec![]),
                 },
                 Frame::Ack { seq: 9 },
                 Frame::Bye,

@@ -23,3 +23,41 @@ async fn three_parties() {
 async fn five_parties() {
     kit(5).await;
 }
+
+/// An engine that hands the transport chunks of its own must learn at once
+/// that one is too large, as a typed error naming the peer and the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_chunk_is_a_typed_error() {
+    use channel_core::{Channel, SendInfo};
+    use channel_p2p::{P2pError, TransportError};
+
+    let options = P2pOptions {
+        chunk_size: 1024,
+        ..P2pOptions::default()
+    };
+    let mut parties = common::parties(2, &options).await.unwrap();
+    let limit = 1024 + channel_core::frame::FOOTER_LEN;
+    let err = parties[0]
+        .send_bytes_to(1, vec![0; limit + 1], SendInfo::new("big", 0, 1))
+        .await
+        .unwrap_err();
+    match err {
+        P2pError::Transport(TransportError::ChunkTooLarge {
+            party: 1,
+            size,
+            limit: l,
+        }) => assert_eq!((size, l), (limit + 1, limit)),
+        other => panic!("expected ChunkTooLarge, got {other:?}"),
+    }
+    // The helpers cut the same bytes into chunks that fit.
+    channel_core::send_bytes(&mut parties[0], 1, "big", &vec![7; 10_000])
+        .await
+        .unwrap();
+    let got = channel_core::recv_bytes(&mut parties[1], 0, "big")
+        .await
+        .unwrap();
+    assert_eq!(got, vec![7; 10_000]);
+    for party in parties {
+        party.close().await.unwrap();
+    }
+}
