@@ -5,22 +5,16 @@
 
 use channel_core::Metered;
 use channel_core::reference::secure_sum;
-use channel_http::relay::{Relay, RelayConfig};
-use channel_http::{ClientOptions, HttpChannel};
+use channel_http::relay::RelayConfig;
+use channel_http::{ClientOptions, HttpChannel, local};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (url, relay) = match std::env::args().nth(1) {
         Some(url) => (url, None),
         None => {
-            let relay = Relay::new(RelayConfig::default());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let url = format!("http://{}", listener.local_addr()?);
-            tokio::spawn(channel_http::serve(
-                listener,
-                relay.router(),
-                relay.shutdown_signal(),
-            ));
+            // A relay in this process, on a free port of 127.0.0.1.
+            let (relay, url) = local::start_relay(RelayConfig::default()).await?;
             println!("relay listening on {url}");
             (url, Some(relay))
         }

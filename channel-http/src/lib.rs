@@ -9,6 +9,8 @@
 //! - [`direct`]: [`DirectChannel`], for parties that can reach each other's
 //!   servers: each serves an endpoint, peers POST to it, pairwise keys
 //!   authenticate the sender. No third party.
+//! - [`local`]: a relay or direct-mode parties on 127.0.0.1, for tests,
+//!   examples and benchmarks.
 //! - [`protocol`], [`backoff`], [`HttpError`]: the HTTP API's wire and retry
 //!   rules, re-exported from the sans-IO core `channel-http-proto`, which the
 //!   native clients here and the browser client (`channel-wasm`) both drive.
@@ -65,6 +67,8 @@ mod store;
 mod client;
 #[cfg(feature = "client")]
 pub mod direct;
+#[cfg(feature = "client")]
+pub mod local;
 
 pub use channel_http_proto::{HttpError, RetryPolicy, TransportError};
 #[cfg(feature = "client")]

@@ -79,6 +79,7 @@ mod error;
 mod keys;
 mod link;
 mod link_state;
+pub mod local;
 mod node;
 mod shared;
 mod stream_io;

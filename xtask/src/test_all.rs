@@ -24,10 +24,7 @@ const STEPS: &[Step] = &[
     ("bench (quick)", bench_quick),
 ];
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    if let Some(extra) = args.first() {
-        return Err(format!("test-all takes no arguments, got '{extra}'"));
-    }
+pub fn run() -> Result<(), String> {
     let mut rows: Vec<(&str, Result<Counts, String>, Duration)> = Vec::new();
     for (name, step) in STEPS {
         println!("\n==> test-all: {name}");
@@ -145,7 +142,7 @@ fn bench_quick() -> StepResult {
 }
 
 fn browser_tests() -> StepResult {
-    match crate::browser::run_tests() {
+    match crate::browser_tests::run() {
         Ok(counts) => Ok(counts),
         Err(crate::browser::NotRun::Failed(e)) => Err(e),
         Err(crate::browser::NotRun::Skipped(why)) => {

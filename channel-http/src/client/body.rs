@@ -4,7 +4,10 @@
 use channel_http_proto::answer::Body;
 use reqwest::Response;
 
-use super::http::describe;
+/// A reqwest error with its causes, on one line.
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    channel_core::error_chain(e)
+}
 
 /// The body of `response`, if it holds at most `limit` bytes. A declared
 /// length beyond the limit is refused before reading; an undeclared one is

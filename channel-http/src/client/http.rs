@@ -9,7 +9,7 @@ use channel_http_proto::ops::{Content, Method, Request};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Response};
 
-use super::body::read_limited;
+use super::body::{describe, read_limited};
 use crate::HttpError;
 
 /// One server (a relay or a direct-mode peer) as reqwest reaches it, for one
@@ -22,11 +22,6 @@ pub struct ReqwestServer<'a> {
     pub(crate) auth: Option<&'a HeaderValue>,
     /// Time limit of one request; a long-poll gets its wait on top.
     pub(crate) timeout: Duration,
-}
-
-/// A reqwest error with its causes, on one line.
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    channel_core::error_chain(e)
 }
 
 /// A uniform number in [0, 1) from the OS (a failure only loses the jitter).

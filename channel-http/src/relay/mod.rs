@@ -47,7 +47,9 @@ use session::Session;
 pub use crate::protocol::SessionStats;
 
 /// The relay's limits and policies. Every field has a safe default.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows whether an operator token is set, never the token.
+#[derive(Clone)]
 pub struct RelayConfig {
     /// Largest request body (one chunk plus its frame footer), in bytes.
     pub max_body: usize,
@@ -84,10 +86,44 @@ impl Default for RelayConfig {
     }
 }
 
+impl std::fmt::Debug for RelayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            max_body,
+            max_session_bytes,
+            max_sessions,
+            max_parties,
+            session_idle,
+            max_wait,
+            operator_token,
+            cors_origins,
+        } = self;
+        f.debug_struct("RelayConfig")
+            .field("max_body", max_body)
+            .field("max_session_bytes", max_session_bytes)
+            .field("max_sessions", max_sessions)
+            .field("max_parties", max_parties)
+            .field("session_idle", session_idle)
+            .field("max_wait", max_wait)
+            .field("operator_token", &operator_token.as_ref().map(|_| "<set>"))
+            .field("cors_origins", cors_origins)
+            .finish()
+    }
+}
+
 /// A relay: its configuration and live sessions. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct Relay {
     inner: Arc<RelayState>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("config", &self.inner.config)
+            .field("sessions", &self.lock_sessions().len())
+            .finish_non_exhaustive()
+    }
 }
 
 struct RelayState {
@@ -223,4 +259,20 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             ])
             .max_age(Duration::from_secs(600)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_operator_token() {
+        let config = RelayConfig {
+            operator_token: Some("s3cr3t-operator".into()),
+            ..RelayConfig::default()
+        };
+        let shown = format!("{:?}", Relay::new(config));
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("operator_token: Some(\"<set>\")"), "{shown}");
+    }
 }

@@ -4,36 +4,16 @@
 use std::time::{Duration, Instant};
 
 use channel_core::BoxError;
-use channel_p2p::{P2pChannel, P2pNode, P2pOptions, PartyEntry, PartyKey};
+use channel_p2p::{P2pChannel, P2pNode, P2pOptions, PartyEntry, local};
 
 /// Binds `n` nodes on 127.0.0.1 and returns them with their table.
 pub async fn nodes(n: usize) -> Result<(Vec<P2pNode>, Vec<PartyEntry>), BoxError> {
-    let mut nodes = Vec::with_capacity(n);
-    for _ in 0..n {
-        nodes.push(P2pNode::bind(&PartyKey::generate(), "/ip4/127.0.0.1/tcp/0".parse()?).await?);
-    }
-    let table = nodes
-        .iter()
-        .map(|n| PartyEntry {
-            peer_id: n.peer_id(),
-            addrs: n.listen_addrs().to_vec(),
-        })
-        .collect();
-    Ok((nodes, table))
+    Ok(local::nodes(n).await?)
 }
 
 /// `n` connected parties (all connecting concurrently, as real parties would).
 pub async fn parties(n: usize, options: &P2pOptions) -> Result<Vec<P2pChannel>, BoxError> {
-    let (nodes, table) = nodes(n).await?;
-    let connecting = nodes
-        .into_iter()
-        .enumerate()
-        .map(|(me, node)| node.connect(me, table.clone(), options.clone()));
-    let mut out = Vec::with_capacity(n);
-    for result in futures::future::join_all(connecting).await {
-        out.push(result?);
-    }
-    Ok(out)
+    Ok(local::network(n, options).await?)
 }
 
 /// Waits (at most 5 s) until `count()` is `want`; returns the last count.

@@ -6,8 +6,11 @@ use std::future::Future;
 use std::io;
 use std::time::Instant;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use super::report::Row;
 use super::{Settings, latency_of, mib_per_s, reps, round_trips, runs, summarize};
+use crate::raw_tcp::{MAX_FRAME, TcpChannel, checked_len, len_prefix};
 
 /// A byte stream that carries frames (a `u32` length, then the bytes).
 pub trait FrameStream: Send + 'static {
@@ -21,22 +24,18 @@ pub trait FrameStream: Send + 'static {
     ) -> impl Future<Output = io::Result<()>> + Send;
 }
 
-/// Checks a frame's length before anything is allocated for it.
-pub fn checked_len(word: [u8; 4], max: usize) -> io::Result<usize> {
-    let len = u32::from_le_bytes(word) as usize;
-    if len > max {
-        return Err(io::Error::other(format!(
-            "a frame of {len} bytes, more than {max}"
-        )));
+impl FrameStream for TcpChannel {
+    async fn write_frame(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.write.write_all(&len_prefix(msg)?).await?;
+        self.write.write_all(msg).await
     }
-    Ok(len)
-}
 
-/// The frame's length prefix, or an error beyond 4 GiB.
-pub fn len_prefix(msg: &[u8]) -> io::Result<[u8; 4]> {
-    u32::try_from(msg.len())
-        .map(u32::to_le_bytes)
-        .map_err(|_| io::Error::other("a frame beyond 4 GiB"))
+    async fn read_frame_into(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<()> {
+        let mut word = [0u8; 4];
+        self.read.read_exact(&mut word).await?;
+        buf.resize(checked_len(word, max.min(MAX_FRAME))?, 0);
+        self.read.read_exact(buf).await.map(drop)
+    }
 }
 
 /// `reps` frames of `msg`, then waits for the receiver's one-byte answer.

@@ -9,7 +9,8 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Stream, StreamProtocol, Swarm, noise, tcp, yamux};
 
-use super::frames::{FrameStream, checked_len, len_prefix};
+use super::frames::FrameStream;
+use crate::raw_tcp::{checked_len, len_prefix};
 
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/mpc-channels/bench-stock/1");
 const SET_UP: Duration = Duration::from_secs(10);

@@ -66,24 +66,22 @@ pub async fn ponger<C: Channel>(b: &mut C, rounds: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// The blocking twins, each party on its own thread.
+/// The blocking twins, each party on its own thread. Their errors are text:
+/// a party's failure with its causes, or that its thread panicked.
 pub mod blocking {
     use std::time::{Duration, Instant};
 
-    use channel_core::Error;
     use channel_core::blocking::{Channel, recv_bytes, send_bytes};
+    use channel_core::{Error, error_chain};
 
     use super::wrong;
 
-    fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T, Error>>) -> Result<T, Error> {
-        handle.join().unwrap_or_else(|_| {
-            Err(Error::WrongLength {
-                party: 1,
-                phase: "bench: a party's thread panicked".into(),
-                expected: 0,
-                actual: 0,
-            })
-        })
+    /// The other party's result, or what happened to its thread.
+    fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T, Error>>) -> Result<T, String> {
+        match handle.join() {
+            Ok(result) => result.map_err(|e| error_chain(&e)),
+            Err(_) => Err("party 1's thread panicked".into()),
+        }
     }
 
     pub fn throughput<C: Channel + Send>(
@@ -91,7 +89,7 @@ pub mod blocking {
         b: &mut C,
         size: usize,
         reps: usize,
-    ) -> Result<Duration, Error> {
+    ) -> Result<Duration, String> {
         let msg = vec![0xA5u8; size];
         let started = Instant::now();
         std::thread::scope(|s| {
@@ -104,11 +102,12 @@ pub mod blocking {
                 }
                 send_bytes(b, 0, "ack", &[1])
             });
-            for _ in 0..reps {
-                send_bytes(a, 1, "bench", &msg)?;
-            }
-            recv_bytes(a, 1, "ack")?;
-            join(receiver)
+            let sent = (0..reps)
+                .try_for_each(|_| send_bytes(a, 1, "bench", &msg))
+                .and_then(|()| recv_bytes(a, 1, "ack").map(drop))
+                .map_err(|e| error_chain(&e));
+            // The other side's failure explains ours (it stopped reading), so it comes first.
+            join(receiver).and(sent)
         })?;
         Ok(started.elapsed())
     }
@@ -118,7 +117,7 @@ pub mod blocking {
         b: &mut C,
         rounds: usize,
         size: usize,
-    ) -> Result<Vec<Duration>, Error> {
+    ) -> Result<Vec<Duration>, String> {
         let ping = vec![1u8; size];
         std::thread::scope(|s| {
             let ponger = s.spawn(|| {
@@ -129,14 +128,31 @@ pub mod blocking {
                 Ok(())
             });
             let mut times = Vec::with_capacity(rounds);
-            for _ in 0..rounds {
-                let t = Instant::now();
-                send_bytes(a, 1, "ping", &ping)?;
-                recv_bytes(a, 1, "pong")?;
-                times.push(t.elapsed());
-            }
-            join(ponger)?;
-            Ok(times)
+            let pinged = (0..rounds)
+                .try_for_each(|_| {
+                    let t = Instant::now();
+                    send_bytes(a, 1, "ping", &ping)?;
+                    recv_bytes(a, 1, "pong")?;
+                    times.push(t.elapsed());
+                    Ok::<(), Error>(())
+                })
+                .map_err(|e| error_chain(&e));
+            join(ponger).and(pinged).map(|()| times)
         })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::join;
+
+        #[test]
+        fn a_panicking_party_is_reported_as_such() {
+            let got = std::thread::scope(|s| {
+                #[allow(clippy::panic)]
+                let handle = s.spawn(|| -> Result<(), channel_core::Error> { panic!("boom") });
+                join(handle)
+            });
+            assert_eq!(got, Err("party 1's thread panicked".to_string()));
+        }
     }
 }

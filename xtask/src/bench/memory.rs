@@ -2,18 +2,23 @@
 //! in a fresh process (`xtask bench-memory <transport> <bytes>`), because a
 //! process's high-water mark can only grow.
 
-use channel_core::{Channel, Error, recv_bytes, send_bytes};
+use channel_core::{Channel, Error, error_chain, recv_bytes, send_bytes};
+
+use crate::transports::{Transport, two, with_local_parties};
 
 /// Spawns the probe for `transport` and returns the peak extra resident memory
 /// in bytes (`None` for the memcpy baseline, which moves no message, and for
 /// stock libp2p and four-lane p2p, which are only throughput and latency references).
-pub fn measure(transport: &str, bytes: usize) -> Result<Option<u64>, String> {
-    if matches!(transport, "memcpy" | "libp2p-stock" | "p2p-4-lanes") {
+pub fn measure(transport: Transport, bytes: usize) -> Result<Option<u64>, String> {
+    if matches!(
+        transport,
+        Transport::Memcpy | Transport::Libp2pStock | Transport::P2p4Lanes
+    ) {
         return Ok(None);
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;
     let out = std::process::Command::new(exe)
-        .args(["bench-memory", transport, &bytes.to_string()])
+        .args(["bench-memory", transport.name(), &bytes.to_string()])
         .output()
         .map_err(|e| format!("cannot run the memory probe: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -44,67 +49,23 @@ fn status_bytes(field: &str) -> Result<u64, String> {
 }
 
 /// The probe's body: moves one message of `bytes` from party 0 to party 1.
-pub fn probe(args: &[String]) -> Result<(), String> {
-    let (Some(transport), Some(bytes)) = (args.first(), args.get(1)) else {
-        return Err("usage: bench-memory <transport> <bytes>".into());
-    };
-    let bytes: usize = bytes
-        .parse()
-        .map_err(|_| format!("'{bytes}' is not a size"))?;
-    let runtime = super::runtime()?;
-    let err = |e: Error| crate::demo::describe(&e);
-    runtime.block_on(async {
-        match transport.as_str() {
-            "raw-tcp" => {
-                let (mut a, mut b) = super::tcp::pair().await.map_err(|e| e.to_string())?;
-                report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
-            }
-            "tokio" => {
-                let mut it = channel_tokio::TokioChannel::network(2).into_iter();
-                let (Some(mut a), Some(mut b)) = (it.next(), it.next()) else {
-                    return Err("no parties".into());
-                };
-                report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
-            }
-            "std" => {
-                let mut it = channel_std::StdChannel::network(2).into_iter();
-                let (Some(mut a), Some(mut b)) = (it.next(), it.next()) else {
-                    return Err("no parties".into());
-                };
-                let before = status_bytes("VmRSS:")?;
-                let msg = vec![0xA5u8; bytes];
-                channel_core::blocking::send_bytes(&mut a, 1, "mem", &msg).map_err(err)?;
-                drop(msg);
-                let got = channel_core::blocking::recv_bytes(&mut b, 0, "mem").map_err(err)?;
-                check(got.len(), bytes)?;
-                report(before)
-            }
-            "http-relay" => {
-                let (relay, mut parties) = crate::demo::relay_parties(2).await?;
-                let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
-                    return Err("no parties".into());
-                };
-                let before = transfer(&mut a, &mut b, bytes).await.map_err(err)?;
-                relay.shutdown();
-                report(before)
-            }
-            "http-direct" => {
-                let mut parties = crate::demo::direct_parties(2).await?;
-                let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
-                    return Err("no parties".into());
-                };
-                report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
-            }
-            "p2p" => {
-                let mut parties =
-                    crate::demo::p2p_parties(2, channel_p2p::P2pOptions::default()).await?;
-                let (Some(mut b), Some(mut a)) = (parties.pop(), parties.pop()) else {
-                    return Err("no parties".into());
-                };
-                report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
-            }
-            other => Err(format!("unknown transport '{other}'")),
-        }
+pub fn probe(transport: Transport, bytes: usize) -> Result<(), String> {
+    let err = |e: Error| error_chain(&e);
+    if transport == Transport::Std {
+        let (mut a, mut b) = two(channel_std::StdChannel::network(2))?;
+        let before = status_bytes("VmRSS:")?;
+        let msg = vec![0xA5u8; bytes];
+        channel_core::blocking::send_bytes(&mut a, 1, "mem", &msg).map_err(err)?;
+        drop(msg);
+        let got = channel_core::blocking::recv_bytes(&mut b, 0, "mem").map_err(err)?;
+        check(got.len(), bytes)?;
+        return report(before);
+    }
+    super::runtime()?.block_on(async {
+        with_local_parties!(transport, 2, |parties| {
+            let (mut a, mut b) = two(parties)?;
+            report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
+        })
     })
 }
 

@@ -12,12 +12,13 @@ mod libp2p_stock;
 mod measure;
 mod memory;
 mod report;
-mod tcp;
 
 use std::time::{Duration, Instant};
 
-use channel_core::Error;
+use channel_core::error_chain;
 
+use crate::flags;
+use crate::transports::{Transport, two, with_local_parties};
 pub use memory::probe as memory_probe;
 use report::{Latency, Row};
 
@@ -32,92 +33,21 @@ pub struct Settings {
     /// Round trips of a [`measure::BIG_PING`] message.
     pub big_rounds: usize,
     pub memory_message: usize,
-    pub transports: Vec<String>,
+    pub transports: Vec<Transport>,
     /// Measured runs per throughput point (the median is reported), after one
     /// unreported warm-up run when `warm_up`.
     pub samples: usize,
     pub warm_up: bool,
 }
 
-/// Every transport the bench knows, baselines first.
-pub const TRANSPORTS: &[&str] = &[
-    "memcpy",
-    "raw-tcp",
-    "tokio",
-    "std",
-    "http-relay",
-    "http-direct",
-    "p2p",
-    "p2p-4-lanes",
-    "libp2p-stock",
-];
-
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut quick = false;
-    let mut in_release = false;
-    let mut transports: Vec<String> = TRANSPORTS.iter().map(|t| t.to_string()).collect();
-    let mut sizes: Option<Vec<usize>> = None;
-    let mut memory = true;
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--quick" => quick = true,
-            "--in-release" => in_release = true,
-            "--transports" => {
-                let list = args.next().ok_or("--transports needs a value")?;
-                transports = list.split(',').map(str::to_string).collect();
-                for t in &transports {
-                    if !TRANSPORTS.contains(&t.as_str()) {
-                        return Err(format!(
-                            "unknown transport '{t}'; known: {}",
-                            TRANSPORTS.join(", ")
-                        ));
-                    }
-                }
-                // The baselines are what the ratios are measured against.
-                for baseline in ["raw-tcp", "memcpy"] {
-                    if !transports.iter().any(|t| t == baseline) {
-                        transports.insert(0, baseline.to_string());
-                    }
-                }
-            }
-            "--sizes" => {
-                let list = args.next().ok_or("--sizes needs a value")?;
-                sizes = Some(parse_sizes(list)?);
-            }
-            "--no-memory" => memory = false,
-            other => {
-                return Err(format!(
-                    "unknown bench option '{other}' (see `cargo xtask help`)"
-                ));
-            }
-        }
-    }
-    if !quick && !in_release && cfg!(debug_assertions) {
+pub fn run(flags: &flags::Bench) -> Result<(), String> {
+    if !flags.quick && !flags.in_release && cfg!(debug_assertions) {
         // Re-run this very command from a release build.
         println!("bench: building and running in release mode (cargo run --release)");
-        let mut forwarded = vec![
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "xtask",
-            "--",
-            "bench",
-            "--in-release",
-        ];
-        let list = transports.join(",");
-        forwarded.extend(["--transports", list.as_str()]);
-        let size_list = sizes
-            .as_ref()
-            .map(|s| s.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
-        if let Some(list) = &size_list {
-            forwarded.extend(["--sizes", list.as_str()]);
-        }
-        if !memory {
-            forwarded.push("--no-memory");
-        }
-        let status = crate::run::cargo(&forwarded)
+        let mut args = vec!["run", "--release", "--quiet", "-p", "xtask", "--"];
+        let forwarded = flags.release_args();
+        args.extend(forwarded.iter().map(String::as_str));
+        let status = crate::run::cargo(&args)
             .status()
             .map_err(|e| format!("cannot start cargo: {e}"))?;
         return if status.success() {
@@ -126,9 +56,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Err("the release bench failed".into())
         };
     }
-    let mut settings = if quick {
+    let transports = flags.transports.clone().unwrap_or_else(|| {
+        Transport::ALL
+            .into_iter()
+            .filter(|t| t.in_bench())
+            .collect()
+    });
+    let mut settings = if flags.quick {
         Settings {
-            quick,
+            quick: true,
             sizes: vec![1 << 10, 64 << 10, 4 << 20],
             bytes_per_point: 8 << 20,
             rounds: 100,
@@ -140,7 +76,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     } else {
         Settings {
-            quick,
+            quick: false,
             sizes: vec![1 << 10, 16 << 10, 256 << 10, 4 << 20, 16 << 20, 64 << 20],
             bytes_per_point: 128 << 20,
             rounds: 2000,
@@ -151,10 +87,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             warm_up: true,
         }
     };
-    if let Some(sizes) = sizes {
-        settings.sizes = sizes;
+    if let Some(sizes) = &flags.sizes {
+        settings.sizes = sizes.clone();
     }
-    if !memory {
+    if !flags.memory {
         settings.memory_message = 0;
     }
     measure_all(&settings)
@@ -176,13 +112,14 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
     );
     let started = Instant::now();
     let mut rows = Vec::new();
-    for name in &settings.transports {
+    for &transport in &settings.transports {
+        let name = transport.name();
         print!("  {name:<12} ");
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let t = Instant::now();
-        let mut row = bench_one(name, settings).map_err(|e| format!("{name}: {e}"))?;
+        let mut row = bench_one(transport, settings).map_err(|e| format!("{name}: {e}"))?;
         if settings.memory_message > 0 {
-            row.peak_memory = memory::measure(name, settings.memory_message)?;
+            row.peak_memory = memory::measure(transport, settings.memory_message)?;
         }
         println!("done in {:.1?}", t.elapsed());
         rows.push(row);
@@ -201,30 +138,6 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
         started.elapsed()
     );
     Ok(())
-}
-
-/// Parses `1024,16K,4M` (suffixes K and M are binary: KiB, MiB).
-fn parse_sizes(list: &str) -> Result<Vec<usize>, String> {
-    list.split(',')
-        .map(|item| {
-            let item = item.trim();
-            let (digits, unit) = match item.strip_suffix(['K', 'k']) {
-                Some(d) => (d, 1 << 10),
-                None => match item.strip_suffix(['M', 'm']) {
-                    Some(d) => (d, 1 << 20),
-                    None => (item, 1),
-                },
-            };
-            digits
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| n.checked_mul(unit))
-                .filter(|n| (1..=1 << 30).contains(n))
-                .ok_or_else(|| {
-                    format!("bad size '{item}' in --sizes (e.g. 1024,16K,4M; 1 byte to 1 GiB)")
-                })
-        })
-        .collect()
 }
 
 /// The ping-pong series of every row: (message size, rounds).
@@ -287,7 +200,7 @@ macro_rules! measure_pair {
     ($a:expr, $b:expr, $name:expr, $s:expr) => {{
         let (mut a, mut b) = ($a, $b);
         let settings: &Settings = $s;
-        let fail = |e: Error| crate::demo::describe(&e);
+        let fail = |e: channel_core::Error| error_chain(&e);
         let mut row = Row::new($name);
         for &size in &settings.sizes {
             let reps = reps(settings, size);
@@ -327,81 +240,46 @@ macro_rules! measure_pair {
     }};
 }
 
-fn bench_one(name: &str, s: &Settings) -> Result<Row, String> {
-    let err = |e: Error| crate::demo::describe(&e);
-    match name {
-        "memcpy" => Ok(memcpy_row(s)),
-        "std" => {
-            let mut it = channel_std::StdChannel::network(2).into_iter();
-            let (Some(mut a), Some(mut b)) = (it.next(), it.next()) else {
-                return Err("no parties".into());
-            };
-            let mut row = Row::new("std");
-            for &size in &s.sizes {
-                let reps = reps(s, size);
-                let mut rates = Vec::new();
-                for _ in 0..runs(s) {
-                    let took =
-                        measure::blocking::throughput(&mut a, &mut b, size, reps).map_err(err)?;
-                    rates.push(mib_per_s(size, reps, took));
-                }
-                row.throughput.push((size, summarize(rates, s)));
-            }
-            for (size, rounds) in round_trips(s) {
-                let times =
-                    measure::blocking::latency(&mut a, &mut b, rounds, size).map_err(err)?;
-                row.set_round_trips(size, latency_of(times));
-            }
-            Ok(row)
-        }
-        "raw-tcp" => runtime()?.block_on(async {
-            let (a, b) = tcp::pair().await.map_err(|e| e.to_string())?;
-            frames::row("raw-tcp", a, b, s).await
+fn bench_one(transport: Transport, s: &Settings) -> Result<Row, String> {
+    let name = transport.name();
+    match transport {
+        Transport::Memcpy => Ok(memcpy_row(s)),
+        Transport::Std => std_row(s),
+        Transport::RawTcp => runtime()?.block_on(async {
+            let (a, b) = crate::raw_tcp::pair().await.map_err(|e| e.to_string())?;
+            frames::row(name, a, b, s).await
         }),
-        "tokio" => runtime()?.block_on(async {
-            let mut it = channel_tokio::TokioChannel::network(2).into_iter();
-            let (Some(a), Some(b)) = (it.next(), it.next()) else {
-                return Err("no parties".into());
-            };
-            measure_pair!(a, b, "tokio", s)
-        }),
-        "http-relay" => runtime()?.block_on(async {
-            let (relay, mut parties) = crate::demo::relay_parties(2).await?;
-            let (Some(b), Some(a)) = (parties.pop(), parties.pop()) else {
-                return Err("no parties".into());
-            };
-            let row = measure_pair!(a, b, "http-relay", s);
-            relay.shutdown();
-            row
-        }),
-        "http-direct" => runtime()?.block_on(async {
-            let mut parties = crate::demo::direct_parties(2).await?;
-            let (Some(b), Some(a)) = (parties.pop(), parties.pop()) else {
-                return Err("no parties".into());
-            };
-            measure_pair!(a, b, "http-direct", s)
-        }),
-        "p2p" | "p2p-4-lanes" => runtime()?.block_on(async {
-            let mut options = channel_p2p::P2pOptions::default();
-            let name = if name == "p2p" {
-                "p2p"
-            } else {
-                // Four connections per pair, to show what lanes bring here.
-                options.lanes = 4;
-                "p2p-4-lanes"
-            };
-            let mut parties = crate::demo::p2p_parties(2, options).await?;
-            let (Some(b), Some(a)) = (parties.pop(), parties.pop()) else {
-                return Err("no parties".into());
-            };
-            measure_pair!(a, b, name, s)
-        }),
-        "libp2p-stock" => runtime()?.block_on(async {
+        Transport::Libp2pStock => runtime()?.block_on(async {
             let (a, b) = libp2p_stock::pair().await?;
-            frames::row("libp2p-stock", a, b, s).await
+            frames::row(name, a, b, s).await
         }),
-        other => Err(format!("unknown transport '{other}'")),
+        async_transport => runtime()?.block_on(async {
+            with_local_parties!(async_transport, 2, |parties| {
+                let (a, b) = two(parties)?;
+                measure_pair!(a, b, name, s)
+            })
+        }),
     }
+}
+
+/// The blocking in-process transport, each party on a thread of its own.
+fn std_row(s: &Settings) -> Result<Row, String> {
+    let (mut a, mut b) = two(channel_std::StdChannel::network(2))?;
+    let mut row = Row::new("std");
+    for &size in &s.sizes {
+        let reps = reps(s, size);
+        let mut rates = Vec::new();
+        for _ in 0..runs(s) {
+            let took = measure::blocking::throughput(&mut a, &mut b, size, reps)?;
+            rates.push(mib_per_s(size, reps, took));
+        }
+        row.throughput.push((size, summarize(rates, s)));
+    }
+    for (size, rounds) in round_trips(s) {
+        let times = measure::blocking::latency(&mut a, &mut b, rounds, size)?;
+        row.set_round_trips(size, latency_of(times));
+    }
+    Ok(row)
 }
 
 /// The in-process limit: copying the message once.

@@ -9,6 +9,7 @@ use plotters::prelude::*;
 
 use super::Settings;
 use super::measure::BIG_PING;
+use crate::transports::Transport;
 
 /// Median and 99th percentile of the round-trip times.
 #[derive(Debug, Clone, Copy)]
@@ -52,10 +53,11 @@ impl Row {
 
 /// The baseline a transport is compared with: memcpy in-process, raw TCP for sockets.
 fn baseline_of(name: &str) -> &'static str {
-    match name {
-        "memcpy" | "tokio" | "std" => "memcpy",
-        _ => "raw-tcp",
-    }
+    Transport::ALL
+        .into_iter()
+        .find(|t| t.name() == name)
+        .map_or(Transport::RawTcp, Transport::baseline)
+        .name()
 }
 
 fn size_label(size: usize) -> String {

@@ -1,9 +1,10 @@
 //! The socket baseline: two parties on one loopback TCP connection with 4-byte
 //! length-prefixed frames and TCP_NODELAY. The bench measures it at the socket's
-//! limit through [`FrameStream`] (frames from one buffer into one reused buffer);
-//! the memory probe drives it as an async `Channel`, like the transports.
+//! limit through its `FrameStream` (frames from one buffer into one reused
+//! buffer); the memory probe drives it as an async `Channel`, like the transports.
 
-use super::frames::{FrameStream, checked_len, len_prefix};
+use std::io;
+
 use channel_core::transport::TransportError;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -11,12 +12,31 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Largest frame the baseline accepts (bounded before allocating, like everything here).
-const MAX_FRAME: usize = 1 << 30;
+pub const MAX_FRAME: usize = 1 << 30;
 
+/// Checks a frame's length before anything is allocated for it.
+pub fn checked_len(word: [u8; 4], max: usize) -> io::Result<usize> {
+    let len = u32::from_le_bytes(word) as usize;
+    if len > max {
+        return Err(io::Error::other(format!(
+            "a frame of {len} bytes, more than {max}"
+        )));
+    }
+    Ok(len)
+}
+
+/// The frame's length prefix, or an error beyond 4 GiB.
+pub fn len_prefix(msg: &[u8]) -> io::Result<[u8; 4]> {
+    u32::try_from(msg.len())
+        .map(u32::to_le_bytes)
+        .map_err(|_| io::Error::other("a frame beyond 4 GiB"))
+}
+
+/// One end of the connection.
 pub struct TcpChannel {
     me: usize,
-    read: BufReader<OwnedReadHalf>,
-    write: OwnedWriteHalf,
+    pub(crate) read: BufReader<OwnedReadHalf>,
+    pub(crate) write: OwnedWriteHalf,
 }
 
 /// Two connected parties on 127.0.0.1.
@@ -38,20 +58,6 @@ pub async fn pair() -> std::io::Result<(TcpChannel, TcpChannel)> {
     Ok((make(0, client), make(1, server)))
 }
 
-impl FrameStream for TcpChannel {
-    async fn write_frame(&mut self, msg: &[u8]) -> std::io::Result<()> {
-        self.write.write_all(&len_prefix(msg)?).await?;
-        self.write.write_all(msg).await
-    }
-
-    async fn read_frame_into(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
-        let mut word = [0u8; 4];
-        self.read.read_exact(&mut word).await?;
-        buf.resize(checked_len(word, max.min(MAX_FRAME))?, 0);
-        self.read.read_exact(buf).await.map(drop)
-    }
-}
-
 /// A broken connection: the bench only needs to know that it failed.
 fn io_error(party: usize, _: std::io::Error) -> TransportError {
     TransportError::Closed { party }
@@ -68,14 +74,16 @@ impl Channel for TcpChannel {
         _: SendInfo,
     ) -> Result<(), TransportError> {
         channel_core::transport::check_peer(self.me, p, 2)?;
-        let len = u32::try_from(msg.len()).map_err(|_| TransportError::QueueFull {
-            party: p,
-            queued: 0,
-            adding: msg.len(),
-            limit: u32::MAX as usize,
-        })?;
+        if msg.len() > MAX_FRAME {
+            return Err(TransportError::ChunkTooLarge {
+                party: p,
+                size: msg.len(),
+                limit: MAX_FRAME,
+            });
+        }
+        let len = len_prefix(&msg).map_err(|e| io_error(p, e))?;
         self.write
-            .write_all(&len.to_le_bytes())
+            .write_all(&len)
             .await
             .map_err(|e| io_error(p, e))?;
         self.write.write_all(&msg).await.map_err(|e| io_error(p, e))
@@ -88,10 +96,7 @@ impl Channel for TcpChannel {
             .read_exact(&mut len)
             .await
             .map_err(|e| io_error(p, e))?;
-        let len = u32::from_le_bytes(len) as usize;
-        if len > MAX_FRAME {
-            return Err(TransportError::Closed { party: p });
-        }
+        let len = checked_len(len, MAX_FRAME).map_err(|e| io_error(p, e))?;
         let mut buf = vec![0u8; len];
         self.read
             .read_exact(&mut buf)

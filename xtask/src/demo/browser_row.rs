@@ -5,45 +5,38 @@
 
 use std::time::Duration;
 
-use channel_core::{Metered, recv_from};
+use channel_core::{Metered, error_chain, recv_from};
 
-use super::{Page, find_tools, finish_natives, relay_with_session, spawn_natives};
-use crate::demo::{
-    Outcome, PartyResult, Scenario, combine, describe, expected_sum, input, party_steps, seed,
-};
+use super::{Outcome, PartyResult, Scenario, combine, expected_sum, input, party_steps, seed};
+use crate::browser::{Page, find_tools};
+use crate::relay_session::RelaySession;
 
 /// How the browser reports: (sum correct, exchange correct, bytes sent, microseconds).
 type Report = (bool, bool, u64, u64);
 
 pub fn run(s: &Scenario) -> Result<Outcome, String> {
-    let (tools, runner) = find_tools()
+    let tools = find_tools()
         .ok_or("the browser toolchain is not installed; `cargo xtask browser-tests` installs it")?;
     let s = *s;
-    let (runtime, relay, url, session) = relay_with_session(s.parties)?;
+    let relay = RelaySession::start(s.parties)?;
 
-    let natives = spawn_natives(
-        &runtime,
-        &url,
-        &session,
-        1..s.parties,
-        move |ch, party| async move {
-            let mut ch = Metered::new(ch);
-            let mine = party_steps(&mut ch, party, s).await;
-            let report = if party == 1 {
-                let got: Result<Report, _> = recv_from(&mut ch, 0, "demo/browser-report").await;
-                Some(got.map_err(|e| format!("the browser's report: {}", describe(&e)))?)
-            } else {
-                None
-            };
-            Ok((mine, report))
-        },
-    );
+    let natives = relay.spawn_natives(1..s.parties, move |ch, party| async move {
+        let mut ch = Metered::new(ch);
+        let mine = party_steps(&mut ch, party, s).await;
+        let report = if party == 1 {
+            let got: Result<Report, _> = recv_from(&mut ch, 0, "demo/browser-report").await;
+            Some(got.map_err(|e| format!("the browser's report: {}", error_chain(&e)))?)
+        } else {
+            None
+        };
+        Ok((mine, report))
+    });
 
     let page = Page::prepare()?;
-    let mut cmd = page.wasm_test(&tools, &runner, "demo_party", &url)?;
+    let mut cmd = page.wasm_test(&tools, "demo_party", &relay.url)?;
     let prev = s.parties - 1;
-    cmd.env("CHANNEL_WASM_DEMO_SESSION", &session.session)
-        .env("CHANNEL_WASM_DEMO_TOKEN", &session.tokens[0])
+    cmd.env("CHANNEL_WASM_DEMO_SESSION", &relay.session.session)
+        .env("CHANNEL_WASM_DEMO_TOKEN", relay.token(0))
         .env("CHANNEL_WASM_DEMO_SIZE", s.size.to_string())
         .env("CHANNEL_WASM_DEMO_INPUT", input(0).to_string())
         .env("CHANNEL_WASM_DEMO_SEED", seed(0).to_string())
@@ -57,7 +50,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     page.clean();
     let output = output.map_err(|e| format!("cannot run the wasm build: {e}"))?;
     if !output.status.success() {
-        relay.shutdown();
+        relay.relay.shutdown();
         let text = String::from_utf8_lossy(&output.stdout).to_string()
             + &String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = text.lines().rev().take(25).collect();
@@ -68,8 +61,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
         ));
     }
 
-    let joined = finish_natives(&runtime, natives);
-    relay.shutdown();
+    let joined = relay.finish(natives);
     let mut results: Vec<PartyResult> = Vec::with_capacity(s.parties);
     let mut browser = None;
     let mut natives = Vec::new();

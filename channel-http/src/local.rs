@@ -1,0 +1,117 @@
+//! Parties on this machine: a relay, or direct-mode endpoints, on 127.0.0.1
+//! with ports the OS picks, and the parties of a fresh session on them. For
+//! tests, examples, demos and benchmarks, so that "n parties on loopback" is
+//! written once.
+//!
+//! ```
+//! use channel_core::{recv_from, send_to};
+//! use channel_http::local;
+//! use channel_http::relay::RelayConfig;
+//! use channel_http::ClientOptions;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), channel_http::HttpError> {
+//! let mut net = local::relay_network(2, RelayConfig::default(), &ClientOptions::default()).await?;
+//! send_to(&mut net.parties[0], 1, "hello", &7u32).await?;
+//! let got: u32 = recv_from(&mut net.parties[1], 0, "hello").await?;
+//! assert_eq!(got, 7);
+//! net.relay.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+
+use tokio::net::TcpListener;
+
+use crate::relay::{Relay, RelayConfig};
+use crate::{ClientOptions, DirectChannel, DirectConfig, DirectOptions, HttpChannel, HttpError};
+
+/// A TCP listener on a free port of 127.0.0.1 and its `http://` URL.
+pub async fn listener() -> Result<(TcpListener, String), HttpError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| HttpError::Setup(format!("cannot bind 127.0.0.1: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| HttpError::Setup(format!("no local address: {e}")))?;
+    Ok((listener, format!("http://{addr}")))
+}
+
+/// A relay with `config` serving on a free port of 127.0.0.1 (in a task of the
+/// current tokio runtime), and its URL. It serves until [`Relay::shutdown`].
+pub async fn start_relay(config: RelayConfig) -> Result<(Relay, String), HttpError> {
+    let relay = Relay::new(config);
+    let (listener, url) = listener().await?;
+    let serving = crate::serve(listener, relay.router(), relay.shutdown_signal());
+    tokio::spawn(async move {
+        if let Err(e) = serving.await {
+            tracing::warn!("the local relay stopped: {e}");
+        }
+    });
+    Ok((relay, url))
+}
+
+/// The `n` parties of a fresh session on the relay at `url`, party `i` at index `i`.
+pub async fn join_session(
+    url: &str,
+    n: usize,
+    options: &ClientOptions,
+) -> Result<Vec<HttpChannel>, HttpError> {
+    let session = HttpChannel::create_session(url, n, None, options).await?;
+    let mut parties = Vec::with_capacity(n);
+    for token in &session.tokens {
+        parties.push(HttpChannel::join(url, &session.session, token, options).await?);
+    }
+    Ok(parties)
+}
+
+/// A relay on 127.0.0.1 and the parties of one session on it.
+#[derive(Debug)]
+pub struct RelayNetwork {
+    /// The relay; shut it down when done.
+    pub relay: Relay,
+    /// Its URL.
+    pub url: String,
+    /// Party `i` of the session at index `i`.
+    pub parties: Vec<HttpChannel>,
+}
+
+/// A relay with `config` on 127.0.0.1 and the `n` parties of a fresh session on it.
+pub async fn relay_network(
+    n: usize,
+    config: RelayConfig,
+    options: &ClientOptions,
+) -> Result<RelayNetwork, HttpError> {
+    let (relay, url) = start_relay(config).await?;
+    match join_session(&url, n, options).await {
+        Ok(parties) => Ok(RelayNetwork {
+            relay,
+            url,
+            parties,
+        }),
+        Err(e) => {
+            relay.shutdown();
+            Err(e)
+        }
+    }
+}
+
+/// `n` direct-mode parties, each serving its endpoint on 127.0.0.1, with a
+/// fresh key per pair.
+pub async fn direct_network(
+    n: usize,
+    options: &DirectOptions,
+) -> Result<Vec<DirectChannel>, HttpError> {
+    let mut listeners = Vec::with_capacity(n);
+    let mut urls = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (listener, url) = listener().await?;
+        listeners.push(listener);
+        urls.push(url);
+    }
+    let tables = DirectConfig::generate(&urls)?;
+    let mut parties = Vec::with_capacity(n);
+    for (listener, table) in listeners.into_iter().zip(tables) {
+        parties.push(DirectChannel::start(listener, table, options.clone()).await?);
+    }
+    Ok(parties)
+}

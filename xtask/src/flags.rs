@@ -1,0 +1,275 @@
+//! Every command and option of `cargo xtask`, parsed in one place (as
+//! rust-analyzer's xtask does); the commands get typed values, never strings.
+
+use crate::transports::Transport;
+
+pub const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  test-all            fmt, clippy, every crate's tests (conformance kit included), browser tests in
+                      headless Chromium, examples, demo and bench smoke runs; non-zero exit on any
+                      failure
+  demo [options]      run the secure-sum protocol and a 16 MiB exchange over every transport
+                      --transports a,b   only these transports (tokio, std, http-relay, http-direct, p2p,
+                                         browser: party 0 in headless Chromium; in the default
+                                         list when the browser toolchain is installed)
+                      --size BYTES       size of the exchanged message (default 16 MiB)
+                      --parties N        number of parties (default 3)
+  bench [options]     throughput (1 KiB..64 MiB; median of 3 runs after a warm-up), 100-byte
+                      and 16 MiB round trips of every transport, against memcpy and raw TCP
+                      baselines measured in the same run; peak memory for a 256 MiB message;
+                      writes target/bench/report.md and throughput.svg (release build)
+                      --quick            a small smoke run in the current build
+                      --transports a,b   only these (baselines are always included)
+                      --sizes 16K,4M     only these message sizes (suffix K = KiB, M = MiB)
+                      --no-memory        skip the peak-memory runs
+  browser-tests       only the browser step of test-all (installs its tools when missing)
+  help                this text
+";
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    TestAll,
+    Demo(Demo),
+    Bench(Bench),
+    BrowserTests,
+    /// The bench's memory probe, in a process of its own (internal).
+    BenchMemory {
+        transport: Transport,
+        bytes: usize,
+    },
+    Help,
+}
+
+/// Options of `demo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Demo {
+    /// `None`: every demo transport, the browser when its tools are installed.
+    pub transports: Option<Vec<Transport>>,
+    pub size: usize,
+    pub parties: usize,
+}
+
+/// Options of `bench`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bench {
+    pub quick: bool,
+    /// Already running in the release build (internal).
+    pub in_release: bool,
+    /// `None`: every bench transport. Always includes both baselines.
+    pub transports: Option<Vec<Transport>>,
+    pub sizes: Option<Vec<usize>>,
+    pub memory: bool,
+}
+
+impl Bench {
+    /// The arguments that make the release build run this same bench.
+    pub fn release_args(&self) -> Vec<String> {
+        let mut args = vec!["bench".to_string(), "--in-release".to_string()];
+        if let Some(transports) = &self.transports {
+            let names: Vec<&str> = transports.iter().map(|t| t.name()).collect();
+            args.extend(["--transports".to_string(), names.join(",")]);
+        }
+        if let Some(sizes) = &self.sizes {
+            let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+            args.extend(["--sizes".to_string(), sizes.join(",")]);
+        }
+        if !self.memory {
+            args.push("--no-memory".to_string());
+        }
+        args
+    }
+}
+
+/// Parses the arguments after `cargo xtask`.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    let mut rest = rest.iter().map(String::as_str);
+    let command = match command.as_str() {
+        "test-all" => Command::TestAll,
+        "browser-tests" => Command::BrowserTests,
+        "help" | "--help" | "-h" => Command::Help,
+        "demo" => Command::Demo(demo(&mut rest)?),
+        "bench" => Command::Bench(bench(&mut rest)?),
+        "bench-memory" => {
+            let (Some(transport), Some(bytes)) = (rest.next(), rest.next()) else {
+                return Err("usage: bench-memory <transport> <bytes>".into());
+            };
+            Command::BenchMemory {
+                transport: Transport::parse(transport, Transport::in_bench)?,
+                bytes: number("bench-memory", bytes)?,
+            }
+        }
+        other => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
+    };
+    match rest.next() {
+        Some(extra) => Err(format!(
+            "'{}' takes no argument '{extra}' (see `cargo xtask help`)",
+            args[0]
+        )),
+        None => Ok(command),
+    }
+}
+
+fn demo<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Demo, String> {
+    let mut demo = Demo {
+        transports: None,
+        size: 16 << 20,
+        parties: 3,
+    };
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag {
+            "--transports" => demo.transports = Some(transports(value()?, Transport::in_demo)?),
+            "--size" => demo.size = number(flag, value()?)?,
+            "--parties" => demo.parties = number(flag, value()?)?,
+            other => {
+                return Err(format!(
+                    "unknown demo option '{other}' (see `cargo xtask help`)"
+                ));
+            }
+        }
+    }
+    if demo.parties < 2 {
+        return Err("--parties must be at least 2".into());
+    }
+    Ok(demo)
+}
+
+fn bench<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Bench, String> {
+    let mut bench = Bench {
+        quick: false,
+        in_release: false,
+        transports: None,
+        sizes: None,
+        memory: true,
+    };
+    while let Some(flag) = args.next() {
+        match flag {
+            "--quick" => bench.quick = true,
+            "--in-release" => bench.in_release = true,
+            "--no-memory" => bench.memory = false,
+            "--transports" => {
+                let list = args.next().ok_or("--transports needs a value")?;
+                let mut chosen = transports(list, Transport::in_bench)?;
+                // The baselines are what the ratios are measured against.
+                for baseline in [Transport::RawTcp, Transport::Memcpy] {
+                    if !chosen.contains(&baseline) {
+                        chosen.insert(0, baseline);
+                    }
+                }
+                bench.transports = Some(chosen);
+            }
+            "--sizes" => {
+                let list = args.next().ok_or("--sizes needs a value")?;
+                bench.sizes = Some(sizes(list)?);
+            }
+            other => {
+                return Err(format!(
+                    "unknown bench option '{other}' (see `cargo xtask help`)"
+                ));
+            }
+        }
+    }
+    Ok(bench)
+}
+
+fn number(flag: &str, value: &str) -> Result<usize, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag} expects a number, got '{value}'"))
+}
+
+fn transports(list: &str, allowed: fn(Transport) -> bool) -> Result<Vec<Transport>, String> {
+    list.split(',')
+        .map(|name| Transport::parse(name.trim(), allowed))
+        .collect()
+}
+
+/// Parses `1024,16K,4M` (suffixes K and M are binary: KiB, MiB).
+fn sizes(list: &str) -> Result<Vec<usize>, String> {
+    list.split(',')
+        .map(|item| {
+            let item = item.trim();
+            let (digits, unit) = match item.strip_suffix(['K', 'k']) {
+                Some(d) => (d, 1 << 10),
+                None => match item.strip_suffix(['M', 'm']) {
+                    Some(d) => (d, 1 << 20),
+                    None => (item, 1),
+                },
+            };
+            digits
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_mul(unit))
+                .filter(|n| (1..=1 << 30).contains(n))
+                .ok_or_else(|| {
+                    format!("bad size '{item}' in --sizes (e.g. 1024,16K,4M; 1 byte to 1 GiB)")
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn commands_and_their_options() {
+        assert_eq!(parse(&[]), Ok(Command::Help));
+        assert_eq!(parse(&args("test-all")), Ok(Command::TestAll));
+        assert!(parse(&args("test-all --fast")).is_err());
+        assert!(parse(&args("deploy")).is_err());
+        assert_eq!(
+            parse(&args("demo --transports tokio,p2p --size 1024 --parties 4")),
+            Ok(Command::Demo(Demo {
+                transports: Some(vec![Transport::Tokio, Transport::P2p]),
+                size: 1024,
+                parties: 4
+            }))
+        );
+        assert!(parse(&args("demo --parties 1")).is_err());
+        assert!(parse(&args("demo --size")).is_err());
+        assert!(parse(&args("demo --transports memcpy")).is_err());
+        assert_eq!(
+            parse(&args("bench-memory p2p 4096")),
+            Ok(Command::BenchMemory {
+                transport: Transport::P2p,
+                bytes: 4096
+            })
+        );
+    }
+
+    #[test]
+    fn bench_options_always_keep_the_baselines_and_survive_the_release_hop() {
+        let Ok(Command::Bench(bench)) =
+            parse(&args("bench --transports p2p --sizes 16K,4M --no-memory"))
+        else {
+            panic!("not a bench");
+        };
+        assert_eq!(
+            bench.transports,
+            Some(vec![Transport::Memcpy, Transport::RawTcp, Transport::P2p])
+        );
+        assert_eq!(bench.sizes, Some(vec![16 << 10, 4 << 20]));
+        let again = parse(&bench.release_args());
+        assert_eq!(
+            again,
+            Ok(Command::Bench(Bench {
+                in_release: true,
+                ..bench
+            }))
+        );
+        assert!(parse(&args("bench --sizes 0")).is_err());
+        assert!(parse(&args("bench --sizes 2G")).is_err());
+        assert!(parse(&args("bench --transports browser")).is_err());
+    }
+}

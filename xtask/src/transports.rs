@@ -1,0 +1,203 @@
+//! Every transport xtask knows, in one list: its name on the command line,
+//! which commands show it, what it is measured against, and how to get `n`
+//! parties of it on this machine. The demo, the bench and the memory probe
+//! all take their parties from here.
+
+/// A transport, or a baseline the bench measures transports against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Copying the message once: the in-process limit.
+    Memcpy,
+    /// Length-prefixed frames on one loopback TCP connection: the socket limit.
+    RawTcp,
+    Tokio,
+    Std,
+    HttpRelay,
+    HttpDirect,
+    P2p,
+    /// channel-p2p with four connections per pair.
+    P2p4Lanes,
+    /// One plain libp2p-stream stream with libp2p's defaults: a reference for p2p.
+    Libp2pStock,
+    /// Party 0 in headless Chromium (channel-wasm), the others native relay clients.
+    Browser,
+}
+
+impl Transport {
+    /// Every transport, in table order (baselines first).
+    pub const ALL: [Transport; 10] = [
+        Transport::Memcpy,
+        Transport::RawTcp,
+        Transport::Tokio,
+        Transport::Std,
+        Transport::HttpRelay,
+        Transport::HttpDirect,
+        Transport::P2p,
+        Transport::P2p4Lanes,
+        Transport::Libp2pStock,
+        Transport::Browser,
+    ];
+
+    /// The name on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Memcpy => "memcpy",
+            Transport::RawTcp => "raw-tcp",
+            Transport::Tokio => "tokio",
+            Transport::Std => "std",
+            Transport::HttpRelay => "http-relay",
+            Transport::HttpDirect => "http-direct",
+            Transport::P2p => "p2p",
+            Transport::P2p4Lanes => "p2p-4-lanes",
+            Transport::Libp2pStock => "libp2p-stock",
+            Transport::Browser => "browser",
+        }
+    }
+
+    /// Whether `cargo xtask demo` can run it (a transport of the workspace).
+    pub fn in_demo(self) -> bool {
+        matches!(
+            self,
+            Transport::Tokio
+                | Transport::Std
+                | Transport::HttpRelay
+                | Transport::HttpDirect
+                | Transport::P2p
+                | Transport::Browser
+        )
+    }
+
+    /// Whether `cargo xtask bench` measures it.
+    pub fn in_bench(self) -> bool {
+        self != Transport::Browser
+    }
+
+    /// What the bench compares it with: memcpy in-process, raw TCP for sockets.
+    pub fn baseline(self) -> Transport {
+        match self {
+            Transport::Memcpy | Transport::Tokio | Transport::Std => Transport::Memcpy,
+            _ => Transport::RawTcp,
+        }
+    }
+
+    /// The transport named `name`, among those `allowed` ("demo", "bench").
+    pub fn parse(name: &str, allowed: fn(Transport) -> bool) -> Result<Transport, String> {
+        Transport::ALL
+            .into_iter()
+            .filter(|t| allowed(*t))
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Transport::ALL
+                    .into_iter()
+                    .filter(|t| allowed(*t))
+                    .map(Transport::name)
+                    .collect();
+                format!("unknown transport '{name}'; known: {}", known.join(", "))
+            })
+    }
+
+    /// The options of a p2p transport.
+    pub fn p2p_options(self) -> channel_p2p::P2pOptions {
+        let lanes = if self == Transport::P2p4Lanes { 4 } else { 1 };
+        channel_p2p::P2pOptions {
+            lanes,
+            ..channel_p2p::P2pOptions::default()
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The first two of `parties`, for the two-party measurements.
+pub fn two<C>(parties: Vec<C>) -> Result<(C, C), String> {
+    let mut it = parties.into_iter();
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err("fewer than two parties".into()),
+    }
+}
+
+/// Evaluates `$body` with `$parties` bound to a `Vec` of `$n` connected
+/// parties of the async transport `$transport` on this machine (in the tokio
+/// runtime the caller runs in), then stops what serves them. `$body` is an
+/// expression of type `Result<T, String>`; other transports give an error.
+///
+/// A macro, not a generic function: each transport's parties have their own
+/// type, and `tokio::spawn` in `$body` needs `Send` futures, which the compiler
+/// proves only for concrete channel types (see channel-core's README).
+macro_rules! with_local_parties {
+    ($transport:expr, $n:expr, |$parties:ident| $body:expr) => {{
+        use $crate::transports::Transport;
+        let n: usize = $n;
+        let failed = |e: &dyn std::error::Error| channel_core::error_chain(e);
+        match $transport {
+            Transport::Tokio => {
+                let $parties = channel_tokio::TokioChannel::network(n);
+                $body
+            }
+            Transport::HttpRelay => {
+                let net = channel_http::local::relay_network(
+                    n,
+                    channel_http::relay::RelayConfig::default(),
+                    &channel_http::ClientOptions::default(),
+                )
+                .await
+                .map_err(|e| failed(&e))?;
+                let relay = net.relay;
+                let $parties = net.parties;
+                let result = $body;
+                relay.shutdown();
+                result
+            }
+            Transport::HttpDirect => {
+                let options = channel_http::DirectOptions::default();
+                let $parties = channel_http::local::direct_network(n, &options)
+                    .await
+                    .map_err(|e| failed(&e))?;
+                $body
+            }
+            t @ (Transport::P2p | Transport::P2p4Lanes) => {
+                let $parties = channel_p2p::local::network(n, &t.p2p_options())
+                    .await
+                    .map_err(|e| failed(&e))?;
+                $body
+            }
+            Transport::RawTcp if n == 2 => {
+                let (a, b) = $crate::raw_tcp::pair().await.map_err(|e| failed(&e))?;
+                let $parties = vec![a, b];
+                $body
+            }
+            other => Err(format!(
+                "{} has no async parties of {n} on this machine",
+                other.name()
+            )),
+        }
+    }};
+}
+pub(crate) use with_local_parties;
+
+#[cfg(test)]
+mod tests {
+    use super::Transport;
+
+    #[test]
+    fn names_parse_back_and_commands_see_their_transports() {
+        for t in Transport::ALL {
+            assert_eq!(Transport::parse(t.name(), |_| true), Ok(t));
+        }
+        assert_eq!(
+            Transport::parse("p2p", Transport::in_demo),
+            Ok(Transport::P2p)
+        );
+        let err = Transport::parse("memcpy", Transport::in_demo).unwrap_err();
+        assert!(err.contains("known: tokio, std, http-relay"), "{err}");
+        assert!(Transport::parse("browser", Transport::in_bench).is_err());
+        assert_eq!(Transport::Tokio.baseline(), Transport::Memcpy);
+        assert_eq!(Transport::P2p4Lanes.baseline(), Transport::RawTcp);
+        assert_eq!(Transport::P2p4Lanes.p2p_options().lanes, 4);
+    }
+}
