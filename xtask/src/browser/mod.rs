@@ -75,26 +75,10 @@ impl Page {
         );
         std::fs::write(&self.webdriver, config)
             .map_err(|e| format!("cannot write {}: {e}", self.webdriver.display()))?;
-        let mut cmd = Command::new(&tc.cargo);
+        println!("browser: building {test} with {}", tc.describe());
+        let mut cmd = tc.cargo(&["test", "-p", "channel-wasm", "--test", test], &self.work);
         cmd.current_dir(root())
-            .args([
-                "test",
-                "-p",
-                "channel-wasm",
-                "--target",
-                "wasm32-unknown-unknown",
-                "-Zbuild-std=std,panic_abort",
-                "--test",
-                test,
-            ])
-            .env_remove("CARGO")
-            .env_remove("RUSTUP_TOOLCHAIN")
             .env_remove("RUSTFLAGS")
-            .env("RUSTC", &tc.rustc)
-            .env("RUSTDOC", &tc.rustdoc)
-            .env("RUSTC_BOOTSTRAP", "1")
-            .env("CARGO_TARGET_DIR", &self.work)
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", &tc.wasm_ld)
             .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &tools.runner)
             .env("CHROMEDRIVER", &tc.chromedriver)
             .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &self.webdriver)
