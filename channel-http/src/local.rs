@@ -10,7 +10,7 @@
 //! use channel_http::ClientOptions;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), channel_http::HttpError> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut net = local::relay_network(2, RelayConfig::default(), &ClientOptions::default()).await?;
 //! send_to(&mut net.parties[0], 1, "hello", &7u32).await?;
 //! let got: u32 = recv_from(&mut net.parties[1], 0, "hello").await?;

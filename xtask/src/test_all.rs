@@ -71,6 +71,13 @@ fn plain(args: &[&str]) -> StepResult {
     let (ok, counts) = stream(cargo(args))?;
     if ok {
         Ok(counts)
+    } else if counts.passed + counts.failed > 0 {
+        Err(format!(
+            "`cargo {}` failed ({} passed, {} failed)",
+            args.join(" "),
+            counts.passed,
+            counts.failed
+        ))
     } else {
         Err(format!("`cargo {}` failed", args.join(" ")))
     }
