@@ -59,4 +59,8 @@ pub enum HttpError {
     /// Setting up failed: bad URL, TLS configuration, joining a session, binding.
     #[error("set-up failed: {0}")]
     Setup(String),
+    /// Sealing failed: a handshake did not check out, or a chunk from a peer
+    /// did not authenticate (see [`SealError`](channel_seal::SealError)).
+    #[error(transparent)]
+    Seal(#[from] channel_seal::SealError),
 }

@@ -52,6 +52,7 @@ pub mod party;
 pub mod protocol;
 
 pub use backoff::RetryPolicy;
+pub use channel_seal::{Invitation, PartyKey, PublicKey, SealError};
 pub use error::{HttpError, TransportError};
 pub use exchange::exchange;
 pub use joined::{Joined, check_outgoing, oversized};

@@ -1,7 +1,7 @@
 //! One party of a relay session, written once for every HTTP client: the
-//! [`Channel`] implementation that turns sends into [`ops::Post`]s and
-//! receives into [`ops::Poll`]s, generic over the [`Client`] that performs
-//! them. `channel_http::HttpChannel` is this party on reqwest,
+//! [`Channel`] implementation that seals chunks end to end (channel-seal),
+//! turns sends into [`ops::Post`]s and receives into [`ops::Poll`]s, generic
+//! over the [`Client`] that performs them. `channel_http::HttpChannel` is this party on reqwest,
 //! `channel_wasm::WasmChannel` the same party on the browser's fetch.
 
 use std::time::Duration;
@@ -9,6 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use web_time::Instant;
+
+use channel_seal::{Invitation, OVERHEAD, PartyKey, PublicKey, SealState};
 
 use crate::exchange::{Http, exchange};
 use crate::ops::{self, PollTiming, Setup};
@@ -106,8 +108,19 @@ pub trait Client: Sized {
 }
 
 /// One party of a relay session on the HTTP client `C`, implementing the
-/// async [`Channel`]. Create a session once ([`create_session`](Self::create_session)),
-/// hand each party its token, and let each party [`join`](Self::join).
+/// async [`Channel`], sealed end to end by default.
+///
+/// The flow: each party makes its key ([`PartyKey::generate`]) and gives its
+/// public key to the application that coordinates the session; the
+/// application [`invite`](Self::invite)s them (creating the session on the
+/// relay) and hands party `i` invitation `i`; each party
+/// [`join`](Self::join)s with its invitation and its own key. Joining runs a
+/// handshake with every other party (channel-seal's Noise KK), so it returns
+/// once all of them have joined (within the receive timeout), and from then on
+/// the relay sees only sizes, timing and who talks to whom: it can neither read
+/// nor forge, replay, reorder or drop a chunk unnoticed.
+/// [`join_plaintext_insecure`](Self::join_plaintext_insecure) is the explicit
+/// opt-out, for relays you trust with everything.
 ///
 /// Sends return once the relay has stored the chunk, so they never wait for
 /// the peer to read (as long as the relay's per-session bound holds a round's
@@ -120,12 +133,16 @@ pub struct RelayParty<C: Client> {
     client: C,
     joined: Joined,
     settings: PartySettings,
+    /// The keys of every pair, once the handshakes are done; `None` only for
+    /// a plaintext party (and during the handshakes).
+    seal: Option<SealState>,
 }
 
 impl<C: Client> RelayParty<C> {
     /// Creates a session of `parties` parties on the relay at `relay_url`; the
     /// answer holds one token per party. `operator_token` is needed when the
-    /// relay was started with one.
+    /// relay was started with one. [`invite`](Self::invite) does this and
+    /// makes the invitations.
     pub async fn create_session(
         relay_url: &str,
         parties: usize,
@@ -137,8 +154,75 @@ impl<C: Client> RelayParty<C> {
         exchange(&mut client.http(), Setup::create_session(&base, parties)?).await
     }
 
-    /// Joins `session` as the party that `token` belongs to.
+    /// Creates a session on the relay at `relay_url` for the parties whose
+    /// public keys are `keys` (party `i` holds `keys[i]`) and returns each
+    /// party's invitation, to hand to it privately.
+    pub async fn invite(
+        relay_url: &str,
+        keys: &[PublicKey],
+        operator_token: Option<&str>,
+        options: &C::Options,
+    ) -> Result<Vec<Invitation>, HttpError> {
+        let created = Self::create_session(relay_url, keys.len(), operator_token, options).await?;
+        let relay = base_url(relay_url)?;
+        Ok(created
+            .tokens
+            .into_iter()
+            .enumerate()
+            .map(|(party, token)| Invitation {
+                relay: relay.clone(),
+                session: created.session.clone(),
+                party,
+                token,
+                keys: keys.to_vec(),
+            })
+            .collect())
+    }
+
+    /// Joins the session of `invitation` as its party, holding `key`, and runs
+    /// the handshakes with every other party: returns once all have joined,
+    /// or fails with a typed error naming the party whose key does not check
+    /// out.
     pub async fn join(
+        invitation: &Invitation,
+        key: &PartyKey,
+        options: &C::Options,
+    ) -> Result<Self, HttpError> {
+        let invitation = invitation.clone().checked()?;
+        let mut party = Self::join_plaintext_insecure(
+            &invitation.relay,
+            &invitation.session,
+            &invitation.token,
+            options,
+        )
+        .await?;
+        let (me, parties) = (party.joined.me, party.joined.parties);
+        if me != invitation.party || parties != invitation.keys.len() {
+            // The peers would wait for this party's handshakes: tell them.
+            channel_seal::refuse(&mut party, me, parties).await;
+            return Err(HttpError::Setup(format!(
+                "the relay says this token is party {me} of {parties}, the invitation party {} of {}",
+                invitation.party,
+                invitation.keys.len()
+            )));
+        }
+        let seal = channel_seal::handshake(
+            &mut party,
+            me,
+            key,
+            &invitation.keys,
+            invitation.session.as_bytes(),
+        )
+        .await?;
+        party.seal = Some(seal);
+        Ok(party)
+    }
+
+    /// Joins `session` as the party that `token` belongs to **without
+    /// sealing**: the relay's operator (and whoever terminates its TLS) reads
+    /// every chunk and can alter, replay or inject chunks as any party. Only
+    /// for relays trusted with everything, and for measuring what sealing costs.
+    pub async fn join_plaintext_insecure(
         relay_url: &str,
         session: &str,
         token: &str,
@@ -151,6 +235,7 @@ impl<C: Client> RelayParty<C> {
             client,
             joined,
             settings: options.settings(),
+            seal: None,
         })
     }
 
@@ -173,6 +258,17 @@ impl<C: Client> RelayParty<C> {
     pub fn joined(&self) -> &Joined {
         &self.joined
     }
+
+    /// Whether chunks are sealed end to end (false only after
+    /// [`join_plaintext_insecure`](Self::join_plaintext_insecure)).
+    pub fn is_sealed(&self) -> bool {
+        self.seal.is_some()
+    }
+
+    /// The cipher agreed with party `p`, when sealed.
+    pub fn suite(&self, p: usize) -> Option<channel_seal::Suite> {
+        self.seal.as_ref()?.suite(p)
+    }
 }
 
 impl<C: Client> Channel for RelayParty<C> {
@@ -185,19 +281,36 @@ impl<C: Client> Channel for RelayParty<C> {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
+        // A bad peer is the transport's error, as without sealing.
+        channel_core::transport::check_peer(self.joined.me, p, self.joined.parties)?;
+        let chunk = match self.seal.as_mut() {
+            Some(seal) => seal.seal(p, msg)?,
+            None => msg,
+        };
         let retry = self.settings.timing.retry;
-        let op: ops::Post<'_> = self.joined.send(p, Bytes::from(msg), &info, retry)?;
+        let op: ops::Post<'_> = self.joined.send(p, Bytes::from(chunk), &info, retry)?;
         exchange(&mut self.client.http(), op).await
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
+        channel_core::transport::check_peer(self.joined.me, p, self.joined.parties)?;
+        if let Some(seal) = &self.seal {
+            seal.intact(p)?;
+        }
         let timing = self.settings.timing;
         let op = self.joined.receive(p, &info, timing, Instant::now())?;
-        exchange(&mut self.client.http(), op).await
+        let chunk = exchange(&mut self.client.http(), op).await?;
+        match self.seal.as_mut() {
+            Some(seal) => Ok(seal.open(p, chunk)?),
+            None => Ok(chunk),
+        }
     }
 
+    /// The relay's body limit less the frame footer and, when sealed, what
+    /// sealing adds.
     fn chunk_size(&self) -> usize {
-        self.joined.chunk_size()
+        let sealing = if self.seal.is_some() { OVERHEAD } else { 0 };
+        self.joined.chunk_size().saturating_sub(sealing).max(1)
     }
 
     fn max_message_size(&self) -> usize {

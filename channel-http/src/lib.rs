@@ -5,7 +5,8 @@
 //!   sessions, with per-party tokens, long-poll receives, exactly-once delivery
 //!   under retries, and limits with precise status codes. As a library
 //!   ([`Relay::router`](relay::Relay::router)) or the `channel-relay` binary.
-//! - [`HttpChannel`]: a party of a relay session (reqwest, http or https).
+//! - [`HttpChannel`]: a party of a relay session (reqwest, http or https),
+//!   sealed end to end.
 //! - [`direct`]: [`DirectChannel`], for parties that can reach each other's
 //!   servers: each serves an endpoint, peers POST to it, pairwise keys
 //!   authenticate the sender. No third party.
@@ -18,10 +19,16 @@
 //! The API (routes, headers, status codes, curl examples) is in `API.md` next to
 //! this crate's `Cargo.toml`.
 //!
+//! Every party is sealed end to end (channel-seal): it makes its own key, the
+//! application that coordinates the session collects the public keys and
+//! hands each party an [`Invitation`](channel_seal::Invitation), and the relay
+//! sees only sizes, timing and who talks to whom.
+//!
 //! ```
 //! use channel_core::reference::secure_sum;
 //! use channel_http::relay::{Relay, RelayConfig};
 //! use channel_http::{ClientOptions, HttpChannel};
+//! use channel_seal::PartyKey;
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,20 +38,26 @@
 //! let url = format!("http://{}", listener.local_addr()?);
 //! tokio::spawn(channel_http::serve(listener, relay.router(), relay.shutdown_signal()));
 //!
-//! // A session of three parties, each joining with its own token.
+//! // Each party makes its key; the coordinator gets the public keys and invites them.
+//! let keys: Vec<PartyKey> = (0..3).map(|_| PartyKey::generate()).collect::<Result<_, _>>()?;
+//! let public: Vec<_> = keys.iter().map(PartyKey::public).collect();
 //! let opts = ClientOptions::default();
-//! let session = HttpChannel::create_session(&url, 3, None, &opts).await?;
+//! let invitations = HttpChannel::invite(&url, &public, None, &opts).await?;
+//!
+//! // Each party joins with its invitation and its own key (joining waits for the others).
 //! let mut tasks = Vec::new();
-//! for token in session.tokens {
-//!     let mut ch = HttpChannel::join(&url, &session.session, &token, &opts).await?;
+//! for (invitation, key) in invitations.into_iter().zip(keys) {
+//!     let opts = opts.clone();
 //!     tasks.push(tokio::spawn(async move {
+//!         let mut ch = HttpChannel::join(&invitation, &key, &opts).await?;
 //!         let me = ch.party();
 //!         let mut r = me as u64;
-//!         secure_sum(&mut ch, me, 3, 10 + me as u64, move || { r += 7; r }).await
+//!         let sum = secure_sum(&mut ch, me, 3, 10 + me as u64, move || { r += 7; r }).await?;
+//!         Ok::<u64, Box<dyn std::error::Error + Send + Sync>>(sum)
 //!     }));
 //! }
 //! for task in tasks {
-//!     assert_eq!(task.await??, 33);
+//!     assert_eq!(task.await?.map_err(|e| e.to_string())?, 33);
 //! }
 //! # Ok(())
 //! # }

@@ -1,7 +1,8 @@
 //! Parties on this machine: a relay, or direct-mode endpoints, on 127.0.0.1
-//! with ports the OS picks, and the parties of a fresh session on them. For
-//! tests, examples, demos and benchmarks, so that "n parties on loopback" is
-//! written once.
+//! with ports the OS picks, and the parties of a fresh session on them,
+//! sealed end to end (each with a fresh key) unless a function says
+//! `plaintext_insecure`. For tests, examples, demos and benchmarks, so that
+//! "n parties on loopback" is written once.
 //!
 //! ```
 //! use channel_core::{recv_from, send_to};
@@ -12,6 +13,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut net = local::relay_network(2, RelayConfig::default(), &ClientOptions::default()).await?;
+//! assert!(net.parties.iter().all(|p| p.is_sealed()));
 //! send_to(&mut net.parties[0], 1, "hello", &7u32).await?;
 //! let got: u32 = recv_from(&mut net.parties[1], 0, "hello").await?;
 //! assert_eq!(got, 7);
@@ -20,6 +22,7 @@
 //! # }
 //! ```
 
+use channel_seal::{Invitation, PartyKey, PublicKey};
 use tokio::net::TcpListener;
 
 use crate::relay::{Relay, RelayConfig};
@@ -50,8 +53,47 @@ pub async fn start_relay(config: RelayConfig) -> Result<(Relay, String), HttpErr
     Ok((relay, url))
 }
 
-/// The `n` parties of a fresh session on the relay at `url`, party `i` at index `i`.
+/// `n` fresh party keys and their table of public keys.
+pub fn keys(n: usize) -> Result<(Vec<PartyKey>, Vec<PublicKey>), HttpError> {
+    let keys = (0..n)
+        .map(|_| PartyKey::generate())
+        .collect::<Result<Vec<_>, _>>()?;
+    let table = keys.iter().map(PartyKey::public).collect();
+    Ok((keys, table))
+}
+
+/// Joins every invitation with its key, all at once (each join waits for the
+/// others' handshakes); party `i` at index `i`.
+pub async fn join_all(
+    invitations: &[Invitation],
+    keys: &[PartyKey],
+    options: &ClientOptions,
+) -> Result<Vec<HttpChannel>, HttpError> {
+    let joining = invitations
+        .iter()
+        .zip(keys)
+        .map(|(invitation, key)| HttpChannel::join(invitation, key, options));
+    futures::future::join_all(joining)
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// The `n` sealed parties of a fresh session on the relay at `url`, party `i`
+/// at index `i`, each with a fresh key.
 pub async fn join_session(
+    url: &str,
+    n: usize,
+    options: &ClientOptions,
+) -> Result<Vec<HttpChannel>, HttpError> {
+    let (keys, table) = keys(n)?;
+    let invitations = HttpChannel::invite(url, &table, None, options).await?;
+    join_all(&invitations, &keys, options).await
+}
+
+/// The `n` parties of a fresh session on the relay at `url` **without
+/// sealing** (see [`HttpChannel::join_plaintext_insecure`]).
+pub async fn join_session_plaintext_insecure(
     url: &str,
     n: usize,
     options: &ClientOptions,
@@ -59,7 +101,9 @@ pub async fn join_session(
     let session = HttpChannel::create_session(url, n, None, options).await?;
     let mut parties = Vec::with_capacity(n);
     for token in &session.tokens {
-        parties.push(HttpChannel::join(url, &session.session, token, options).await?);
+        parties.push(
+            HttpChannel::join_plaintext_insecure(url, &session.session, token, options).await?,
+        );
     }
     Ok(parties)
 }
@@ -75,14 +119,12 @@ pub struct RelayNetwork {
     pub parties: Vec<HttpChannel>,
 }
 
-/// A relay with `config` on 127.0.0.1 and the `n` parties of a fresh session on it.
-pub async fn relay_network(
-    n: usize,
+async fn network_with(
     config: RelayConfig,
-    options: &ClientOptions,
+    join: impl AsyncFnOnce(&str) -> Result<Vec<HttpChannel>, HttpError>,
 ) -> Result<RelayNetwork, HttpError> {
     let (relay, url) = start_relay(config).await?;
-    match join_session(&url, n, options).await {
+    match join(&url).await {
         Ok(parties) => Ok(RelayNetwork {
             relay,
             url,
@@ -95,23 +137,77 @@ pub async fn relay_network(
     }
 }
 
-/// `n` direct-mode parties, each serving its endpoint on 127.0.0.1, with a
-/// fresh key per pair.
-pub async fn direct_network(
+/// A relay with `config` on 127.0.0.1 and the `n` sealed parties of a fresh
+/// session on it.
+pub async fn relay_network(
     n: usize,
-    options: &DirectOptions,
-) -> Result<Vec<DirectChannel>, HttpError> {
-    let mut listeners = Vec::with_capacity(n);
-    let mut urls = Vec::with_capacity(n);
-    for _ in 0..n {
+    config: RelayConfig,
+    options: &ClientOptions,
+) -> Result<RelayNetwork, HttpError> {
+    network_with(config, async |url| join_session(url, n, options).await).await
+}
+
+/// [`relay_network`] **without sealing**: the relay sees every chunk.
+pub async fn relay_network_plaintext_insecure(
+    n: usize,
+    config: RelayConfig,
+    options: &ClientOptions,
+) -> Result<RelayNetwork, HttpError> {
+    network_with(config, async |url| {
+        join_session_plaintext_insecure(url, n, options).await
+    })
+    .await
+}
+
+/// `n` listeners on 127.0.0.1 and the tables of a direct-mode computation
+/// between them, for the public keys `table`.
+async fn direct_tables(
+    table: &[PublicKey],
+) -> Result<(Vec<TcpListener>, Vec<DirectConfig>), HttpError> {
+    let mut listeners = Vec::with_capacity(table.len());
+    let mut urls = Vec::with_capacity(table.len());
+    for _ in table {
         let (listener, url) = listener().await?;
         listeners.push(listener);
         urls.push(url);
     }
-    let tables = DirectConfig::generate(&urls)?;
+    let tables = DirectConfig::generate(&urls, table)?;
+    Ok((listeners, tables))
+}
+
+/// `n` sealed direct-mode parties, each serving its endpoint on 127.0.0.1,
+/// with a fresh key each and a fresh request key per pair.
+pub async fn direct_network(
+    n: usize,
+    options: &DirectOptions,
+) -> Result<Vec<DirectChannel>, HttpError> {
+    let (keys, table) = keys(n)?;
+    let (listeners, tables) = direct_tables(&table).await?;
+    let starting = listeners
+        .into_iter()
+        .zip(tables)
+        .zip(&keys)
+        .map(|((listener, config), key)| {
+            DirectChannel::start(listener, config, key, options.clone())
+        });
+    futures::future::join_all(starting)
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// [`direct_network`] **without sealing**.
+pub async fn direct_network_plaintext_insecure(
+    n: usize,
+    options: &DirectOptions,
+) -> Result<Vec<DirectChannel>, HttpError> {
+    let (_, table) = keys(n)?;
+    let (listeners, tables) = direct_tables(&table).await?;
     let mut parties = Vec::with_capacity(n);
-    for (listener, table) in listeners.into_iter().zip(tables) {
-        parties.push(DirectChannel::start(listener, table, options.clone()).await?);
+    for (listener, config) in listeners.into_iter().zip(tables) {
+        parties.push(
+            DirectChannel::start_plaintext_insecure(listener, config, options.clone()).await?,
+        );
     }
     Ok(parties)
 }

@@ -364,10 +364,11 @@ async fn every_bad_request_gets_its_status_and_the_relay_keeps_serving() {
         (1, 1, 0)
     );
     let opts = ClientOptions::default();
-    let mut p2 = HttpChannel::join(&url, sid, &s.tokens[2], &opts)
+    // (Plaintext: party 0 of this session is the raw requests above.)
+    let mut p2 = HttpChannel::join_plaintext_insecure(&url, sid, &s.tokens[2], &opts)
         .await
         .unwrap();
-    let mut p1 = HttpChannel::join(&url, sid, &s.tokens[1], &opts)
+    let mut p1 = HttpChannel::join_plaintext_insecure(&url, sid, &s.tokens[1], &opts)
         .await
         .unwrap();
     send_to(&mut p2, 1, "after", &vec![1u32, 2, 3])

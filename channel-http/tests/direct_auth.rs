@@ -16,15 +16,19 @@ async fn only_the_right_pairwise_key_is_accepted() {
         urls.push(format!("http://{}", l.local_addr().unwrap()));
         listeners.push(l);
     }
-    let tables = DirectConfig::generate(&urls).unwrap();
-    let mut parties = Vec::new();
-    for (l, t) in listeners.into_iter().zip(tables.clone()) {
-        parties.push(
-            DirectChannel::start(l, t, DirectOptions::default())
-                .await
-                .unwrap(),
-        );
-    }
+    let (keys, public) = channel_http::local::keys(3).unwrap();
+    let tables = DirectConfig::generate(&urls, &public).unwrap();
+    let starting = listeners
+        .into_iter()
+        .zip(tables.clone())
+        .zip(&keys)
+        .map(|((l, t), key)| DirectChannel::start(l, t, key, DirectOptions::default()));
+    let mut parties: Vec<DirectChannel> = futures::future::join_all(starting)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(parties.iter().all(DirectChannel::is_sealed));
     let client = reqwest::Client::new();
     let post = |path: String, key: Option<String>| {
         let mut r = client
@@ -82,7 +86,8 @@ async fn only_the_right_pairwise_key_is_accepted() {
             .status(),
         StatusCode::BAD_REQUEST
     );
-    // A gap in sequence numbers is refused even with the right key.
+    // A gap in sequence numbers is refused even with the right key (the
+    // handshake used number 0 of this link).
     assert_eq!(
         post("/v1/direct/from/2?seq=4".into(), Some(key_2_0))
             .await

@@ -117,14 +117,15 @@ async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
             .is_err(),
         "the operator token is required"
     );
-    let session = HttpChannel::create_session(&url, 3, Some("op"), &opts)
+    let (keys, public) = channel_http::local::keys(3).unwrap();
+    let invitations = HttpChannel::invite(&url, &public, Some("op"), &opts)
+        .await
+        .unwrap();
+    let parties = channel_http::local::join_all(&invitations, &keys, &opts)
         .await
         .unwrap();
     let mut tasks = Vec::new();
-    for token in &session.tokens {
-        let mut ch = HttpChannel::join(&url, &session.session, token, &opts)
-            .await
-            .unwrap();
+    for mut ch in parties {
         tasks.push(tokio::spawn(async move {
             let me = ch.party();
             secure_sum(&mut ch, me, 3, me as u64, || 5).await

@@ -30,7 +30,14 @@ pub async fn handshake<C: Channel>(
     keys: &[PublicKey],
     session: &[u8],
 ) -> Result<SealState, SealError> {
-    let mut hs = Handshakes::new(me, key, keys, session)?;
+    let mut hs = match Handshakes::new(me, key, keys, session) {
+        Ok(hs) => hs,
+        Err(e) => {
+            // The peers would wait for this party's handshake: tell them.
+            refuse(inner, me, keys.len().min(crate::MAX_PARTIES)).await;
+            return Err(e);
+        }
+    };
     let outcome = run(inner, &mut hs).await;
     match outcome {
         Ok(()) => hs.into_state(),
@@ -43,6 +50,19 @@ pub async fn handshake<C: Channel>(
             }
             Err(e)
         }
+    }
+}
+
+/// Tells every other party of `parties` that party `me` gives up its
+/// handshakes (best effort), so that they fail at once with
+/// [`SealError::Refused`] instead of waiting for it.
+#[form]
+pub async fn refuse<C: Channel>(inner: &mut C, me: usize, parties: usize) {
+    for p in (0..parties).filter(|&p| p != me) {
+        // Best effort: the peer may be gone already.
+        let _ = inner
+            .send_bytes_to(p, abort(), SendInfo::new(PHASE, 0, 1))
+            .await;
     }
 }
 
@@ -146,6 +166,7 @@ impl<C: Channel> Channel for Sealed<C> {
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, SealError> {
+        self.state.intact(p)?;
         let sealed = self
             .inner
             .recv_bytes_from(p, info)

@@ -62,6 +62,18 @@ impl SealState {
         Ok(chunk)
     }
 
+    /// Fails at once when the stream from `p` is broken (an earlier chunk did
+    /// not authenticate), so a receive need not wait for a chunk it would refuse.
+    pub fn intact(&self, p: usize) -> Result<(), SealError> {
+        match self.peers.get(p) {
+            Some(Some(Peer::Broken(first, _))) => Err(SealError::Broken {
+                party: p,
+                first: first.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Opens a chunk from `p`: the chunk, or why it is not one.
     pub fn open(&mut self, p: usize, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
         let peer = self.keys(p)?;

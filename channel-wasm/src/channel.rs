@@ -39,12 +39,16 @@ channel_http_proto::party_options!(WasmOptions);
 /// JavaScript values). It is the protocol core's [`RelayParty`] on the
 /// browser's fetch, the same party as the native `channel_http::HttpChannel`.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), channel_wasm::HttpError> {
-/// use channel_wasm::{WasmChannel, WasmOptions};
+/// Sealed end to end like the native party: it joins with its invitation
+/// (from the application that coordinates the session) and its own key.
 ///
-/// let opts = WasmOptions::default();
-/// let mut ch = WasmChannel::join("https://relay.example", "5f0c…", "a1b2…", &opts).await?;
+/// ```no_run
+/// # async fn demo(invitation_text: &str, key_hex: &str) -> Result<(), channel_wasm::HttpError> {
+/// use channel_wasm::{Invitation, PartyKey, WasmChannel, WasmOptions};
+///
+/// let invitation = Invitation::from_text(invitation_text)?;
+/// let key = PartyKey::from_hex(key_hex)?;
+/// let mut ch = WasmChannel::join(&invitation, &key, &WasmOptions::default()).await?;
 /// channel_core::send_to(&mut ch, 1, "hello", &42u64).await.ok();
 /// # Ok(())
 /// # }

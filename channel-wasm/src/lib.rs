@@ -7,8 +7,13 @@
 //!   same wire protocol, authentication, long-poll, retry and exactly-once
 //!   rules; its futures are `!Send`, retries sleep on browser timers, errors
 //!   are [`HttpError`].
-//! - [`RelayChannel`] for JavaScript: `join`, `send(party, bytes, phase)` and
-//!   `recv(party, phase)` returning Promises (see `www/index.html`).
+//! - [`RelayChannel`] for JavaScript: `join(invitation, privateKeyHex)`,
+//!   `send(party, bytes, phase)` and `recv(party, phase)` returning Promises,
+//!   and `PartyKey.generate()` for a party's key (see `www/index.html`).
+//!
+//! Both seal every chunk end to end (channel-seal, ChaCha20-Poly1305 in the
+//! browser), so the relay sees sizes, timing and who talks to whom, never
+//! content.
 //!
 //! The relay must allow the page's origin (`channel-relay --cors-origin ...`).
 //! The crate also builds on the host target (so the workspace's tests and
@@ -20,5 +25,6 @@ mod js;
 
 pub use channel::{FetchClient, WasmChannel, WasmOptions};
 pub use channel_http_proto::{HttpError, RetryPolicy, TransportError};
+pub use channel_seal::{Invitation, PartyKey, PublicKey, SealError};
 pub use fetch::FetchRelay;
-pub use js::RelayChannel;
+pub use js::{JsPartyKey, RelayChannel};

@@ -8,7 +8,7 @@
 use channel_core::reference::secure_sum;
 use channel_core::testkit::{Check, Kit};
 use channel_core::{Error, recv_bytes, send_bytes};
-use channel_wasm::{HttpError, TransportError};
+use channel_wasm::{HttpError, Invitation, PartyKey, SealError, TransportError};
 use channel_wasm::{RelayChannel, WasmChannel, WasmOptions};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -20,13 +20,30 @@ fn relay() -> &'static str {
         .expect("CHANNEL_WASM_RELAY_URL is set by `cargo xtask test-all` at compile time")
 }
 
+/// `n` fresh keys made in the browser, and their invitations to a new session.
+async fn invitations(n: usize) -> (Vec<PartyKey>, Vec<Invitation>) {
+    let keys: Vec<PartyKey> = (0..n).map(|_| PartyKey::generate().unwrap()).collect();
+    let public: Vec<_> = keys.iter().map(PartyKey::public).collect();
+    let opts = WasmOptions::default();
+    let invitations = WasmChannel::invite(relay(), &public, None, &opts)
+        .await
+        .unwrap();
+    (keys, invitations)
+}
+
+/// `n` sealed parties in this page (joining at once: each waits for the others).
 async fn parties(n: usize) -> Result<Vec<WasmChannel>, channel_core::BoxError> {
-    let session = WasmChannel::create_session(relay(), n, None, &WasmOptions::default()).await?;
+    let (keys, invitations) = invitations(n).await;
+    let opts = WasmOptions::default();
+    let joining = invitations
+        .iter()
+        .zip(&keys)
+        .map(|(invitation, key)| WasmChannel::join(invitation, key, &opts));
     let mut out = Vec::new();
-    for token in &session.tokens {
-        out.push(
-            WasmChannel::join(relay(), &session.session, token, &WasmOptions::default()).await?,
-        );
+    for party in futures::future::join_all(joining).await {
+        let party = party?;
+        assert!(party.is_sealed());
+        out.push(party);
     }
     Ok(out)
 }
@@ -57,8 +74,9 @@ async fn conformance_checks_in_the_browser() {
 
 #[wasm_bindgen_test]
 async fn the_browser_is_one_party_of_a_secure_sum_with_native_parties() {
-    let session = option_env!("CHANNEL_WASM_SUM_SESSION").expect("set by xtask");
-    let token = option_env!("CHANNEL_WASM_SUM_TOKEN").expect("set by xtask");
+    // xtask made the session with a key per party; the native parties hold theirs.
+    let invitation = option_env!("CHANNEL_WASM_SUM_INVITATION").expect("set by xtask");
+    let key = option_env!("CHANNEL_WASM_SUM_KEY").expect("set by xtask");
     let input: u64 = option_env!("CHANNEL_WASM_SUM_INPUT")
         .expect("set by xtask")
         .parse()
@@ -67,9 +85,14 @@ async fn the_browser_is_one_party_of_a_secure_sum_with_native_parties() {
         .expect("set by xtask")
         .parse()
         .unwrap();
-    let mut ch = WasmChannel::join(relay(), session, token, &WasmOptions::default())
+    let invitation = Invitation::from_text(invitation).unwrap();
+    let key = PartyKey::from_hex(key).unwrap();
+    let mut ch = WasmChannel::join(&invitation, &key, &WasmOptions::default())
         .await
         .unwrap();
+    assert!(ch.is_sealed());
+    // A browser has no AES instructions: its pairs agree on ChaCha20-Poly1305.
+    assert_eq!(ch.suite(1), Some(channel_seal::Suite::ChaCha20Poly1305));
     let (me, parties) = (ch.party(), ch.parties());
     let sum = secure_sum(&mut ch, me, parties, input, || {
         (js_sys::Math::random() * 2f64.powi(53)) as u64
@@ -94,16 +117,33 @@ async fn a_bad_party_and_a_timeout_are_typed_errors() {
         }))
     ));
 
-    let session = WasmChannel::create_session(relay(), 2, None, &WasmOptions::default())
-        .await
-        .unwrap();
     let opts = WasmOptions {
         recv_timeout: std::time::Duration::from_millis(300),
         ..WasmOptions::default()
     };
-    let mut lonely = WasmChannel::join(relay(), &session.session, &session.tokens[0], &opts)
+    // A sealed join whose peer never comes fails naming the peer, not a hang.
+    let (keys, invitations) = invitations(2).await;
+    let err = WasmChannel::join(&invitations[0], &keys[0], &opts)
+        .await
+        .unwrap_err();
+    let HttpError::Seal(SealError::Transport { party: 1, source }) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(matches!(
+        source.downcast_ref::<HttpError>(),
+        Some(HttpError::Transport(TransportError::Timeout {
+            party: 1,
+            ..
+        }))
+    ));
+    // The transport's own timeout, beneath sealing.
+    let session = WasmChannel::create_session(relay(), 2, None, &WasmOptions::default())
         .await
         .unwrap();
+    let mut lonely =
+        WasmChannel::join_plaintext_insecure(relay(), &session.session, &session.tokens[0], &opts)
+            .await
+            .unwrap();
     let err = recv_bytes(&mut lonely, 1, "silence").await.unwrap_err();
     let Error::Recv { source, .. } = &err else {
         panic!("{err:?}")
@@ -119,13 +159,23 @@ async fn a_bad_party_and_a_timeout_are_typed_errors() {
 
 #[wasm_bindgen_test]
 async fn the_javascript_api_moves_bytes() {
-    let session = WasmChannel::create_session(relay(), 2, None, &WasmOptions::default())
+    let keys = [
+        channel_wasm::JsPartyKey::generate().unwrap(),
+        channel_wasm::JsPartyKey::generate().unwrap(),
+    ];
+    assert_eq!(keys[0].public_key().len(), 64);
+    let public: Vec<channel_seal::PublicKey> = keys
+        .iter()
+        .map(|k| k.public_key().parse().unwrap())
+        .collect();
+    let invitations = WasmChannel::invite(relay(), &public, None, &WasmOptions::default())
         .await
         .unwrap();
-    let join =
-        |token: &str| RelayChannel::join(relay().into(), session.session.clone(), token.into());
-    let a = join(&session.tokens[0]).await.unwrap();
-    let b = join(&session.tokens[1]).await.unwrap();
+    let (a, b) = futures::join!(
+        RelayChannel::join(invitations[0].to_text(), keys[0].to_hex()),
+        RelayChannel::join(invitations[1].to_text(), keys[1].to_hex()),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!((a.party(), b.party(), a.parties()), (0, 1, 2));
     let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
     JsFuture::from(a.send(1, big.clone(), "js".into()))
@@ -137,6 +187,12 @@ async fn the_javascript_api_moves_bytes() {
     let err = JsFuture::from(a.recv(0, "self".into())).await.unwrap_err();
     let message = js_sys::Error::from(err).message();
     assert!(String::from(message).contains("itself"));
+    // A bad invitation is a clear error.
+    let err = RelayChannel::join("not an invitation".into(), keys[0].to_hex())
+        .await
+        .err()
+        .unwrap();
+    assert!(String::from(js_sys::Error::from(err).message()).contains("not an invitation"));
 }
 
 fn web_sys_log(text: &str) {

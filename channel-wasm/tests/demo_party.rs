@@ -8,7 +8,7 @@
 use channel_core::reference::secure_sum;
 use channel_core::testkit::pattern;
 use channel_core::{Metered, recv_bytes, send_bytes, send_to};
-use channel_wasm::{WasmChannel, WasmOptions};
+use channel_wasm::{Invitation, PartyKey, WasmChannel, WasmOptions};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -20,14 +20,14 @@ fn number(value: &str) -> u64 {
 #[wasm_bindgen_test]
 async fn the_browser_is_party_0_of_the_demo() {
     let size = number(env!("CHANNEL_WASM_DEMO_SIZE")) as usize;
-    let ch = WasmChannel::join(
-        env!("CHANNEL_WASM_RELAY_URL"),
-        env!("CHANNEL_WASM_DEMO_SESSION"),
-        env!("CHANNEL_WASM_DEMO_TOKEN"),
-        &WasmOptions::default(),
-    )
-    .await
-    .unwrap();
+    // Sealed like every networked party of the demo: xtask hands the page its
+    // invitation and its key.
+    let invitation = Invitation::from_text(env!("CHANNEL_WASM_DEMO_INVITATION")).unwrap();
+    let key = PartyKey::from_hex(env!("CHANNEL_WASM_DEMO_KEY")).unwrap();
+    let ch = WasmChannel::join(&invitation, &key, &WasmOptions::default())
+        .await
+        .unwrap();
+    assert!(ch.is_sealed());
     let parties = ch.parties();
     let mut ch = Metered::new(ch);
     let sum = secure_sum(

@@ -21,8 +21,9 @@ pub fn run() -> Result<Counts, NotRun> {
 fn run_with(tools: &crate::browser::Tools) -> Result<Counts, String> {
     let relay = RelaySession::start(3)?;
     println!(
-        "browser: relay on {}; secure-sum session {}",
-        relay.url, relay.session.session
+        "browser: relay on {}; sealed secure-sum session {}",
+        relay.url,
+        relay.session()
     );
     let natives = relay.spawn_natives(1..3, |mut ch, party| async move {
         let mut r = 0xC0FFEE + party as u64;
@@ -39,8 +40,9 @@ fn run_with(tools: &crate::browser::Tools) -> Result<Counts, String> {
     let expected: u64 = INPUTS.iter().sum();
     let page = Page::prepare()?;
     let mut cmd = page.wasm_test(tools, "browser", &relay.url)?;
-    cmd.env("CHANNEL_WASM_SUM_SESSION", &relay.session.session)
-        .env("CHANNEL_WASM_SUM_TOKEN", relay.token(0))
+    let (invitation, key) = relay.credentials(0);
+    cmd.env("CHANNEL_WASM_SUM_INVITATION", invitation)
+        .env("CHANNEL_WASM_SUM_KEY", key)
         .env("CHANNEL_WASM_SUM_INPUT", INPUTS[0].to_string())
         .env("CHANNEL_WASM_SUM_EXPECTED", expected.to_string());
     let started = Instant::now();

@@ -12,7 +12,11 @@ pub enum Transport {
     RawTcp,
     Tokio,
     Std,
+    /// Through the relay, sealed end to end (the default).
     HttpRelay,
+    /// Through the relay without sealing: what sealing costs (bench only).
+    HttpRelayPlaintext,
+    /// Direct mode, sealed end to end (the default).
     HttpDirect,
     P2p,
     /// channel-p2p with four connections per pair.
@@ -25,12 +29,13 @@ pub enum Transport {
 
 impl Transport {
     /// Every transport, in table order (baselines first).
-    pub const ALL: [Transport; 10] = [
+    pub const ALL: [Transport; 11] = [
         Transport::Memcpy,
         Transport::RawTcp,
         Transport::Tokio,
         Transport::Std,
         Transport::HttpRelay,
+        Transport::HttpRelayPlaintext,
         Transport::HttpDirect,
         Transport::P2p,
         Transport::P2p4Lanes,
@@ -46,6 +51,7 @@ impl Transport {
             Transport::Tokio => "tokio",
             Transport::Std => "std",
             Transport::HttpRelay => "http-relay",
+            Transport::HttpRelayPlaintext => "http-relay-plaintext",
             Transport::HttpDirect => "http-direct",
             Transport::P2p => "p2p",
             Transport::P2p4Lanes => "p2p-4-lanes",
@@ -65,6 +71,18 @@ impl Transport {
                 | Transport::P2p
                 | Transport::Browser
         )
+    }
+
+    /// What protects the parties' traffic from what carries it.
+    pub fn protection(self) -> &'static str {
+        match self {
+            Transport::Tokio | Transport::Std | Transport::Memcpy => "in-process",
+            Transport::HttpRelay | Transport::HttpDirect | Transport::Browser => {
+                "sealed end to end"
+            }
+            Transport::P2p | Transport::P2p4Lanes | Transport::Libp2pStock => "libp2p Noise",
+            Transport::HttpRelayPlaintext | Transport::RawTcp => "none (plaintext)",
+        }
     }
 
     /// Whether `cargo xtask bench` measures it.
@@ -141,6 +159,20 @@ macro_rules! with_local_parties {
             }
             Transport::HttpRelay => {
                 let net = channel_http::local::relay_network(
+                    n,
+                    channel_http::relay::RelayConfig::default(),
+                    &channel_http::ClientOptions::default(),
+                )
+                .await
+                .map_err(|e| failed(&e))?;
+                let relay = net.relay;
+                let $parties = net.parties;
+                let result = $body;
+                relay.shutdown();
+                result
+            }
+            Transport::HttpRelayPlaintext => {
+                let net = channel_http::local::relay_network_plaintext_insecure(
                     n,
                     channel_http::relay::RelayConfig::default(),
                     &channel_http::ClientOptions::default(),

@@ -9,14 +9,17 @@ use super::{ClientOptions, ReqwestServer};
 use crate::HttpError;
 
 /// One party of a relay session, implementing the async
-/// [`Channel`](channel_core::Channel): the protocol core's [`RelayParty`] on reqwest.
+/// [`Channel`](channel_core::Channel), sealed end to end: the protocol core's
+/// [`RelayParty`] on reqwest.
 ///
-/// Create a session once ([`HttpChannel::create_session`]), hand each party its
-/// token, and let each party [`join`](HttpChannel::join):
+/// Each party makes its key; the coordinating application collects the public
+/// keys and [`invite`](HttpChannel::invite)s the parties (creating the session);
+/// each party [`join`](HttpChannel::join)s with its invitation and its key:
 ///
 /// ```
 /// use channel_http::{HttpChannel, ClientOptions, relay::{Relay, RelayConfig}};
 /// use channel_core::{recv_from, send_to};
+/// use channel_seal::PartyKey;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,10 +27,16 @@ use crate::HttpError;
 /// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// # let url = format!("http://{}", listener.local_addr()?);
 /// # tokio::spawn(channel_http::serve(listener, relay.router(), relay.shutdown_signal()));
+/// let (alice_key, bob_key) = (PartyKey::generate()?, PartyKey::generate()?);
 /// let opts = ClientOptions::default();
-/// let session = HttpChannel::create_session(&url, 2, None, &opts).await?;
-/// let mut alice = HttpChannel::join(&url, &session.session, &session.tokens[0], &opts).await?;
-/// let mut bob = HttpChannel::join(&url, &session.session, &session.tokens[1], &opts).await?;
+/// let invitations =
+///     HttpChannel::invite(&url, &[alice_key.public(), bob_key.public()], None, &opts).await?;
+/// // Both join at once: joining runs the handshake between them.
+/// let (alice, bob) = tokio::join!(
+///     HttpChannel::join(&invitations[0], &alice_key, &opts),
+///     HttpChannel::join(&invitations[1], &bob_key, &opts),
+/// );
+/// let (mut alice, mut bob) = (alice?, bob?);
 ///
 /// send_to(&mut alice, 1, "greeting", &"hello bob").await?;
 /// let got: String = recv_from(&mut bob, 0, "greeting").await?;
@@ -41,7 +50,7 @@ use crate::HttpError;
 /// Every request is retried on connection errors and on `429`/`502`/`503`/`504`
 /// with capped exponential backoff and jitter; sequence numbers make the retries
 /// exactly-once. A receive long-polls until the message arrives, up to
-/// [`ClientOptions::recv_timeout`].
+/// [`ClientOptions::recv_timeout`]; joining waits as long for the other parties.
 pub type HttpChannel = RelayParty<ReqwestRelay>;
 
 /// A relay as reqwest reaches it: the client behind [`HttpChannel`].

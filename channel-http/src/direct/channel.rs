@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use channel_http_proto::backoff::Backoff;
 use channel_http_proto::ops::Post;
 use channel_http_proto::{check_outgoing, exchange};
+use channel_seal::{OVERHEAD, PartyKey, SealState};
 
 use super::DirectConfig;
 use super::inbox::{Inbox, router};
@@ -46,6 +47,7 @@ impl Default for DirectOptions {
 /// ```
 /// use channel_http::{DirectChannel, DirectConfig, DirectOptions};
 /// use channel_core::{recv_from, send_to};
+/// use channel_seal::PartyKey;
 /// use tokio::net::TcpListener;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -56,11 +58,18 @@ impl Default for DirectOptions {
 ///     .iter()
 ///     .map(|l| Ok(format!("http://{}", l.local_addr()?)))
 ///     .collect::<std::io::Result<_>>()?;
-/// let tables = DirectConfig::generate(&urls)?;
+/// // Each party makes its key; the tables list the public keys.
+/// let keys = [PartyKey::generate()?, PartyKey::generate()?];
+/// let public: Vec<_> = keys.iter().map(PartyKey::public).collect();
+/// let tables = DirectConfig::generate(&urls, &public)?;
 ///
+/// // Every party starts at the same time: starting runs the handshakes.
+/// let starting = listeners.into_iter().zip(tables).zip(&keys).map(|((listener, table), key)| {
+///     DirectChannel::start(listener, table, key, DirectOptions::default())
+/// });
 /// let mut parties = Vec::new();
-/// for (listener, table) in listeners.into_iter().zip(tables) {
-///     parties.push(DirectChannel::start(listener, table, DirectOptions::default()).await?);
+/// for party in futures::future::join_all(starting).await {
+///     parties.push(party?);
 /// }
 /// send_to(&mut parties[0], 1, "greeting", &"hi").await?;
 /// let got: String = recv_from(&mut parties[1], 0, "greeting").await?;
@@ -80,12 +89,37 @@ pub struct DirectChannel {
     next_send: Vec<u64>,
     options: DirectOptions,
     stop: watch::Sender<bool>,
+    /// The keys of every pair once the handshakes are done; `None` only for a
+    /// plaintext party (and during the handshakes).
+    seal: Option<SealState>,
 }
 
 impl DirectChannel {
-    /// Starts serving this party's endpoint on `listener` and returns the channel.
-    /// Must be called inside a tokio runtime.
+    /// Starts serving this party's endpoint on `listener`, holding `key` (the
+    /// private key of the public key its table lists for it), and runs the
+    /// handshakes with every peer: returns once all of them have started too
+    /// (within the receive timeout). Must be called inside a tokio runtime.
     pub async fn start(
+        listener: TcpListener,
+        config: DirectConfig,
+        key: &PartyKey,
+        options: DirectOptions,
+    ) -> Result<Self, HttpError> {
+        let me = config.party;
+        let public_keys: Vec<_> = config.peers.iter().map(|p| p.public_key).collect();
+        let session = config.session.clone();
+        let mut party = Self::start_plaintext_insecure(listener, config, options).await?;
+        let seal =
+            channel_seal::handshake(&mut party, me, key, &public_keys, session.as_bytes()).await?;
+        party.seal = Some(seal);
+        Ok(party)
+    }
+
+    /// Starts serving this party's endpoint **without sealing**: whoever is
+    /// between the endpoints (with plain `http://`, anyone on the path) reads
+    /// every chunk. Only for networks trusted with everything, and for
+    /// measuring what sealing costs.
+    pub async fn start_plaintext_insecure(
         listener: TcpListener,
         config: DirectConfig,
         options: DirectOptions,
@@ -131,7 +165,14 @@ impl DirectChannel {
             next_send: vec![0; parties],
             options,
             stop,
+            seal: None,
         })
+    }
+
+    /// Whether chunks are sealed end to end (false only after
+    /// [`start_plaintext_insecure`](Self::start_plaintext_insecure)).
+    pub fn is_sealed(&self) -> bool {
+        self.seal.is_some()
     }
 
     /// This party's index.
@@ -161,6 +202,11 @@ impl Channel for DirectChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
+        check_peer(self.me, p, self.peers.len())?;
+        let msg = match self.seal.as_mut() {
+            Some(seal) => seal.seal(p, msg)?,
+            None => msg,
+        };
         check_outgoing(
             self.me,
             p,
@@ -185,6 +231,9 @@ impl Channel for DirectChannel {
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
         check_peer(self.me, p, self.peers.len())?;
+        if let Some(seal) = &self.seal {
+            seal.intact(p)?;
+        }
         let after = self.options.client.recv_timeout;
         let deadline = Instant::now() + after;
         let arrivals = self
@@ -197,7 +246,10 @@ impl Channel for DirectChannel {
             tokio::pin!(arrived);
             arrived.as_mut().enable();
             if let Some(msg) = self.inbox.pop(p) {
-                return Ok(Vec::from(msg));
+                return match self.seal.as_mut() {
+                    Some(seal) => Ok(seal.open(p, Vec::from(msg))?),
+                    None => Ok(Vec::from(msg)),
+                };
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 return Err(TransportError::timeout(p, after, &info).into());
@@ -205,8 +257,13 @@ impl Channel for DirectChannel {
         }
     }
 
+    /// The body limit less the frame footer and, when sealed, what sealing adds.
     fn chunk_size(&self) -> usize {
-        self.options.max_body - channel_core::frame::FOOTER_LEN
+        let sealing = if self.seal.is_some() { OVERHEAD } else { 0 };
+        self.options
+            .max_body
+            .saturating_sub(channel_core::frame::FOOTER_LEN + sealing)
+            .max(1)
     }
 
     fn max_message_size(&self) -> usize {

@@ -35,8 +35,9 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     let page = Page::prepare()?;
     let mut cmd = page.wasm_test(&tools, "demo_party", &relay.url)?;
     let prev = s.parties - 1;
-    cmd.env("CHANNEL_WASM_DEMO_SESSION", &relay.session.session)
-        .env("CHANNEL_WASM_DEMO_TOKEN", relay.token(0))
+    let (invitation, key) = relay.credentials(0);
+    cmd.env("CHANNEL_WASM_DEMO_INVITATION", invitation)
+        .env("CHANNEL_WASM_DEMO_KEY", key)
         .env("CHANNEL_WASM_DEMO_SIZE", s.size.to_string())
         .env("CHANNEL_WASM_DEMO_INPUT", input(0).to_string())
         .env("CHANNEL_WASM_DEMO_SEED", seed(0).to_string())

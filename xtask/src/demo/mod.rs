@@ -65,7 +65,7 @@ pub fn run(flags: &flags::Demo) -> Result<(), String> {
         let _ = std::io::stdout().flush();
         let outcome = run_one(*transport, &scenario);
         println!("{}", if row_ok(&outcome) { "ok" } else { "FAILED" });
-        rows.push((name, outcome));
+        rows.push((*transport, outcome));
     }
     print_table(&scenario, &rows);
     if chosen.contains(&Transport::Browser) {
@@ -77,6 +77,10 @@ pub fn run(flags: &flags::Demo) -> Result<(), String> {
     if let Some(note) = browser_note {
         println!("\n{note}");
     }
+    println!(
+        "\nsealed end to end: every chunk encrypted and authenticated between its two parties \
+         (channel-seal); the relay sees sizes, timing and who talks to whom, never content."
+    );
     let failed = rows.iter().filter(|(_, o)| !row_ok(o)).count();
     if failed > 0 {
         return Err(format!("{failed} transport(s) failed"));
@@ -114,18 +118,19 @@ fn row_ok(outcome: &Result<Outcome, String>) -> bool {
     matches!(outcome, Ok(o) if o.sum_correct && o.exchange_correct)
 }
 
-fn print_table(scenario: &Scenario, rows: &[(&str, Result<Outcome, String>)]) {
+fn print_table(scenario: &Scenario, rows: &[(Transport, Result<Outcome, String>)]) {
     println!(
-        "\n| transport | parties | sum correct | exchange correct | bytes moved | time | MiB/s |"
+        "\n| transport | protection | parties | sum correct | exchange correct | bytes moved | time | MiB/s |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    for (name, outcome) in rows {
+    println!("|---|---|---|---|---|---|---|---|");
+    for (transport, outcome) in rows {
+        let (name, protection) = (transport.name(), transport.protection());
         match outcome {
             Ok(o) => {
                 let secs = o.exchange_time.as_secs_f64();
                 let mib_s = o.bytes_moved as f64 / (1 << 20) as f64 / secs.max(1e-9);
                 println!(
-                    "| {name} | {} | {} | {} | {} | {:.1} ms | {mib_s:.0} |",
+                    "| {name} | {protection} | {} | {} | {} | {} | {:.1} ms | {mib_s:.0} |",
                     scenario.parties,
                     yes_no(o.sum_correct),
                     yes_no(o.exchange_correct),
@@ -133,7 +138,10 @@ fn print_table(scenario: &Scenario, rows: &[(&str, Result<Outcome, String>)]) {
                     secs * 1e3
                 );
             }
-            Err(e) => println!("| {name} | {} | error: {e} | | | | |", scenario.parties),
+            Err(e) => println!(
+                "| {name} | {protection} | {} | error: {e} | | | | |",
+                scenario.parties
+            ),
         }
     }
 }
