@@ -97,8 +97,7 @@ async fn exchange_through_a_tap(sealed: bool, secret: &[u8]) -> Vec<u8> {
         task.await.unwrap();
     }
     relay.shutdown();
-    let tape = tape.lock().unwrap().clone();
-    tape
+    tape.lock().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
