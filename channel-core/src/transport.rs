@@ -60,6 +60,24 @@ pub enum TransportError {
         /// The largest chunk the transport carries.
         limit: usize,
     },
+    /// The peer is gone: it has not been heard from for longer than the
+    /// transport's bound (its process likely ended), or it said goodbye.
+    #[error("party {party} is gone: {reason}")]
+    PeerGone {
+        /// The peer.
+        party: usize,
+        /// What the transport knows.
+        reason: String,
+    },
+    /// A chunk from the peer does not authenticate: it was altered, replayed,
+    /// reordered, dropped or injected on the way (see `channel-seal`).
+    #[error("chunk {chunk} from party {party} does not authenticate")]
+    Unauthentic {
+        /// The peer.
+        party: usize,
+        /// The chunk's number in its direction.
+        chunk: u64,
+    },
     /// The bytes queued towards the peer would exceed the configured bound.
     #[error(
         "{queued} bytes already queued for party {party}; {adding} more would exceed the bound of {limit} bytes"
@@ -77,6 +95,35 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// The party the failure concerns.
+    pub fn party(&self) -> Option<usize> {
+        match self {
+            TransportError::NoSuchParty { party, .. }
+            | TransportError::ToSelf { party }
+            | TransportError::Closed { party }
+            | TransportError::Timeout { party, .. }
+            | TransportError::ChunkTooLarge { party, .. }
+            | TransportError::PeerGone { party, .. }
+            | TransportError::Unauthentic { party, .. }
+            | TransportError::QueueFull { party, .. } => Some(*party),
+        }
+    }
+
+    /// What kind of failure this is (see [`ErrorKind`](crate::ErrorKind)).
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            TransportError::NoSuchParty { .. } | TransportError::ToSelf { .. } => {
+                ErrorKind::BadParty
+            }
+            TransportError::Closed { .. } | TransportError::PeerGone { .. } => ErrorKind::PeerGone,
+            TransportError::Timeout { .. } => ErrorKind::Timeout,
+            TransportError::ChunkTooLarge { .. } => ErrorKind::TooLarge,
+            TransportError::Unauthentic { .. } => ErrorKind::Unauthentic,
+            TransportError::QueueFull { .. } => ErrorKind::QueueFull,
+        }
+    }
+
     /// The error of a receive from `party` that waited `after` for the chunk `info` describes.
     ///
     /// ```

@@ -11,7 +11,10 @@ pub use channel_core::transport::TransportError;
 #[non_exhaustive]
 pub enum HttpError {
     /// A failure every transport has: bad party index, timeout, ...
-    #[error(transparent)]
+    // Not `transparent`: the TransportError must be this error's source, so
+    // that `channel_core::Error::kind` finds it (error_chain writes the
+    // repeated text once).
+    #[error("{0}")]
     Transport(#[from] TransportError),
     /// The server refused the request with a status that retrying cannot fix.
     #[error("{during} with party {party}: the server answered HTTP {status}: {message}")]
@@ -63,4 +66,29 @@ pub enum HttpError {
     /// did not authenticate (see [`SealError`](channel_seal::SealError)).
     #[error(transparent)]
     Seal(#[from] channel_seal::SealError),
+}
+
+impl HttpError {
+    /// The peer this error concerns, if one.
+    pub fn party(&self) -> Option<usize> {
+        match self {
+            HttpError::Transport(e) => e.party(),
+            HttpError::Refused { party, .. }
+            | HttpError::GaveUp { party, .. }
+            | HttpError::TooLarge { party, .. } => Some(*party),
+            HttpError::Seal(e) => e.party(),
+            HttpError::Protocol(_) | HttpError::Setup(_) => None,
+        }
+    }
+}
+
+/// So that `?` on a channel's own call (`ch.flush().await?`, joining) works in
+/// a function returning `channel_core::Error`.
+impl From<HttpError> for channel_core::Error {
+    fn from(e: HttpError) -> Self {
+        channel_core::Error::Transport {
+            party: e.party(),
+            source: Box::new(e),
+        }
+    }
 }

@@ -261,6 +261,26 @@ async fn a_silent_peer_times_out_naming_peer_and_phase() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
+    // Generic code tells a timeout from other failures without knowing HttpError.
+    assert_eq!(err.kind(), channel_core::ErrorKind::Timeout);
+    assert!(err.is_timeout());
+    // `?` on the channel's own calls works in functions returning channel_core::Error.
+    async fn finish(ch: &mut channel_http::HttpChannel) -> Result<(), Error> {
+        channel_core::Channel::flush(ch).await?;
+        Ok(())
+    }
+    finish(&mut parties[0]).await.unwrap();
+    let bad: Error = channel_core::Channel::send_bytes_to(
+        &mut parties[0],
+        7,
+        vec![1],
+        channel_core::SendInfo::new("x", 0, 1),
+    )
+    .await
+    .unwrap_err()
+    .into();
+    assert_eq!(bad.kind(), channel_core::ErrorKind::BadParty);
+    assert_eq!(bad.party(), Some(7));
     relay.shutdown();
 }
 

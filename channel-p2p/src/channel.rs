@@ -169,10 +169,7 @@ impl P2pChannel {
         for driver in &self.drivers {
             driver
                 .send(Command::Disconnect(peer.peer_id))
-                .map_err(|_| P2pError::PeerLost {
-                    party,
-                    reason: "the swarm has stopped".into(),
-                })?;
+                .map_err(|_| P2pError::lost(party, "the swarm has stopped"))?;
         }
         Ok(())
     }
@@ -202,10 +199,7 @@ impl P2pChannel {
             })?;
         driver
             .send(Command::Disconnect(peer.peer_id))
-            .map_err(|_| P2pError::PeerLost {
-                party,
-                reason: "the swarm has stopped".into(),
-            })
+            .map_err(|_| P2pError::lost(party, "the swarm has stopped"))
     }
 
     /// How many times a stream to `party` was re-established after a drop,
@@ -290,10 +284,9 @@ impl P2pChannel {
     }
 
     fn lost(shared: &Shared, party: usize) -> P2pError {
-        shared.failure().unwrap_or(P2pError::PeerLost {
-            party,
-            reason: "the link ended".into(),
-        })
+        shared
+            .failure()
+            .unwrap_or_else(|| P2pError::lost(party, "the link ended"))
     }
 }
 

@@ -10,7 +10,9 @@ pub use channel_core::transport::TransportError;
 #[non_exhaustive]
 pub enum P2pError {
     /// A failure every transport has: bad party index, timeout, queue full, closed.
-    #[error(transparent)]
+    // Not `transparent`: the TransportError must be this error's source, so
+    // that `channel_core::Error::kind` finds it.
+    #[error("{0}")]
     Transport(#[from] TransportError),
     /// Set-up did not reach every peer in time.
     #[error(
@@ -35,6 +37,11 @@ pub enum P2pError {
         party: usize,
         /// What happened.
         reason: String,
+        /// The same as a transport-independent error
+        /// ([`TransportError::PeerGone`]), so that `channel_core::Error::kind`
+        /// sees it.
+        #[source]
+        cause: TransportError,
     },
     /// The peer sent bytes that are not a valid frame; its stream was closed.
     #[error("malformed frame from party {party}: {reason}")]
@@ -47,4 +54,39 @@ pub enum P2pError {
     /// The party table, keys or addresses are not usable.
     #[error("invalid set-up: {0}")]
     Setup(String),
+}
+
+impl P2pError {
+    /// Party `party` is lost, because of `reason`.
+    pub fn lost(party: usize, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        P2pError::PeerLost {
+            party,
+            cause: TransportError::PeerGone {
+                party,
+                reason: reason.clone(),
+            },
+            reason,
+        }
+    }
+
+    /// The peer this error concerns, if one.
+    pub fn party(&self) -> Option<usize> {
+        match self {
+            P2pError::Transport(e) => e.party(),
+            P2pError::PeerLost { party, .. } | P2pError::Malformed { party, .. } => Some(*party),
+            P2pError::Connect { .. } | P2pError::Setup(_) => None,
+        }
+    }
+}
+
+/// So that `?` on a channel's own call (`ch.flush().await?`, `close`) works in
+/// a function returning `channel_core::Error`.
+impl From<P2pError> for channel_core::Error {
+    fn from(e: P2pError) -> Self {
+        channel_core::Error::Transport {
+            party: e.party(),
+            source: Box::new(e),
+        }
+    }
 }

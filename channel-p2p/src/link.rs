@@ -89,13 +89,7 @@ impl Link {
                     Ok(None) => {
                         let reason =
                             format!("no connection within the time allowed; last problem: {last}");
-                        self.give_up(
-                            P2pError::PeerLost {
-                                party: self.party,
-                                reason: reason.clone(),
-                            },
-                            reason,
-                        );
+                        self.give_up(P2pError::lost(self.party, reason.clone()), reason);
                         return;
                     }
                 },
@@ -144,10 +138,9 @@ impl Link {
 
     /// Why another lane of this peer failed.
     fn peer_failure(&self) -> P2pError {
-        self.shared.failure().unwrap_or(P2pError::PeerLost {
-            party: self.party,
-            reason: "another lane to the peer failed".into(),
-        })
+        self.shared
+            .failure()
+            .unwrap_or_else(|| P2pError::lost(self.party, "another lane to the peer failed"))
     }
 
     /// Opens (or waits for) a stream to the peer, until `deadline`.

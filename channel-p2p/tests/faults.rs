@@ -253,9 +253,12 @@ async fn dead_peer(lanes: usize) {
         panic!("{err:?}")
     };
     match source.downcast_ref::<P2pError>() {
-        Some(P2pError::PeerLost { party: 1, reason }) => assert!(!reason.is_empty()),
+        Some(P2pError::PeerLost {
+            party: 1, reason, ..
+        }) => assert!(!reason.is_empty()),
         other => panic!("expected PeerLost, got {other:?}"),
     }
+    assert!(err.is_peer_gone(), "generic code sees a gone peer: {err:?}");
     // Sending to it fails too, with the same cause.
     let err = send_bytes(&mut zero, 1, "late", b"x").await.unwrap_err();
     assert!(matches!(err, Error::Send { party: 1, .. }), "{err:?}");

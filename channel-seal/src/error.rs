@@ -1,6 +1,7 @@
 //! The sealing layer's error type.
 
 use channel_core::BoxError;
+use channel_core::transport::TransportError;
 
 /// Why sealing, opening or a handshake failed. Every variant about a peer
 /// names it; a transport failure keeps the transport's error as its source.
@@ -40,6 +41,11 @@ pub enum SealError {
         party: usize,
         /// The number of the chunk that failed (counted from 0 per direction).
         chunk: u64,
+        /// The same as a transport-independent error
+        /// ([`TransportError::Unauthentic`]), so that
+        /// `channel_core::Error::kind` sees it.
+        #[source]
+        cause: TransportError,
     },
     /// An earlier chunk from `party` failed to authenticate, so its stream
     /// cannot be trusted any more.
@@ -49,6 +55,9 @@ pub enum SealError {
         party: usize,
         /// The first failure.
         first: String,
+        /// The first failure as a transport-independent error.
+        #[source]
+        cause: TransportError,
     },
     /// The transport underneath failed.
     #[error("the transport to party {party} failed")]
@@ -62,6 +71,27 @@ pub enum SealError {
 }
 
 impl SealError {
+    /// Chunk `chunk` from `party` did not authenticate.
+    pub fn forged(party: usize, chunk: u64) -> Self {
+        SealError::Forged {
+            party,
+            chunk,
+            cause: TransportError::Unauthentic { party, chunk },
+        }
+    }
+
+    /// The party this error concerns, if one.
+    pub fn party(&self) -> Option<usize> {
+        match self {
+            SealError::Setup(_) => None,
+            SealError::Handshake { party, .. }
+            | SealError::Refused { party }
+            | SealError::Forged { party, .. }
+            | SealError::Broken { party, .. }
+            | SealError::Transport { party, .. } => Some(*party),
+        }
+    }
+
     pub(crate) fn transport(
         party: usize,
         e: impl std::error::Error + Send + Sync + 'static,
@@ -92,6 +122,15 @@ impl SealError {
         match self {
             SealError::Transport { source, .. } => source.downcast_ref(),
             _ => None,
+        }
+    }
+}
+
+impl From<SealError> for channel_core::Error {
+    fn from(e: SealError) -> Self {
+        channel_core::Error::Transport {
+            party: e.party(),
+            source: Box::new(e),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! they run ([`Handshakes`]), then one pair of keys per peer ([`SealState`]),
 //! which seals what goes out and opens what comes in.
 
+use channel_core::transport::TransportError;
+
 use crate::cipher::{Kind, OVERHEAD, Suite};
 use crate::handshake::{PairKeys, Pairing, table_hash};
 use crate::{PartyKey, PublicKey, SealError};
@@ -13,7 +15,7 @@ pub const MAX_PARTIES: usize = 1 << 16;
 enum Peer {
     Open(PairKeys),
     /// A chunk from the peer failed; the first failure, for every later call.
-    Broken(String, PairKeys),
+    Broken(String, u64, PairKeys),
 }
 
 /// One party's keys for every peer: seals and opens chunks.
@@ -31,9 +33,18 @@ impl std::fmt::Debug for SealState {
     }
 }
 
+/// The error for a receive from `p` after the stream from it broke at `chunk`.
+fn broken(p: usize, first: &str, chunk: u64) -> SealError {
+    SealError::Broken {
+        party: p,
+        first: first.to_string(),
+        cause: TransportError::Unauthentic { party: p, chunk },
+    }
+}
+
 /// A chunk's kind byte and the rest.
 fn split_kind(party: usize, chunk: &mut Vec<u8>) -> Result<Kind, SealError> {
-    let byte = chunk.pop().ok_or(SealError::Forged { party, chunk: 0 })?;
+    let byte = chunk.pop().ok_or(SealError::forged(party, 0))?;
     Kind::of(byte)
         .ok_or_else(|| SealError::handshake(party, format!("a chunk of unknown kind {byte}")))
 }
@@ -56,7 +67,7 @@ impl SealState {
     /// Seals a chunk for `p`.
     pub fn seal(&mut self, p: usize, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
         let keys = match self.keys(p)? {
-            Peer::Open(keys) | Peer::Broken(_, keys) => keys,
+            Peer::Open(keys) | Peer::Broken(_, _, keys) => keys,
         };
         keys.send.seal(&mut chunk, Kind::Data)?;
         Ok(chunk)
@@ -66,10 +77,7 @@ impl SealState {
     /// not authenticate), so a receive need not wait for a chunk it would refuse.
     pub fn intact(&self, p: usize) -> Result<(), SealError> {
         match self.peers.get(p) {
-            Some(Some(Peer::Broken(first, _))) => Err(SealError::Broken {
-                party: p,
-                first: first.clone(),
-            }),
+            Some(Some(Peer::Broken(first, chunk, _))) => Err(broken(p, first, *chunk)),
             _ => Ok(()),
         }
     }
@@ -78,18 +86,12 @@ impl SealState {
     pub fn open(&mut self, p: usize, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
         let peer = self.keys(p)?;
         let keys = match peer {
-            Peer::Broken(first, _) => {
-                return Err(SealError::Broken {
-                    party: p,
-                    first: first.clone(),
-                });
+            Peer::Broken(first, chunk, _) => {
+                return Err(broken(p, first, *chunk));
             }
             Peer::Open(keys) => keys,
         };
-        let forged = SealError::Forged {
-            party: p,
-            chunk: keys.recv.next(),
-        };
+        let forged = SealError::forged(p, keys.recv.next());
         let failure = match chunk.pop().map(Kind::of) {
             Some(Some(Kind::Data)) => match keys.recv.open(&mut chunk, Kind::Data) {
                 Ok(()) => return Ok(chunk),
@@ -105,7 +107,8 @@ impl SealState {
             return Err(failure);
         };
         if let Some(slot) = self.peers.get_mut(p) {
-            *slot = Some(Peer::Broken(failure.to_string(), keys));
+            let chunk = keys.recv.next();
+            *slot = Some(Peer::Broken(failure.to_string(), chunk, keys));
         }
         Err(failure)
     }
@@ -113,7 +116,7 @@ impl SealState {
     /// The cipher agreed with `p`.
     pub fn suite(&self, p: usize) -> Option<Suite> {
         match self.peers.get(p)? {
-            Some(Peer::Open(keys) | Peer::Broken(_, keys)) => Some(keys.send.suite()),
+            Some(Peer::Open(keys) | Peer::Broken(_, _, keys)) => Some(keys.send.suite()),
             None => None,
         }
     }
@@ -348,7 +351,11 @@ mod tests {
         sealed[0] ^= 0x80;
         assert!(matches!(
             states[1].open(0, sealed),
-            Err(SealError::Forged { party: 0, chunk: 0 })
+            Err(SealError::Forged {
+                party: 0,
+                chunk: 0,
+                ..
+            })
         ));
         // Even the genuine chunk is not accepted after that.
         let genuine = states[0].seal(1, b"next".to_vec()).unwrap();

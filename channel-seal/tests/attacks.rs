@@ -184,7 +184,14 @@ async fn every_attack_is_a_typed_error_and_nothing_wrong_is_delivered() {
             .as_ref()
             .expect_err(&format!("{attack:?} went unnoticed"));
         assert!(
-            matches!(seal_error(e), SealError::Forged { party: 0, chunk: 3 }),
+            matches!(
+                seal_error(e),
+                SealError::Forged {
+                    party: 0,
+                    chunk: 3,
+                    ..
+                }
+            ),
             "{attack:?}: {e:?}"
         );
         assert_eq!(e.phase(), "m", "{attack:?}: the error names the phase");

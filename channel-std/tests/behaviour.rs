@@ -31,6 +31,7 @@ fn a_silent_peer_times_out_with_peer_and_phase() {
             waiting_for: "phase 'triples', chunk 1/?".into()
         })
     );
+    assert!(err.is_timeout());
 }
 
 #[test]
