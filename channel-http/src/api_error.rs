@@ -48,6 +48,7 @@ impl From<SeqError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let refusal = crate::guard::Refusal(self.message.clone());
         let mut response = (
             self.status,
             Json(ErrorBody {
@@ -55,6 +56,7 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        response.extensions_mut().insert(refusal);
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
@@ -76,11 +78,27 @@ pub(crate) fn stored(arrival: Arrival) -> Response {
     response
 }
 
+/// A non-negative integer written the one canonical way: decimal digits only,
+/// no sign, no leading zero (so `+1`, `01` and ` 1` are not party 1).
+fn canonical(text: &str) -> Option<u64> {
+    let digits_only = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let leading_zero = text.len() > 1 && text.starts_with('0');
+    if digits_only && !leading_zero {
+        text.parse().ok()
+    } else {
+        None
+    }
+}
+
 /// Reads a party index from a path segment, checking it against `parties`.
 pub(crate) fn parse_party(segment: &str, parties: usize) -> Result<usize, ApiError> {
-    let party: usize = segment.parse().map_err(|_| {
-        ApiError::bad_request(format!("party '{segment}' is not a non-negative integer"))
-    })?;
+    let party = canonical(segment)
+        .and_then(|p| usize::try_from(p).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "party '{segment}' is not a party index (decimal digits, no sign or leading zero)"
+            ))
+        })?;
     if party >= parties {
         return Err(ApiError::bad_request(format!(
             "party {party} does not exist: the session has parties 0..{parties}"
@@ -89,7 +107,7 @@ pub(crate) fn parse_party(segment: &str, parties: usize) -> Result<usize, ApiErr
     Ok(party)
 }
 
-/// Reads a required numeric query parameter.
+/// Reads a required numeric query parameter (canonical decimal).
 pub(crate) fn query_u64(
     query: &std::collections::HashMap<String, String>,
     name: &str,
@@ -97,9 +115,30 @@ pub(crate) fn query_u64(
     let raw = query
         .get(name)
         .ok_or_else(|| ApiError::bad_request(format!("query parameter '{name}' is missing")))?;
-    raw.parse().map_err(|_| {
+    canonical(raw).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "query parameter '{name}' must be a non-negative integer, got '{raw}'"
+            "query parameter '{name}' must be a non-negative integer (decimal digits, no sign or \
+             leading zero), got '{raw}'"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_read_only_in_their_canonical_form() {
+        assert_eq!(parse_party("0", 3), Ok(0));
+        assert_eq!(parse_party("2", 3), Ok(2));
+        for bad in ["+1", "01", " 1", "1 ", "-0", "", "1e0", "0x1", "١"] {
+            assert!(parse_party(bad, 3).is_err(), "{bad:?} was taken as a party");
+        }
+        assert!(parse_party("3", 3).is_err());
+        assert!(parse_party("99999999999999999999999", 3).is_err());
+        let q = |v: &str| std::collections::HashMap::from([("seq".to_string(), v.to_string())]);
+        assert_eq!(query_u64(&q("17"), "seq"), Ok(17));
+        assert!(query_u64(&q("017"), "seq").is_err());
+        assert!(query_u64(&q("+17"), "seq").is_err());
+    }
 }

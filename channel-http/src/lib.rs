@@ -70,6 +70,8 @@ mod api_error;
 #[cfg(feature = "server")]
 mod auth;
 #[cfg(feature = "server")]
+mod guard;
+#[cfg(feature = "server")]
 pub mod relay;
 #[cfg(feature = "server")]
 mod serve;
@@ -89,7 +91,7 @@ pub use client::{ClientOptions, HttpChannel, ReqwestRelay, ReqwestServer};
 #[cfg(feature = "client")]
 pub use direct::{DirectChannel, DirectConfig, DirectOptions, DirectPeer};
 #[cfg(feature = "server")]
-pub use serve::{serve, serve_tls, tls_config};
+pub use serve::{ServeLimits, serve, serve_tls, serve_with, tls_config};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

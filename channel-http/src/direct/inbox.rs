@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::sync::Notify;
@@ -82,6 +83,10 @@ pub(crate) fn router(inbox: Arc<Inbox>, max_body: usize) -> Router {
         .route("/v1/direct/from/{party}", post(deliver))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see API.md") })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(move |request, next| {
+            crate::guard::bounds(max_body, request, next)
+        }))
+        .layer(middleware::from_fn(crate::guard::json_errors_and_logs))
         .with_state(inbox)
 }
 

@@ -37,10 +37,12 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware;
 use axum::routing::{get, post};
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::guard;
 use crate::protocol::{DEFAULT_MAX_BODY, DEFAULT_MAX_WAIT_MS, HEADER_DUPLICATE, HEADER_SEQ};
 use session::Session;
 
@@ -154,6 +156,7 @@ impl Relay {
     /// The relay's routes, ready to serve or to nest into a larger application.
     pub fn router(&self) -> Router {
         let config = &self.inner.config;
+        let max_body = config.max_body;
         let mut router = Router::new()
             .route("/health", get(handlers::health))
             .route("/v1/sessions", post(handlers::create_session))
@@ -166,6 +169,10 @@ impl Relay {
             .route("/v1/sessions/{session}/from/{party}", get(handlers::recv))
             .fallback(handlers::not_found)
             .layer(DefaultBodyLimit::max(config.max_body))
+            .layer(middleware::from_fn(move |request, next| {
+                guard::bounds(max_body, request, next)
+            }))
+            .layer(middleware::from_fn(guard::json_errors_and_logs))
             .with_state(self.clone());
         if let Some(cors) = cors_layer(&config.cors_origins) {
             router = router.layer(cors);
