@@ -42,6 +42,9 @@ pub async fn listener() -> Result<(TcpListener, String), HttpError> {
 /// A relay with `config` serving on a free port of 127.0.0.1 (in a task of the
 /// current tokio runtime), and its URL. It serves until [`Relay::shutdown`].
 pub async fn start_relay(config: RelayConfig) -> Result<(Relay, String), HttpError> {
+    config
+        .check()
+        .map_err(|e| HttpError::Setup(e.to_string()))?;
     let relay = Relay::new(config);
     let (listener, url) = listener().await?;
     let serving = crate::serve(listener, relay.router(), relay.shutdown_signal());

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use channel_core::transport::seq::{Arrival, Retained, SeqError};
+use channel_core::transport::{QueueBudget, TransportError};
 
 use crate::api_error::ApiError;
 
@@ -28,6 +29,20 @@ use crate::api_error::ApiError;
 pub(crate) enum PushError {
     /// Its number does not fit the link (a gap).
     Seq(SeqError),
+    /// It would take the relay as a whole beyond its budget: retry later.
+    RelayFull {
+        /// Bytes stored over all sessions.
+        queued: usize,
+        /// The relay-wide budget.
+        limit: usize,
+    },
+    /// It is larger than the store's whole budget: it can never fit.
+    NeverFits {
+        /// The chunk's size.
+        size: usize,
+        /// The budget.
+        limit: usize,
+    },
     /// It would take the store beyond its budget: retry once receivers caught up.
     Full {
         /// Bytes stored and not yet acknowledged.
@@ -45,6 +60,17 @@ impl PushError {
     pub(crate) fn answer(self, holder: &str) -> ApiError {
         match self {
             PushError::Seq(e) => ApiError::from(e),
+            PushError::RelayFull { queued, limit } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the relay holds {queued} bytes over all sessions, its bound is {limit}: retry later"
+                ),
+            )
+            .retry_after(1),
+            PushError::NeverFits { size, limit } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a chunk of {size} bytes can never fit {holder}'s bound of {limit} bytes"),
+            ),
             PushError::Full {
                 queued,
                 adding,
@@ -81,16 +107,37 @@ pub(crate) struct Counts {
 pub(crate) struct LinkStore {
     links: HashMap<usize, Retained<Bytes>>,
     limit: usize,
+    /// A budget shared with other stores (the relay's, over all sessions);
+    /// what this store holds is counted in it until released or dropped.
+    shared: Option<QueueBudget>,
     counts: Counts,
 }
 
+impl Drop for LinkStore {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared.release(self.counts.queued);
+        }
+    }
+}
+
 impl LinkStore {
-    /// An empty store that holds at most `limit` unacknowledged bytes.
-    pub(crate) fn new(limit: usize) -> Self {
+    /// An empty store that holds at most `limit` unacknowledged bytes, and
+    /// counts them in `shared` too, if given.
+    pub(crate) fn new(limit: usize, shared: Option<QueueBudget>) -> Self {
         Self {
             links: HashMap::new(),
             limit,
+            shared,
             counts: Counts::default(),
+        }
+    }
+
+    /// Takes `bytes` off this store's count and the shared budget's.
+    fn release(&mut self, bytes: usize) {
+        self.counts.queued = self.counts.queued.saturating_sub(bytes);
+        if let Some(shared) = &self.shared {
+            shared.release(bytes);
         }
     }
 
@@ -116,6 +163,12 @@ impl LinkStore {
             return Ok(arrival);
         }
         let adding = chunk.len();
+        if adding > self.limit {
+            return Err(PushError::NeverFits {
+                size: adding,
+                limit: self.limit,
+            });
+        }
         let queued = self.counts.queued;
         if queued.saturating_add(adding) > self.limit {
             self.counts.throttled += 1;
@@ -124,6 +177,16 @@ impl LinkStore {
                 adding,
                 limit: self.limit,
             });
+        }
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.reserve(0, adding)
+        {
+            self.counts.throttled += 1;
+            let (queued, limit) = match e {
+                TransportError::QueueFull { queued, limit, .. } => (queued, limit),
+                _ => (shared.queued(), 0),
+            };
+            return Err(PushError::RelayFull { queued, limit });
         }
         self.links.entry(link).or_default().push(chunk);
         self.counts.queued += adding;
@@ -143,15 +206,16 @@ impl LinkStore {
             };
         };
         let released = kept.ack_below(seq)?;
-        self.counts.queued = self.counts.queued.saturating_sub(released);
-        Ok(kept.get(seq).cloned())
+        let chunk = kept.get(seq).cloned();
+        self.release(released);
+        Ok(chunk)
     }
 
     /// Takes the oldest chunk of `link` out (a local receiver: taking it is
     /// the acknowledgement).
     pub(crate) fn pop(&mut self, link: usize) -> Option<Bytes> {
         let chunk = self.links.get_mut(&link)?.pop_front()?;
-        self.counts.queued = self.counts.queued.saturating_sub(chunk.len());
+        self.release(chunk.len());
         Some(chunk)
     }
 }
@@ -160,13 +224,13 @@ impl LinkStore {
 mod tests {
     use super::*;
 
-    fn chunk(text: &'static str) -> Bytes {
-        Bytes::from_static(text.as_bytes())
+    fn chunk(text: &str) -> Bytes {
+        Bytes::copy_from_slice(text.as_bytes())
     }
 
     #[test]
     fn resends_are_duplicates_gaps_are_refused_and_links_are_apart() {
-        let mut store = LinkStore::new(100);
+        let mut store = LinkStore::new(100, None);
         assert_eq!(store.push(3, 0, chunk("a")), Ok(Arrival::Next));
         assert_eq!(store.push(3, 0, chunk("a")), Ok(Arrival::Duplicate));
         assert_eq!(
@@ -187,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_chunk_stays_until_the_next_one_is_asked_for() {
-        let mut store = LinkStore::new(100);
+        let mut store = LinkStore::new(100, None);
         store.push(0, 0, chunk("a")).unwrap();
         store.push(0, 1, chunk("bc")).unwrap();
         assert_eq!(store.take(0, 0), Ok(Some(chunk("a"))));
@@ -206,8 +270,35 @@ mod tests {
     }
 
     #[test]
+    fn a_relay_wide_budget_bounds_every_store_and_is_freed_when_one_goes() {
+        let relay = QueueBudget::new(Some(5));
+        let mut one = LinkStore::new(100, Some(relay.clone()));
+        let mut two = LinkStore::new(100, Some(relay.clone()));
+        one.push(0, 0, chunk("abcd")).unwrap();
+        assert_eq!(
+            two.push(0, 0, chunk("ef")),
+            Err(PushError::RelayFull {
+                queued: 4,
+                limit: 5
+            })
+        );
+        assert_eq!(one.take(0, 1), Ok(None));
+        assert_eq!(relay.queued(), 0);
+        two.push(0, 0, chunk("ef")).unwrap();
+        drop(two);
+        assert_eq!(relay.queued(), 0, "a dropped store gives its bytes back");
+        assert_eq!(
+            one.push(0, 1, chunk(&"x".repeat(101))),
+            Err(PushError::NeverFits {
+                size: 101,
+                limit: 100
+            })
+        );
+    }
+
+    #[test]
     fn the_budget_is_shared_by_every_link_and_freed_by_acknowledgements() {
-        let mut store = LinkStore::new(5);
+        let mut store = LinkStore::new(5, None);
         store.push(0, 0, chunk("abc")).unwrap();
         assert_eq!(
             store.push(1, 0, chunk("def")),

@@ -186,6 +186,8 @@ async fn a_flooding_sender_is_throttled_and_the_relay_stays_bounded() {
     const LIMIT: usize = 1 << 20;
     let (relay, url) = common::start_relay(RelayConfig {
         max_session_bytes: LIMIT,
+        // A chunk must fit a session's bound (the relay checks its limits).
+        max_body: 256 * 1024,
         ..RelayConfig::default()
     })
     .await;

@@ -28,6 +28,16 @@ fn help_documents_every_flag() {
         "--cors-origin",
         "--tls-cert",
         "--tls-key",
+        "--max-total-bytes",
+        "--unjoined-session-secs",
+        "--peer-gone-secs",
+        "--create-per-second",
+        "--open-session-creation",
+        "--header-timeout-secs",
+        "--body-timeout-secs",
+        "--max-connections",
+        "--shutdown-grace-secs",
+        "--log-format",
     ] {
         assert!(
             help.contains(flag),
@@ -53,6 +63,14 @@ fn limits_that_clients_would_refuse_are_rejected_at_start() {
         ("--max-body", "2000000000"),
         ("--max-parties", "1"),
         ("--max-parties", "70000"),
+        // Values that would break the relay in use.
+        ("--session-idle-secs", "0"),
+        ("--max-wait-ms", "0"),
+        ("--peer-gone-secs", "1"),
+        // A chunk that can never fit a session would get a 429 forever.
+        ("--max-session-bytes", "1000"),
+        ("--max-connections", "0"),
+        ("--log-format", "xml"),
     ] {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0", flag, value])
@@ -77,6 +95,22 @@ fn limits_that_clients_would_refuse_are_rejected_at_start() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
     }
+}
+
+#[test]
+fn beyond_loopback_session_creation_needs_an_operator_token() {
+    let out = Command::new(BIN)
+        .args(["--listen", "0.0.0.0:0"])
+        .env_remove("CHANNEL_RELAY_OPERATOR_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CHANNEL_RELAY_OPERATOR_TOKEN")
+            && stderr.contains("--open-session-creation"),
+        "{stderr}"
+    );
 }
 
 /// Kills the relay process even if the test fails.

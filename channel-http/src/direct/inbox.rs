@@ -42,7 +42,7 @@ impl Inbox {
         Self {
             me,
             keys,
-            store: Mutex::new(LinkStore::new(max_queued)),
+            store: Mutex::new(LinkStore::new(max_queued, None)),
             arrivals: (0..parties).map(|_| Notify::new()).collect(),
         }
     }

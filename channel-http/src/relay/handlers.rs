@@ -97,6 +97,16 @@ pub(super) async fn create_session(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     operator(&relay, &headers)?;
+    if let Err(wait) = relay.may_create() {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "sessions are created at most {} per second on this relay",
+                relay.config().create_per_second
+            ),
+        )
+        .retry_after(wait.as_secs().max(1)));
+    }
     let request: CreateSession = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("body must be JSON {{\"parties\": n}}: {e}")))?;
     let max = relay
@@ -137,7 +147,11 @@ pub(super) async fn create_session(
             )
             .retry_after(5));
         }
-        let session = Session::new(tokens.clone(), relay.config().max_session_bytes);
+        let session = Session::new(
+            tokens.clone(),
+            relay.config().max_session_bytes,
+            relay.stored().clone(),
+        );
         sessions.insert(id.clone(), Arc::new(session));
     }
     tracing::info!(session = %id, parties = request.parties, "session created");
@@ -156,6 +170,7 @@ pub(super) async fn session_info(
     headers: HeaderMap,
 ) -> Result<Json<SessionInfo>, ApiError> {
     let (session, me) = party(&relay, &id, &headers)?;
+    session.mark_joined();
     Ok(Json(SessionInfo {
         session: id,
         parties: session.parties,

@@ -27,7 +27,9 @@
 //!
 //! Every route, header and status code is documented in the crate's `API.md`.
 
+mod config;
 mod handlers;
+mod rate;
 mod session;
 
 use std::collections::HashMap;
@@ -39,79 +41,16 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use axum::routing::{get, post};
+use channel_core::transport::QueueBudget;
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::guard;
-use crate::protocol::{DEFAULT_MAX_BODY, DEFAULT_MAX_WAIT_MS, HEADER_DUPLICATE, HEADER_SEQ};
+use crate::protocol::{HEADER_DUPLICATE, HEADER_SEQ};
 use session::Session;
 
 pub use crate::protocol::SessionStats;
-
-/// The relay's limits and policies. Every field has a safe default.
-///
-/// Its `Debug` output shows whether an operator token is set, never the token.
-#[derive(Clone)]
-pub struct RelayConfig {
-    /// Largest request body (one chunk plus its frame footer), in bytes.
-    pub max_body: usize,
-    /// Bytes a session may hold unacknowledged; a send beyond it gets `429` and
-    /// retries later. It must hold one round's traffic of the protocol.
-    pub max_session_bytes: usize,
-    /// Live sessions at most; creating one more gets `503`.
-    pub max_sessions: usize,
-    /// Parties per session at most.
-    pub max_parties: usize,
-    /// A session without any request for this long is deleted.
-    pub session_idle: Duration,
-    /// Longest long-poll wait granted to a receive.
-    pub max_wait: Duration,
-    /// If set, creating, deleting and inspecting sessions needs this bearer token.
-    /// If not, anyone who can reach the relay can create sessions.
-    pub operator_token: Option<String>,
-    /// Origins allowed to call the relay from a browser (`*` for any). Empty: no CORS.
-    pub cors_origins: Vec<String>,
-}
-
-impl Default for RelayConfig {
-    fn default() -> Self {
-        Self {
-            max_body: DEFAULT_MAX_BODY,
-            max_session_bytes: 1 << 30,
-            max_sessions: 1000,
-            max_parties: 256,
-            session_idle: Duration::from_secs(600),
-            max_wait: Duration::from_millis(DEFAULT_MAX_WAIT_MS),
-            operator_token: None,
-            cors_origins: Vec::new(),
-        }
-    }
-}
-
-impl std::fmt::Debug for RelayConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Self {
-            max_body,
-            max_session_bytes,
-            max_sessions,
-            max_parties,
-            session_idle,
-            max_wait,
-            operator_token,
-            cors_origins,
-        } = self;
-        f.debug_struct("RelayConfig")
-            .field("max_body", max_body)
-            .field("max_session_bytes", max_session_bytes)
-            .field("max_sessions", max_sessions)
-            .field("max_parties", max_parties)
-            .field("session_idle", session_idle)
-            .field("max_wait", max_wait)
-            .field("operator_token", &operator_token.as_ref().map(|_| "<set>"))
-            .field("cors_origins", cors_origins)
-            .finish()
-    }
-}
+pub use config::{ConfigError, RelayConfig};
 
 /// A relay: its configuration and live sessions. Cheap to clone (shared state).
 #[derive(Clone)]
@@ -131,15 +70,22 @@ impl std::fmt::Debug for Relay {
 struct RelayState {
     config: RelayConfig,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Bytes stored over all sessions, bounded by `max_total_bytes`.
+    stored: QueueBudget,
+    /// Session creations left in this second's allowance.
+    creations: Mutex<rate::Bucket>,
     last_sweep: Mutex<Instant>,
     shutdown: watch::Sender<bool>,
 }
 
 impl Relay {
-    /// A relay with no sessions yet.
+    /// A relay with no sessions yet. (Check a hand-made `config` with
+    /// [`RelayConfig::check`] first: the relay serves with what it is given.)
     pub fn new(config: RelayConfig) -> Self {
         Self {
             inner: Arc::new(RelayState {
+                stored: QueueBudget::new(Some(config.max_total_bytes)),
+                creations: Mutex::new(rate::Bucket::new(config.create_per_second)),
                 config,
                 sessions: Mutex::new(HashMap::new()),
                 last_sweep: Mutex::new(Instant::now()),
@@ -232,8 +178,36 @@ impl Relay {
             }
             *last = Instant::now();
         }
-        let idle = self.inner.config.session_idle;
-        self.lock_sessions().retain(|_, s| s.idle_for() < idle);
+        let (idle, unjoined) = (
+            self.inner.config.session_idle,
+            self.inner.config.unjoined_ttl,
+        );
+        self.lock_sessions().retain(|_, s| {
+            if s.joined() {
+                s.idle_for() < idle
+            } else {
+                s.age() < unjoined
+            }
+        });
+    }
+
+    /// The relay-wide budget of stored bytes.
+    fn stored(&self) -> &QueueBudget {
+        &self.inner.stored
+    }
+
+    /// Bytes stored over all sessions right now.
+    pub fn stored_bytes(&self) -> usize {
+        self.inner.stored.queued()
+    }
+
+    /// Takes one session creation from the allowance, or says when to retry.
+    fn may_create(&self) -> Result<(), Duration> {
+        self.inner
+            .creations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(Instant::now())
     }
 
     fn shutdown_signal_receiver(&self) -> watch::Receiver<bool> {

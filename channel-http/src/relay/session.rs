@@ -4,6 +4,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use channel_core::transport::QueueBudget;
 use channel_core::transport::seq::Arrival;
 use tokio::sync::Notify;
 
@@ -15,6 +16,9 @@ use crate::store::LinkStore;
 pub(crate) struct Session {
     pub(crate) parties: usize,
     tokens: Vec<String>,
+    created: Instant,
+    /// Whether any party joined (read the session's info) yet.
+    joined: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
     /// One per receiving party, woken when a chunk for it arrives (its
     /// long-polls then look at their own link again).
@@ -27,13 +31,17 @@ struct State {
 }
 
 impl Session {
-    pub(crate) fn new(tokens: Vec<String>, max_session_bytes: usize) -> Self {
+    /// A session of `tokens.len()` parties holding at most
+    /// `max_session_bytes`, counted in the relay's budget `relay` too.
+    pub(crate) fn new(tokens: Vec<String>, max_session_bytes: usize, relay: QueueBudget) -> Self {
         let parties = tokens.len();
         Self {
             parties,
             tokens,
+            created: Instant::now(),
+            joined: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
-                store: LinkStore::new(max_session_bytes),
+                store: LinkStore::new(max_session_bytes, Some(relay)),
                 last_active: Instant::now(),
             }),
             arrivals: (0..parties).map(|_| Notify::new()).collect(),
@@ -58,6 +66,22 @@ impl Session {
                     found
                 }
             })
+    }
+
+    /// Notes that a party joined.
+    pub(crate) fn mark_joined(&self) {
+        self.joined
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether any party joined yet.
+    pub(crate) fn joined(&self) -> bool {
+        self.joined.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How long ago the session was created.
+    pub(crate) fn age(&self) -> Duration {
+        self.created.elapsed()
     }
 
     pub(crate) fn idle_for(&self) -> Duration {
