@@ -74,6 +74,11 @@ impl Backoff {
         }
     }
 
+    /// The policy it follows.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
     /// The peer the requests concern, as given to [`new`](Self::new).
     pub fn party(&self) -> usize {
         self.party

@@ -56,6 +56,27 @@ pub enum HttpError {
         /// The server's limit.
         max: usize,
     },
+    /// This party joined the session again elsewhere (a newer process holds
+    /// its token): this client is replaced and must stop.
+    #[error(
+        "this party joined the session again elsewhere and this client was replaced: {message}"
+    )]
+    Replaced {
+        /// The server's explanation.
+        message: String,
+    },
+    /// A resend of message `seq` to `party` differs from what the server
+    /// stored under that number: this sender lost count (e.g. it restarted
+    /// and numbered from 0 again), and nothing it sends can be trusted to arrive.
+    #[error(
+        "message {seq} to party {party} was stored already with other content: this sender lost count of its messages"
+    )]
+    ConflictingResend {
+        /// The peer.
+        party: usize,
+        /// The number.
+        seq: u64,
+    },
     /// The server answered something this client does not understand.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
@@ -75,9 +96,10 @@ impl HttpError {
             HttpError::Transport(e) => e.party(),
             HttpError::Refused { party, .. }
             | HttpError::GaveUp { party, .. }
+            | HttpError::ConflictingResend { party, .. }
             | HttpError::TooLarge { party, .. } => Some(*party),
             HttpError::Seal(e) => e.party(),
-            HttpError::Protocol(_) | HttpError::Setup(_) => None,
+            HttpError::Protocol(_) | HttpError::Setup(_) | HttpError::Replaced { .. } => None,
         }
     }
 }

@@ -82,7 +82,8 @@ pub trait Http {
 ///
 /// let info = r#"{"session":"ab","parties":2,"party":1,"max_body":4096,"max_wait_ms":100}"#;
 /// let mut relay = Script(VecDeque::from([(200, info)]));
-/// let joined = futures::executor::block_on(exchange(&mut relay, Setup::join("http://relay", "ab")))?;
+/// let op = Setup::join("http://relay", "ab", channel_http_proto::RetryPolicy::default());
+/// let joined = futures::executor::block_on(exchange(&mut relay, op))?;
 /// assert_eq!((joined.me, joined.parties), (1, 2));
 /// # Ok::<(), channel_http_proto::HttpError>(())
 /// ```

@@ -54,7 +54,7 @@ pub(crate) fn closed(p: usize) -> HttpError {
 /// ```
 /// use channel_http_proto::protocol::SessionInfo;
 ///
-/// let info = SessionInfo { session: "ab".into(), parties: 3, party: 1, max_body: 1 << 20, max_wait_ms: 500 };
+/// let info = SessionInfo::new("ab", 3, 1, 1 << 20, 500);
 /// let joined = info.joined().unwrap();
 /// assert_eq!(joined.send_target(2, 10).unwrap(), "/v1/sessions/ab/to/2?seq=0");
 /// assert!(joined.send_target(1, 10).is_err()); // not to itself
@@ -76,6 +76,11 @@ pub struct Joined {
     pub next_send: Vec<u64>,
     /// Per peer: the number of the next message to take from it.
     pub next_recv: Vec<u64>,
+    /// The number of this join, sent with every request (`x-epoch`) so that
+    /// the relay refuses a replaced process; `None` with an API 1.0 relay.
+    pub epoch: Option<u64>,
+    /// How often to tell the relay this party is alive, if it asks.
+    pub heartbeat: Option<Duration>,
 }
 
 impl Joined {
@@ -117,6 +122,19 @@ impl Joined {
             .max(1)
     }
 
+    /// Whether this party was in the session before (it joined again after a
+    /// restart): some of its links have moved on already.
+    pub fn resumes(&self) -> bool {
+        self.next_send.iter().chain(&self.next_recv).any(|&n| n > 0)
+    }
+
+    /// The headers every request of this party carries.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        self.epoch
+            .map(|e| vec![(crate::protocol::HEADER_EPOCH, e.to_string())])
+            .unwrap_or_default()
+    }
+
     /// The counter of the next message towards `p`.
     pub(crate) fn send_slot(&mut self, p: usize) -> Result<&mut u64, HttpError> {
         self.next_send.get_mut(p).ok_or(closed(p))
@@ -133,13 +151,18 @@ impl SessionInfo {
     pub fn joined(self) -> Result<Joined, HttpError> {
         let info = self.checked()?;
         Ok(Joined {
-            session: info.session,
             me: info.party,
             parties: info.parties,
             max_body: info.max_body,
             max_wait: Duration::from_millis(info.max_wait_ms),
-            next_send: vec![0; info.parties],
-            next_recv: vec![0; info.parties],
+            next_send: info.next_send.unwrap_or_else(|| vec![0; info.parties]),
+            next_recv: info.next_recv.unwrap_or_else(|| vec![0; info.parties]),
+            epoch: info.epoch,
+            // Between 1 s and a minute, whatever the relay says.
+            heartbeat: info
+                .heartbeat_ms
+                .map(|ms| Duration::from_millis(ms.clamp(1_000, 60_000))),
+            session: info.session,
         })
     }
 }

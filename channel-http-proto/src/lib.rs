@@ -29,7 +29,7 @@
 //! use channel_core::RecvInfo;
 //! use std::time::Duration;
 //!
-//! let info = SessionInfo { session: "ab".into(), parties: 2, party: 1, max_body: 1024, max_wait_ms: 100 };
+//! let info = SessionInfo::new("ab", 2, 1, 1024, 100);
 //! let mut joined = info.joined()?;
 //! let timing = PollTiming { recv_timeout: Duration::from_secs(5), poll_wait: Duration::from_secs(1), retry: RetryPolicy::default() };
 //! let mut recv = joined.receive(0, &RecvInfo::new("open", 0, None), timing, Instant::now())?;

@@ -13,8 +13,8 @@ use web_time::Instant;
 use channel_seal::{Invitation, OVERHEAD, PartyKey, PublicKey, SealState};
 
 use crate::exchange::{Http, exchange};
-use crate::ops::{self, PollTiming, Setup};
-use crate::protocol::{SessionCreated, base_url};
+use crate::ops::{self, PollTiming, Request, Setup};
+use crate::protocol::{SessionCreated, alive_path, base_url};
 use crate::{HttpError, Joined, RetryPolicy};
 
 /// What every relay party is told, whatever its client.
@@ -105,6 +105,15 @@ pub trait Client: Sized {
 
     /// The client, ready for one operation.
     fn http(&self) -> Self::Http<'_>;
+
+    /// What keeps a heartbeat going: the heartbeat stops when it is dropped.
+    type Heartbeat;
+
+    /// Starts making `request` every `every` in the background (answers are
+    /// not waited for; failures are ignored, the next beat tries again), until
+    /// the returned value is dropped. `None` where the client cannot run
+    /// anything in the background.
+    fn heartbeat(&self, request: Request, every: Duration) -> Option<Self::Heartbeat>;
 }
 
 /// One party of a relay session on the HTTP client `C`, implementing the
@@ -136,6 +145,8 @@ pub struct RelayParty<C: Client> {
     /// The keys of every pair, once the handshakes are done; `None` only for
     /// a plaintext party (and during the handshakes).
     seal: Option<SealState>,
+    /// Tells the relay this party is alive while it computes; stops with the party.
+    _heartbeat: Option<C::Heartbeat>,
 }
 
 impl<C: Client> RelayParty<C> {
@@ -151,7 +162,12 @@ impl<C: Client> RelayParty<C> {
     ) -> Result<SessionCreated, HttpError> {
         let base = base_url(relay_url)?;
         let client = C::new(&base, operator_token, options)?;
-        exchange(&mut client.http(), Setup::create_session(&base, parties)?).await
+        let retry = options.settings().timing.retry;
+        exchange(
+            &mut client.http(),
+            Setup::create_session(&base, parties, retry)?,
+        )
+        .await
     }
 
     /// Creates a session on the relay at `relay_url` for the parties whose
@@ -197,6 +213,16 @@ impl<C: Client> RelayParty<C> {
         )
         .await?;
         let (me, parties) = (party.joined.me, party.joined.parties);
+        if party.joined.resumes() {
+            // Its keys went with the process that joined first: the peers'
+            // streams from it cannot be opened again. Tell them at once.
+            channel_seal::refuse(&mut party, me, parties).await;
+            return Err(HttpError::Setup(format!(
+                "party {me} was in this sealed session before (did its process restart?): a sealed \
+                 session cannot resume after a restart, because the keys of the first join are \
+                 gone; start a new session"
+            )));
+        }
         if me != invitation.party || parties != invitation.keys.len() {
             // The peers would wait for this party's handshakes: tell them.
             channel_seal::refuse(&mut party, me, parties).await;
@@ -230,12 +256,24 @@ impl<C: Client> RelayParty<C> {
     ) -> Result<Self, HttpError> {
         let base = base_url(relay_url)?;
         let client = C::new(&base, Some(token), options)?;
-        let joined = exchange(&mut client.http(), Setup::join(&base, session)).await?;
+        let retry = options.settings().timing.retry;
+        let joined = exchange(&mut client.http(), Setup::join(&base, session, retry)).await?;
+        let heartbeat = joined.heartbeat.and_then(|every| {
+            let beat = Request {
+                method: ops::Method::Post,
+                path: alive_path(&joined.session),
+                body: None,
+                wait: Duration::ZERO,
+                headers: joined.headers(),
+            };
+            client.heartbeat(beat, every)
+        });
         Ok(Self {
             client,
             joined,
             settings: options.settings(),
             seal: None,
+            _heartbeat: heartbeat,
         })
     }
 

@@ -40,6 +40,9 @@ pub fn base_url(url: &str) -> Result<String, HttpError> {
 pub const HEADER_SEQ: &str = "x-seq";
 /// Header set to `true` when a sent message was a duplicate of one already stored.
 pub const HEADER_DUPLICATE: &str = "x-duplicate";
+/// Header carrying the join a request comes from (`SessionInfo::epoch`): a
+/// server refuses requests of an older join with `412`.
+pub const HEADER_EPOCH: &str = "x-epoch";
 /// Header naming the sending party in direct mode.
 pub const HEADER_FROM: &str = "x-from";
 
@@ -104,7 +107,8 @@ impl SessionCreated {
     }
 }
 
-/// `GET /v1/sessions/{session}` answer: who the caller is and the relay's limits.
+/// `GET /v1/sessions/{session}` answer: who the caller is, the relay's limits,
+/// and (from API 1.1) where the caller's links stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     /// The session id.
@@ -117,9 +121,47 @@ pub struct SessionInfo {
     pub max_body: usize,
     /// Longest long-poll wait the relay grants, in milliseconds.
     pub max_wait_ms: u64,
+    /// The number of this join (1 for the first): requests carry it in
+    /// `x-epoch`, and those of an older join are refused with `412`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
+    /// Per peer: the number the relay expects next from the caller (0 on a
+    /// first join; more when the caller joins again after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_send: Option<Vec<u64>>,
+    /// Per peer: the number of the oldest message from it the caller has not
+    /// acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_recv: Option<Vec<u64>>,
+    /// How often the caller should tell the relay it is alive
+    /// (`POST /v1/sessions/{session}/alive`), in milliseconds; a party silent
+    /// for about four times as long is reported gone to its peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<u64>,
 }
 
 impl SessionInfo {
+    /// The answer of an API 1.0 relay: no join number, no positions, no heartbeat.
+    pub fn new(
+        session: impl Into<String>,
+        parties: usize,
+        party: usize,
+        max_body: usize,
+        max_wait_ms: u64,
+    ) -> Self {
+        Self {
+            session: session.into(),
+            parties,
+            party,
+            max_body,
+            max_wait_ms,
+            epoch: None,
+            next_send: None,
+            next_recv: None,
+            heartbeat_ms: None,
+        }
+    }
+
     /// Checks a relay's answer before a client sizes anything by it: at most
     /// [`MAX_SESSION_PARTIES`] parties, the caller one of them, and a body limit
     /// that can hold a frame and is at most [`MAX_RELAY_BODY`].
@@ -127,11 +169,12 @@ impl SessionInfo {
     /// ```
     /// use channel_http_proto::protocol::SessionInfo;
     ///
-    /// let info = SessionInfo { session: "s".into(), parties: 3, party: 1, max_body: 1 << 20, max_wait_ms: 100 };
+    /// let info = SessionInfo::new("s", 3, 1, 1 << 20, 100);
     /// assert!(info.clone().checked().is_ok());
     /// assert!(SessionInfo { parties: 1 << 40, ..info.clone() }.checked().is_err());
     /// assert!(SessionInfo { max_body: 1 << 40, ..info.clone() }.checked().is_err());
-    /// assert!(SessionInfo { party: 3, ..info }.checked().is_err());
+    /// assert!(SessionInfo { party: 3, ..info.clone() }.checked().is_err());
+    /// assert!(SessionInfo { next_send: Some(vec![0; 2]), ..info }.checked().is_err());
     /// ```
     pub fn checked(self) -> Result<Self, HttpError> {
         if self.parties == 0 || self.parties > MAX_SESSION_PARTIES {
@@ -145,6 +188,20 @@ impl SessionInfo {
                 "the relay made us party {} of only {}",
                 self.party, self.parties
             )));
+        }
+        for (what, positions) in [
+            ("next_send", &self.next_send),
+            ("next_recv", &self.next_recv),
+        ] {
+            if let Some(positions) = positions
+                && positions.len() != self.parties
+            {
+                return Err(HttpError::Protocol(format!(
+                    "the relay gave {} positions in {what} for {} parties",
+                    positions.len(),
+                    self.parties
+                )));
+            }
         }
         if self.max_body <= channel_core::frame::FOOTER_LEN || self.max_body > MAX_RELAY_BODY {
             return Err(HttpError::Protocol(format!(
@@ -220,6 +277,27 @@ pub fn send_path(session: &str, to: usize, seq: u64) -> String {
 /// `wait_ms` milliseconds. Asking for `seq` acknowledges every earlier message.
 pub fn recv_path(session: &str, from: usize, seq: u64, wait_ms: u64) -> String {
     format!("/v1/sessions/{session}/from/{from}?seq={seq}&wait_ms={wait_ms}")
+}
+
+/// Path to which a party POSTs that it is alive.
+pub fn alive_path(session: &str) -> String {
+    format!("/v1/sessions/{session}/alive")
+}
+
+/// Path to which party `from` POSTs, when it starts, to learn where its link
+/// to a direct-mode endpoint stands ([`DirectPosition`]).
+pub fn direct_join_path(from: usize) -> String {
+    format!("/v1/direct/from/{from}/join")
+}
+
+/// `POST /v1/direct/from/{party}/join` answer: where the link from `party` stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectPosition {
+    /// The number the endpoint expects next from the sender.
+    pub next: u64,
+    /// The number of this join: deliveries carry it in `x-epoch`, and those of
+    /// an older join (a replaced process) are refused with `412`.
+    pub epoch: u64,
 }
 
 /// Path to which party `from` POSTs message `seq` in direct mode.

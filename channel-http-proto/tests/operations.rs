@@ -118,15 +118,9 @@ fn message(seq: u64, body: &[u8]) -> Reply {
 }
 
 fn joined(max_body: usize) -> Joined {
-    SessionInfo {
-        session: "ab".into(),
-        parties: 3,
-        party: 0,
-        max_body,
-        max_wait_ms: 1000,
-    }
-    .joined()
-    .unwrap()
+    SessionInfo::new("ab", 3, 0, max_body, 1000)
+        .joined()
+        .unwrap()
 }
 
 fn policy() -> RetryPolicy {
@@ -318,7 +312,10 @@ fn a_lying_relay_is_caught() {
         r#"not json"#,
     ] {
         let mut relay = Scripted::new([answer(200, info.as_bytes())]);
-        let joined = block(exchange(&mut relay, Setup::join("http://relay", "s")));
+        let joined = block(exchange(
+            &mut relay,
+            Setup::join("http://relay", "s", policy()),
+        ));
         assert!(
             matches!(joined, Err(HttpError::Protocol(_))),
             "{info}: {joined:?}"
@@ -331,7 +328,7 @@ fn a_lying_relay_is_caught() {
     }
     let created = r#"{"session":"s","parties":3,"tokens":["a"],"max_body":1024}"#;
     let mut relay = Scripted::new([answer(201, created.as_bytes())]);
-    let op = Setup::create_session("http://relay", 3).unwrap();
+    let op = Setup::create_session("http://relay", 3, policy()).unwrap();
     assert!(matches!(
         block(exchange(&mut relay, op)),
         Err(HttpError::Protocol(_))
@@ -447,17 +444,54 @@ fn retries_give_up_after_the_policy_with_the_last_reason() {
 }
 
 #[test]
-fn set_up_failures_are_typed() {
-    let mut relay = Scripted::new([Reply::Network("connection refused")]);
-    match block(exchange(&mut relay, Setup::join("http://127.0.0.1:9", "s"))) {
-        Err(HttpError::Setup(m)) => assert_eq!(
-            m,
-            "cannot reach the relay at http://127.0.0.1:9: connection refused"
+fn set_up_is_retried_like_every_request_and_fails_typed() {
+    // A relay that is briefly away (refused, then 503) is waited for.
+    let info = r#"{"session":"s","parties":2,"party":1,"max_body":1024,"max_wait_ms":1}"#;
+    let mut relay = Scripted::new([
+        Reply::Network("connection refused"),
+        answer(503, br#"{"error":"restarting"}"#),
+        answer(200, info.as_bytes()),
+    ]);
+    let joined = block(exchange(
+        &mut relay,
+        Setup::join("http://relay", "s", policy()),
+    ))
+    .unwrap();
+    assert_eq!(joined.me, 1);
+    assert_eq!(relay.requests.len(), 3);
+    assert!(relay.slept > Duration::ZERO);
+
+    // One that stays away: a set-up error with the last reason, once the policy gives up.
+    let mut relay = Scripted::new((0..100).map(|_| Reply::Network("connection refused")));
+    match block(exchange(
+        &mut relay,
+        Setup::join("http://127.0.0.1:9", "s", policy()),
+    )) {
+        Err(HttpError::Setup(m)) => {
+            assert!(
+                m.starts_with("cannot reach the relay at http://127.0.0.1:9: connection refused (gave up after"),
+                "{m}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(relay.slept >= Duration::from_secs(10));
+    let mut relay = Scripted::new((0..100).map(|_| answer(503, br#"{"error":"full"}"#)));
+    let op = Setup::create_session("http://relay", 2, policy()).unwrap();
+    match block(exchange(&mut relay, op)) {
+        Err(HttpError::Setup(m)) => assert!(
+            m.starts_with("creating a session: HTTP 503: full (gave up"),
+            "{m}"
         ),
         other => panic!("{other:?}"),
     }
+
+    // What retrying cannot fix fails at once.
     let mut relay = Scripted::new([answer(403, br#"{"error":"wrong token"}"#)]);
-    match block(exchange(&mut relay, Setup::join("http://relay", "s"))) {
+    match block(exchange(
+        &mut relay,
+        Setup::join("http://relay", "s", policy()),
+    )) {
         Err(HttpError::Refused {
             status: 403,
             message,
@@ -465,25 +499,83 @@ fn set_up_failures_are_typed() {
         }) => assert_eq!(message, "wrong token"),
         other => panic!("{other:?}"),
     }
-    let mut relay = Scripted::new([answer(503, br#"{"error":"full"}"#)]);
-    let op = Setup::create_session("http://relay", 2).unwrap();
-    match block(exchange(&mut relay, op)) {
-        Err(HttpError::Setup(m)) => assert_eq!(m, "creating a session: HTTP 503: full"),
-        other => panic!("{other:?}"),
-    }
     let mut relay = Scripted::new([Reply::Unusable]);
     assert!(matches!(
-        block(exchange(&mut relay, Setup::join("http://relay", "s"))),
+        block(exchange(
+            &mut relay,
+            Setup::join("http://relay", "s", policy())
+        )),
         Err(HttpError::Setup(_))
     ));
+    assert_eq!(relay.requests.len(), 1);
 
     let created = r#"{"session":"s","parties":2,"tokens":["a","b"],"max_body":1024}"#;
     let mut relay = Scripted::new([answer(201, created.as_bytes())]);
-    let op = Setup::create_session("http://relay", 2).unwrap();
+    let op = Setup::create_session("http://relay", 2, policy()).unwrap();
     let session = block(exchange(&mut relay, op)).unwrap();
     assert_eq!(session.tokens, ["a", "b"]);
     assert_eq!(relay.requests[0].method, Method::Post);
     assert_eq!(relay.requests[0].path, "/v1/sessions");
+}
+
+#[test]
+fn a_replaced_client_a_conflicting_resend_and_a_gone_peer_are_typed() {
+    let mut joined = joined(1024);
+    let mut relay = Scripted::new([answer(412, br#"{"error":"party 0 joined again"}"#)]);
+    assert!(matches!(
+        send(&mut relay, &mut joined, 1),
+        Err(HttpError::Replaced { .. })
+    ));
+    let mut relay = Scripted::new([answer(422, br#"{"error":"other content"}"#)]);
+    assert!(matches!(
+        send(&mut relay, &mut joined, 1),
+        Err(HttpError::ConflictingResend { party: 1, seq: 0 })
+    ));
+    let mut relay = Scripted::new([answer(
+        424,
+        br#"{"error":"party 2 has not been heard from for 25 s"}"#,
+    )]);
+    match recv(&mut relay, &mut joined, 2) {
+        Err(HttpError::Transport(TransportError::PeerGone { party: 2, reason })) => {
+            assert!(reason.contains("25 s"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(joined.next_send, [0, 0, 0]);
+    assert_eq!(joined.next_recv, [0, 0, 0]);
+}
+
+#[test]
+fn a_joined_party_resumes_where_the_relay_says_and_sends_its_join_number() {
+    let info = r#"{"session":"s","parties":3,"party":0,"max_body":1024,"max_wait_ms":100,
+        "epoch":2,"next_send":[0,5,1],"next_recv":[0,3,0],"heartbeat_ms":5000}"#;
+    let mut relay = Scripted::new([answer(200, info.as_bytes())]);
+    let mut joined = block(exchange(
+        &mut relay,
+        Setup::join("http://relay", "s", policy()),
+    ))
+    .unwrap();
+    assert!(joined.resumes());
+    assert_eq!(joined.heartbeat, Some(Duration::from_secs(5)));
+    let mut relay = Scripted::new([answer(204, b""), message(3, b"resumed")]);
+    send(&mut relay, &mut joined, 1).unwrap();
+    assert_eq!(relay.requests[0].path, "/v1/sessions/s/to/1?seq=5");
+    assert_eq!(relay.requests[0].headers, [("x-epoch", "2".to_string())]);
+    assert_eq!(recv(&mut relay, &mut joined, 1).unwrap(), b"resumed");
+    assert_eq!(
+        relay.requests[1].path,
+        "/v1/sessions/s/from/1?seq=3&wait_ms=100"
+    );
+    // Positions that do not fit the session are refused.
+    let bad = r#"{"session":"s","parties":3,"party":0,"max_body":1024,"max_wait_ms":100,"next_send":[0]}"#;
+    let mut relay = Scripted::new([answer(200, bad.as_bytes())]);
+    assert!(matches!(
+        block(exchange(
+            &mut relay,
+            Setup::join("http://relay", "s", policy())
+        )),
+        Err(HttpError::Protocol(_))
+    ));
 }
 
 #[test]

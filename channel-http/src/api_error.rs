@@ -123,6 +123,19 @@ pub(crate) fn query_u64(
     })
 }
 
+/// The join number a request says it comes from (`x-epoch`), if it says.
+pub(crate) fn epoch_header(headers: &axum::http::HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(crate::protocol::HEADER_EPOCH) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(canonical)
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request("x-epoch must be a join number"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,11 +206,12 @@ pub async fn direct_network_plaintext_insecure(
 ) -> Result<Vec<DirectChannel>, HttpError> {
     let (_, table) = keys(n)?;
     let (listeners, tables) = direct_tables(&table).await?;
-    let mut parties = Vec::with_capacity(n);
-    for (listener, config) in listeners.into_iter().zip(tables) {
-        parties.push(
-            DirectChannel::start_plaintext_insecure(listener, config, options.clone()).await?,
-        );
-    }
-    Ok(parties)
+    // All at once: starting asks every peer where its link stands.
+    let starting = listeners.into_iter().zip(tables).map(|(listener, config)| {
+        DirectChannel::start_plaintext_insecure(listener, config, options.clone())
+    });
+    futures::future::join_all(starting)
+        .await
+        .into_iter()
+        .collect()
 }

@@ -29,6 +29,12 @@ use crate::api_error::ApiError;
 pub(crate) enum PushError {
     /// Its number does not fit the link (a gap).
     Seq(SeqError),
+    /// A resend of chunk `seq` with other content than the chunk stored under
+    /// that number (a restarted sender numbering from 0 again, or a bug).
+    Conflict {
+        /// The number.
+        seq: u64,
+    },
     /// It would take the relay as a whole beyond its budget: retry later.
     RelayFull {
         /// Bytes stored over all sessions.
@@ -60,6 +66,13 @@ impl PushError {
     pub(crate) fn answer(self, holder: &str) -> ApiError {
         match self {
             PushError::Seq(e) => ApiError::from(e),
+            PushError::Conflict { seq } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "chunk {seq} was stored already with other content: a resend must repeat it \
+                     exactly (a sender that restarted must resume from the numbers its join gives)"
+                ),
+            ),
             PushError::RelayFull { queued, limit } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
@@ -145,6 +158,16 @@ impl LinkStore {
         self.counts
     }
 
+    /// The number the next new chunk on `link` must carry.
+    pub(crate) fn next(&self, link: usize) -> u64 {
+        self.links.get(&link).map_or(0, Retained::next)
+    }
+
+    /// The oldest number still kept on `link` (what its receiver has not acknowledged).
+    pub(crate) fn oldest(&self, link: usize) -> u64 {
+        self.links.get(&link).map_or(0, Retained::oldest)
+    }
+
     /// Files chunk `seq` on `link`: a duplicate is acknowledged and not kept
     /// again; the next chunk is kept if it fits the budget; a gap is refused.
     pub(crate) fn push(
@@ -159,6 +182,12 @@ impl LinkStore {
         }
         .map_err(PushError::Seq)?;
         if arrival == Arrival::Duplicate {
+            // A resend must be the chunk it repeats (when it is still kept to compare).
+            if let Some(kept) = self.links.get(&link).and_then(|kept| kept.get(seq))
+                && *kept != chunk
+            {
+                return Err(PushError::Conflict { seq });
+            }
             self.counts.duplicates += 1;
             return Ok(arrival);
         }
@@ -233,6 +262,11 @@ mod tests {
         let mut store = LinkStore::new(100, None);
         assert_eq!(store.push(3, 0, chunk("a")), Ok(Arrival::Next));
         assert_eq!(store.push(3, 0, chunk("a")), Ok(Arrival::Duplicate));
+        assert_eq!(
+            store.push(3, 0, chunk("b")),
+            Err(PushError::Conflict { seq: 0 }),
+            "a resend with other content"
+        );
         assert_eq!(
             store.push(3, 2, chunk("c")),
             Err(PushError::Seq(SeqError::Gap {

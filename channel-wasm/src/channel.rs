@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use channel_http_proto::ops::Request;
 use channel_http_proto::party::Client;
 use channel_http_proto::{HttpError, RelayParty, RetryPolicy};
 
@@ -62,9 +63,42 @@ pub struct FetchClient {
     auth: Option<String>,
 }
 
+/// A heartbeat loop on the browser's event loop; it stops when this is dropped.
+#[derive(Debug)]
+pub struct Heartbeat(std::rc::Rc<std::cell::Cell<bool>>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
 impl Client for FetchClient {
     type Options = WasmOptions;
     type Http<'a> = FetchRelay<'a>;
+    type Heartbeat = Heartbeat;
+
+    fn heartbeat(&self, request: Request, every: Duration) -> Option<Heartbeat> {
+        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+        let (stopped, base, auth) = (stop.clone(), self.base.clone(), self.auth.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            // Ends when the party drops its channel (the flag is set).
+            while !stopped.get() {
+                gloo_timers::future::sleep(every).await;
+                if stopped.get() {
+                    break;
+                }
+                let mut relay = FetchRelay {
+                    base: &base,
+                    auth: auth.as_deref(),
+                };
+                // A failed beat is retried at the next one.
+                let _ =
+                    channel_http_proto::exchange::Http::perform(&mut relay, request.clone()).await;
+            }
+        });
+        Some(Heartbeat(stop))
+    }
 
     fn new(base: &str, token: Option<&str>, _options: &WasmOptions) -> Result<Self, HttpError> {
         Ok(Self {

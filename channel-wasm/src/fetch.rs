@@ -33,6 +33,9 @@ impl Http for FetchRelay<'_> {
         if let Some(auth) = self.auth {
             builder = builder.header("authorization", auth);
         }
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
         let sent = match request.body {
             None => builder.send().await,
             Some((body, content)) => {

@@ -23,7 +23,7 @@ mod channel;
 mod fetch;
 mod js;
 
-pub use channel::{FetchClient, WasmChannel, WasmOptions};
+pub use channel::{FetchClient, Heartbeat, WasmChannel, WasmOptions};
 pub use channel_http_proto::{HttpError, RetryPolicy, TransportError};
 pub use channel_seal::{Invitation, PartyKey, PublicKey, SealError};
 pub use fetch::FetchRelay;

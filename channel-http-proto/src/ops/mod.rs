@@ -15,7 +15,7 @@
 //! use channel_http_proto::{Instant, RetryPolicy};
 //! use channel_core::SendInfo;
 //!
-//! let info = SessionInfo { session: "ab".into(), parties: 2, party: 0, max_body: 1024, max_wait_ms: 100 };
+//! let info = SessionInfo::new("ab", 2, 0, 1024, 100);
 //! let mut joined = info.joined().unwrap();
 //! let now = Instant::now();
 //! let mut send = joined
@@ -42,9 +42,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use web_time::Instant;
 
-use crate::HttpError;
 use crate::answer::{Body, Head, explanation};
 use crate::backoff::{Backoff, is_retryable_status};
+use crate::{HttpError, TransportError};
 
 pub use poll::{Poll, PollTiming};
 pub use post::Post;
@@ -80,6 +80,8 @@ pub struct Request {
     /// How long the server may hold the request before answering (a
     /// long-poll's wait); the client's own request timeout comes on top.
     pub wait: Duration,
+    /// Headers of the protocol to send with it (e.g. `x-epoch`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// What an operation says about an answer.
@@ -145,25 +147,35 @@ pub(crate) fn retry<T>(
     }
 }
 
-/// An error answer (`head`, with `body` read within [`MAX_ERROR_BODY`]):
-/// retried when its status says "later", else the refusal itself.
+/// An error answer (`head`, with `body` read within [`MAX_ERROR_BODY`]) to a
+/// request about message `seq`: retried when its status says "later", else
+/// the typed refusal.
 pub(crate) fn refusal<T>(
     backoff: &mut Backoff,
     head: &Head,
     body: &Body,
+    seq: u64,
     now: Instant,
     unit: f64,
 ) -> Step<T> {
     let message = explanation(body);
-    if is_retryable_status(head.status) {
-        let why = format!("HTTP {}: {message}", head.status);
-        retry(backoff, now, why, head.retry_after, unit)
-    } else {
-        Step::Fail(HttpError::Refused {
-            party: backoff.party(),
+    let party = backoff.party();
+    match head.status {
+        status if is_retryable_status(status) => {
+            let why = format!("HTTP {status}: {message}");
+            retry(backoff, now, why, head.retry_after, unit)
+        }
+        412 => Step::Fail(HttpError::Replaced { message }),
+        422 => Step::Fail(HttpError::ConflictingResend { party, seq }),
+        424 => Step::Fail(HttpError::Transport(TransportError::PeerGone {
+            party,
+            reason: message,
+        })),
+        status => Step::Fail(HttpError::Refused {
+            party,
             during: backoff.during().to_string(),
-            status: head.status,
+            status,
             message,
-        })
+        }),
     }
 }

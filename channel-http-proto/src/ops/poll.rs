@@ -100,6 +100,7 @@ impl Operation for Poll<'_> {
             path,
             body: None,
             wait,
+            headers: self.joined.headers(),
         })
     }
 
@@ -138,7 +139,7 @@ impl Operation for Poll<'_> {
     fn on_body(&mut self, body: Body, now: Instant, unit: f64) -> Step<Vec<u8>> {
         let head = self.head.take().unwrap_or_default();
         if head.status != 200 {
-            return match refusal(&mut self.backoff, &head, &body, now, unit) {
+            return match refusal(&mut self.backoff, &head, &body, self.seq, now, unit) {
                 Step::Retry(delay) => Step::Retry(delay.min(self.left)),
                 other => other,
             };

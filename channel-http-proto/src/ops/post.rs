@@ -19,6 +19,7 @@ use crate::{HttpError, Joined, RetryPolicy};
 pub struct Post<'a> {
     path: String,
     body: Bytes,
+    headers: Vec<(&'static str, String)>,
     /// The sender's counter for this peer, advanced once the chunk is stored.
     next: &'a mut u64,
     backoff: Backoff,
@@ -32,10 +33,19 @@ impl<'a> Post<'a> {
         Self {
             path,
             body,
+            headers: Vec::new(),
             next,
             backoff,
             error: None,
         }
+    }
+}
+
+impl Post<'_> {
+    /// Sends `headers` with every attempt.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers = headers;
+        self
     }
 }
 
@@ -48,6 +58,7 @@ impl Operation for Post<'_> {
             path: self.path.clone(),
             body: Some((self.body.clone(), Content::Octets)),
             wait: Duration::ZERO,
+            headers: self.headers.clone(),
         })
     }
 
@@ -64,7 +75,7 @@ impl Operation for Post<'_> {
 
     fn on_body(&mut self, body: Body, now: Instant, unit: f64) -> Step<()> {
         let head = self.error.take().unwrap_or_default();
-        refusal(&mut self.backoff, &head, &body, now, unit)
+        refusal(&mut self.backoff, &head, &body, *self.next, now, unit)
     }
 
     fn on_no_answer(&mut self, why: String, now: Instant, unit: f64) -> Step<()> {
@@ -82,12 +93,14 @@ impl Joined {
         retry: RetryPolicy,
     ) -> Result<Post<'_>, HttpError> {
         let path = self.send_target(p, chunk.len())?;
+        let headers = self.headers();
         let next = self.send_slot(p)?;
         Ok(Post::new(
             path,
             chunk,
             next,
             Backoff::new(retry, p, format!("sending {info}")),
-        ))
+        )
+        .with_headers(headers))
     }
 }

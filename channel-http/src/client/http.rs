@@ -29,6 +29,27 @@ fn unit_random() -> f64 {
     getrandom::u32().map_or(0.5, |r| f64::from(r) / (f64::from(u32::MAX) + 1.0))
 }
 
+/// Whether `e` comes from TLS (an untrusted or invalid certificate, a
+/// protocol mismatch) rather than from the network.
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    use tokio_rustls::rustls::Error as Tls;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // Bounded by the chain, which ends.
+    while let Some(s) = source {
+        if s.downcast_ref::<Tls>().is_some() {
+            return true;
+        }
+        // io::Error's `source` skips the error it wraps: go inside instead.
+        source = match s.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        };
+    }
+    false
+}
+
 impl Http for ReqwestServer<'_> {
     type Answer = Response;
 
@@ -42,6 +63,9 @@ impl Http for ReqwestServer<'_> {
         if let Some(auth) = self.auth {
             builder = builder.header(AUTHORIZATION, auth.clone());
         }
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value.as_str());
+        }
         if let Some((body, content)) = request.body {
             let kind = match content {
                 Content::Json => "application/json",
@@ -52,7 +76,13 @@ impl Http for ReqwestServer<'_> {
                 .body(body);
         }
         builder.send().await.map_err(|e| {
-            if e.is_builder() {
+            if is_tls_failure(&e) {
+                // A certificate the client does not trust does not get better by waiting.
+                NoAnswer::Unusable(HttpError::Setup(format!(
+                    "TLS with {url} failed: {}",
+                    describe(&e)
+                )))
+            } else if e.is_builder() {
                 NoAnswer::Unusable(HttpError::Setup(format!(
                     "bad request to {url}: {}",
                     describe(&e)

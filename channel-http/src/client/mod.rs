@@ -8,7 +8,7 @@ mod relay_channel;
 use std::time::Duration;
 
 pub use http::ReqwestServer;
-pub use relay_channel::{HttpChannel, ReqwestRelay};
+pub use relay_channel::{HeartbeatTask, HttpChannel, ReqwestRelay};
 
 use crate::{HttpError, RetryPolicy};
 

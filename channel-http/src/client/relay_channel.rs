@@ -2,6 +2,7 @@
 //! on reqwest.
 
 use channel_http_proto::RelayParty;
+use channel_http_proto::ops::Request;
 use channel_http_proto::party::Client;
 use reqwest::header::HeaderValue;
 
@@ -64,9 +65,46 @@ pub struct ReqwestRelay {
 
 channel_http_proto::party_options!(ClientOptions);
 
+/// A heartbeat task on the tokio runtime; it stops when this is dropped.
+#[derive(Debug)]
+pub struct HeartbeatTask(tokio::task::AbortHandle);
+
+impl Drop for HeartbeatTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Client for ReqwestRelay {
     type Options = ClientOptions;
     type Http<'a> = ReqwestServer<'a>;
+    type Heartbeat = HeartbeatTask;
+
+    fn heartbeat(&self, request: Request, every: std::time::Duration) -> Option<HeartbeatTask> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (client, base, auth, timeout) = (
+            self.client.clone(),
+            self.base.clone(),
+            self.auth.clone(),
+            self.timeout,
+        );
+        let task = runtime.spawn(async move {
+            let mut server = ReqwestServer {
+                client: &client,
+                base: &base,
+                auth: auth.as_ref(),
+                timeout,
+            };
+            // Ends when the party drops its channel (the task is aborted).
+            loop {
+                tokio::time::sleep(every).await;
+                // A failed beat is retried at the next one; the relay needs only some.
+                let _ =
+                    channel_http_proto::exchange::Http::perform(&mut server, request.clone()).await;
+            }
+        });
+        Some(HeartbeatTask(task.abort_handle()))
+    }
 
     fn new(base: &str, token: Option<&str>, options: &ClientOptions) -> Result<Self, HttpError> {
         let auth = token

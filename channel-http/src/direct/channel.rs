@@ -11,14 +11,14 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use channel_http_proto::backoff::Backoff;
-use channel_http_proto::ops::Post;
+use channel_http_proto::ops::{Post, Setup};
 use channel_http_proto::{check_outgoing, exchange};
 use channel_seal::{OVERHEAD, PartyKey, SealState};
 
 use super::DirectConfig;
 use super::inbox::{Inbox, router};
 use crate::client::{ClientOptions, ReqwestServer};
-use crate::protocol::{DEFAULT_MAX_BODY, direct_path};
+use crate::protocol::{DEFAULT_MAX_BODY, HEADER_EPOCH, direct_path};
 use crate::{HttpError, TransportError};
 
 /// Options of a direct-mode party.
@@ -87,6 +87,8 @@ pub struct DirectChannel {
     peers: Vec<(String, HeaderValue)>,
     inbox: Arc<Inbox>,
     next_send: Vec<u64>,
+    /// Per peer: the number of this party's join at that peer's endpoint.
+    epochs: Vec<u64>,
     options: DirectOptions,
     stop: watch::Sender<bool>,
     /// The keys of every pair once the handshakes are done; `None` only for a
@@ -109,6 +111,16 @@ impl DirectChannel {
         let public_keys: Vec<_> = config.peers.iter().map(|p| p.public_key).collect();
         let session = config.session.clone();
         let mut party = Self::start_plaintext_insecure(listener, config, options).await?;
+        if party.resumes() {
+            // Its keys went with the process that started first.
+            let parties = party.parties();
+            channel_seal::refuse(&mut party, me, parties).await;
+            return Err(HttpError::Setup(format!(
+                "party {me} was in this sealed computation before (did its process restart?): a \
+                 sealed computation cannot resume after a restart, because the keys of the first \
+                 start are gone; start a new one"
+            )));
+        }
         let seal =
             channel_seal::handshake(&mut party, me, key, &public_keys, session.as_bytes()).await?;
         party.seal = Some(seal);
@@ -157,16 +169,58 @@ impl DirectChannel {
                 tracing::warn!("direct-mode endpoint stopped: {e}");
             }
         });
-        Ok(Self {
+        let mut party = Self {
             me: config.party,
             client: options.client.http_client()?,
             peers,
             inbox,
             next_send: vec![0; parties],
+            epochs: vec![0; parties],
             options,
             stop,
             seal: None,
-        })
+        };
+        party.join_peers().await?;
+        Ok(party)
+    }
+
+    /// Asks every peer's endpoint where this party's link to it stands (all
+    /// at once, each retried until the peer's endpoint is up or the retry
+    /// policy gives up): a party that restarted resumes its numbering, and
+    /// its earlier process is refused from then on.
+    async fn join_peers(&mut self) -> Result<(), HttpError> {
+        let (me, retry, timeout) = (
+            self.me,
+            self.options.client.retry,
+            self.options.client.request_timeout,
+        );
+        let client = &self.client;
+        let joining = self.peers.iter().enumerate().filter(|&(p, _)| p != me).map(
+            |(p, (base, auth))| async move {
+                let mut peer = ReqwestServer {
+                    client,
+                    base,
+                    auth: Some(auth),
+                    timeout,
+                };
+                let op = Setup::direct_join(base, me, retry).for_party(p);
+                (p, exchange(&mut peer, op).await)
+            },
+        );
+        for (p, joined) in futures::future::join_all(joining).await {
+            let position = joined?;
+            if let (Some(next), Some(epoch)) = (self.next_send.get_mut(p), self.epochs.get_mut(p)) {
+                *next = position.next;
+                *epoch = position.epoch;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this party was in the computation before (it restarted): some
+    /// of its links have moved on already.
+    fn resumes(&self) -> bool {
+        self.next_send.iter().any(|&n| n > 0)
     }
 
     /// Whether chunks are sealed end to end (false only after
@@ -225,7 +279,9 @@ impl Channel for DirectChannel {
             timeout: self.options.client.request_timeout,
         };
         let backoff = Backoff::new(self.options.client.retry, p, format!("sending {info}"));
-        let op = Post::new(direct_path(self.me, *next), Bytes::from(msg), next, backoff);
+        let epoch = self.epochs.get(p).copied().unwrap_or_default();
+        let op = Post::new(direct_path(self.me, *next), Bytes::from(msg), next, backoff)
+            .with_headers(vec![(HEADER_EPOCH, epoch.to_string())]);
         exchange(&mut peer, op).await
     }
 

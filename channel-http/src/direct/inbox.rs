@@ -15,14 +15,19 @@ use tokio::sync::Notify;
 
 use channel_core::transport::seq::Arrival;
 
-use crate::api_error::{ApiError, parse_party, query_u64, stored};
+use axum::Json;
+
+use crate::api_error::{ApiError, epoch_header, parse_party, query_u64, stored};
 use crate::auth::{bearer, same_secret};
+use crate::protocol::DirectPosition;
 use crate::store::LinkStore;
 
 pub(crate) struct Inbox {
     me: usize,
     /// `keys[p]`: the secret shared with party `p`.
     keys: Vec<String>,
+    /// `epochs[p]`: how many times party `p` joined this endpoint.
+    epochs: Mutex<Vec<u64>>,
     /// One link per sender, keyed by the sender's index.
     store: Mutex<LinkStore>,
     arrivals: Vec<Notify>,
@@ -41,6 +46,7 @@ impl Inbox {
         let parties = keys.len();
         Self {
             me,
+            epochs: Mutex::new(vec![0; keys.len()]),
             keys,
             store: Mutex::new(LinkStore::new(max_queued, None)),
             arrivals: (0..parties).map(|_| Notify::new()).collect(),
@@ -58,6 +64,33 @@ impl Inbox {
     /// Takes the oldest chunk from `from`, if any.
     pub(crate) fn pop(&self, from: usize) -> Option<Bytes> {
         self.lock().pop(from)
+    }
+
+    /// Party `from` joins (again): a new epoch, and the number expected next from it.
+    fn join(&self, from: usize) -> DirectPosition {
+        let next = self.lock().next(from);
+        let mut epochs = self.epochs.lock().unwrap_or_else(PoisonError::into_inner);
+        let epoch = epochs.get_mut(from).map_or(0, |e| {
+            *e += 1;
+            *e
+        });
+        DirectPosition { next, epoch }
+    }
+
+    /// Refuses a delivery of an older join of `from` than its latest.
+    fn current(&self, from: usize, claimed: Option<u64>) -> Result<(), ApiError> {
+        let epochs = self.epochs.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = epochs.get(from).copied().unwrap_or_default();
+        match claimed {
+            Some(claimed) if claimed != current => Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!(
+                    "party {from} joined this endpoint again (join {current}); this sender, of join \
+                     {claimed}, was replaced"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Files chunk `seq` from `from` (unless it is a duplicate) and wakes
@@ -81,6 +114,7 @@ pub(crate) fn router(inbox: Arc<Inbox>, max_body: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/v1/direct/from/{party}", post(deliver))
+        .route("/v1/direct/from/{party}/join", post(join))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see API.md") })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |request, next| {
@@ -90,14 +124,10 @@ pub(crate) fn router(inbox: Arc<Inbox>, max_body: usize) -> Router {
         .with_state(inbox)
 }
 
-async fn deliver(
-    State(inbox): State<Arc<Inbox>>,
-    Path(from): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let from = parse_party(&from, inbox.keys.len())?;
+/// The sending party named in the path, authenticated by the key it shares
+/// with this endpoint's party.
+fn sender(inbox: &Inbox, from: &str, headers: &HeaderMap) -> Result<usize, ApiError> {
+    let from = parse_party(from, inbox.keys.len())?;
     if from == inbox.me {
         return Err(ApiError::bad_request(format!(
             "party {from} cannot send to itself"
@@ -120,6 +150,36 @@ async fn deliver(
             format!("wrong key for party {from}"),
         ));
     }
+    Ok(from)
+}
+
+async fn join(
+    State(inbox): State<Arc<Inbox>>,
+    Path(from): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<DirectPosition>, ApiError> {
+    let from = sender(&inbox, &from, &headers)?;
+    let position = inbox.join(from);
+    tracing::info!(
+        party = inbox.me,
+        from,
+        epoch = position.epoch,
+        next = position.next,
+        "direct-mode peer joined"
+    );
+    Ok(Json(position))
+}
+
+async fn deliver(
+    State(inbox): State<Arc<Inbox>>,
+    Path(from): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let from = sender(&inbox, &from, &headers)?;
+    let epoch = epoch_header(&headers)?;
+    inbox.current(from, epoch)?;
     let seq = query_u64(&params, "seq")?;
     Ok(stored(inbox.push(from, seq, body)?))
 }

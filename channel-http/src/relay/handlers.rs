@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Relay;
+use super::session::Liveness;
 use super::session::Session;
-use crate::api_error::{ApiError, parse_party, query_u64, stored};
+use crate::api_error::{ApiError, epoch_header, parse_party, query_u64, stored};
 use crate::auth::{bearer, random_hex, same_secret};
 use crate::protocol::{CreateSession, HEADER_SEQ, Health, SessionCreated, SessionInfo};
 
@@ -77,6 +78,19 @@ fn party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(Arc<Session>, 
             "the token belongs to no party of this session",
         )
     })?;
+    Ok((session, me))
+}
+
+/// [`party`], for a request of the session's traffic: it must come from the
+/// party's latest join (when it says which), and counts as hearing from it.
+fn live_party(
+    relay: &Relay,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<Session>, usize), ApiError> {
+    let (session, me) = party(relay, id, headers)?;
+    let epoch = epoch_header(headers)?;
+    session.heard_from(me, epoch)?;
     Ok((session, me))
 }
 
@@ -170,14 +184,29 @@ pub(super) async fn session_info(
     headers: HeaderMap,
 ) -> Result<Json<SessionInfo>, ApiError> {
     let (session, me) = party(&relay, &id, &headers)?;
-    session.mark_joined();
+    let position = session.join(me);
+    tracing::info!(session = %id, party = me, epoch = position.epoch, "joined");
+    let config = relay.config();
     Ok(Json(SessionInfo {
         session: id,
         parties: session.parties,
         party: me,
-        max_body: relay.config().max_body,
-        max_wait_ms: relay.config().max_wait.as_millis() as u64,
+        max_body: config.max_body,
+        max_wait_ms: config.max_wait.as_millis() as u64,
+        epoch: Some(position.epoch),
+        next_send: Some(position.next_send),
+        next_recv: Some(position.next_recv),
+        heartbeat_ms: Some((config.peer_gone_after.as_millis() as u64 / 4).max(1_000)),
     }))
+}
+
+pub(super) async fn alive(
+    State(relay): State<Relay>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    live_party(&relay, &id, &headers)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Operator routes on one session: the operator token if configured, else any
@@ -221,7 +250,7 @@ pub(super) async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (session, me) = party(&relay, &id, &headers)?;
+    let (session, me) = live_party(&relay, &id, &headers)?;
     let to = peer(&session, me, &to)?;
     let seq = query_u64(&params, "seq")?;
     let len = body.len();
@@ -236,7 +265,7 @@ pub(super) async fn recv(
     Query(params): Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (session, me) = party(&relay, &id, &headers)?;
+    let (session, me) = live_party(&relay, &id, &headers)?;
     let from = peer(&session, me, &from)?;
     let seq = query_u64(&params, "seq")?;
     let wait_ms = match params.get("wait_ms") {
@@ -249,8 +278,11 @@ pub(super) async fn recv(
         .ok_or_else(|| ApiError::bad_request("no such party"))?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut shutdown = relay.shutdown_signal_receiver();
-    // Bounded by `deadline`: every pass either answers or waits for an arrival
-    // that can only come before the deadline.
+    let gone_after = relay.config().peer_gone_after;
+    // While this long-poll waits, its party counts as alive.
+    let _waiting = Waiting::new(session.clone(), me);
+    // Bounded by `deadline`: every pass either answers or waits for an arrival,
+    // the peer's silence or the deadline, whichever comes first.
     loop {
         let arrived = arrivals.notified();
         tokio::pin!(arrived);
@@ -271,10 +303,47 @@ pub(super) async fn recv(
             )
             .retry_after(1));
         }
+        // Until when the peer could still be alive (it never joined: no bound).
+        let alive_until = match session.liveness(from, gone_after) {
+            Liveness::Gone(silent) => {
+                return Err(ApiError::new(
+                    StatusCode::FAILED_DEPENDENCY,
+                    format!(
+                        "party {from} has not been heard from for {} s (its process likely ended)",
+                        silent.as_secs()
+                    ),
+                ));
+            }
+            Liveness::Alive(left) => deadline.min(tokio::time::Instant::now() + left),
+            Liveness::NotJoined => deadline,
+        };
         tokio::select! {
             _ = &mut arrived => {}
-            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            _ = tokio::time::sleep_until(alive_until) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(StatusCode::NO_CONTENT.into_response());
+                }
+            }
             _ = shutdown.changed() => {}
         }
+    }
+}
+
+/// A long-poll of a party while it waits (counted, so the party is alive).
+struct Waiting {
+    session: Arc<Session>,
+    me: usize,
+}
+
+impl Waiting {
+    fn new(session: Arc<Session>, me: usize) -> Self {
+        session.polling(me, true);
+        Self { session, me }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.session.polling(self.me, false);
     }
 }

@@ -46,7 +46,7 @@ use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::guard;
-use crate::protocol::{HEADER_DUPLICATE, HEADER_SEQ};
+use crate::protocol::{HEADER_DUPLICATE, HEADER_EPOCH, HEADER_SEQ};
 use session::Session;
 
 pub use crate::protocol::SessionStats;
@@ -111,6 +111,7 @@ impl Relay {
                 get(handlers::session_info).delete(handlers::delete_session),
             )
             .route("/v1/sessions/{session}/stats", get(handlers::session_stats))
+            .route("/v1/sessions/{session}/alive", post(handlers::alive))
             .route("/v1/sessions/{session}/to/{party}", post(handlers::send))
             .route("/v1/sessions/{session}/from/{party}", get(handlers::recv))
             .fallback(handlers::not_found)
@@ -232,7 +233,11 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static(HEADER_EPOCH),
+            ])
             .expose_headers([
                 HeaderName::from_static(HEADER_SEQ),
                 HeaderName::from_static(HEADER_DUPLICATE),

@@ -3,6 +3,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use bytes::Bytes;
 use channel_core::transport::QueueBudget;
 use channel_core::transport::seq::Arrival;
@@ -28,6 +29,42 @@ pub(crate) struct Session {
 struct State {
     store: LinkStore,
     last_active: Instant,
+    /// Per party: what the relay knows of it.
+    parties: Vec<PartyState>,
+}
+
+/// What the relay knows of one party.
+#[derive(Debug, Clone, Default)]
+struct PartyState {
+    /// How many times it joined; requests carrying an older number come from
+    /// a replaced process.
+    epoch: u64,
+    /// When it was last heard from (a request of any kind); `None` until it joins.
+    last_seen: Option<Instant>,
+    /// Its long-polls waiting right now (a waiting party is alive).
+    polling: u32,
+}
+
+/// Where a joining party's links stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) epoch: u64,
+    /// Per peer: the number the relay expects next from this party.
+    pub(crate) next_send: Vec<u64>,
+    /// Per peer: the oldest number from it this party has not acknowledged.
+    pub(crate) next_recv: Vec<u64>,
+}
+
+/// Whether a peer is alive, as far as the relay can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    /// It never joined (it may still come).
+    NotJoined,
+    /// It was heard from recently or is waiting in a long-poll; it is gone
+    /// if nothing is heard for this long.
+    Alive(Duration),
+    /// Silent for this long: gone.
+    Gone(Duration),
 }
 
 impl Session {
@@ -43,6 +80,7 @@ impl Session {
             state: Mutex::new(State {
                 store: LinkStore::new(max_session_bytes, Some(relay)),
                 last_active: Instant::now(),
+                parties: vec![PartyState::default(); parties],
             }),
             arrivals: (0..parties).map(|_| Notify::new()).collect(),
         }
@@ -68,10 +106,80 @@ impl Session {
             })
     }
 
-    /// Notes that a party joined.
-    pub(crate) fn mark_joined(&self) {
+    /// Party `me` joins (again): a new epoch, and where its links stand.
+    pub(crate) fn join(&self, me: usize) -> Position {
         self.joined
             .store(true, std::sync::atomic::Ordering::Release);
+        let mut state = self.lock();
+        let epoch = match state.parties.get_mut(me) {
+            Some(party) => {
+                party.epoch += 1;
+                party.last_seen = Some(Instant::now());
+                party.epoch
+            }
+            None => 0,
+        };
+        let n = self.parties;
+        Position {
+            epoch,
+            next_send: (0..n).map(|p| state.store.next(me * n + p)).collect(),
+            next_recv: (0..n).map(|p| state.store.oldest(p * n + me)).collect(),
+        }
+    }
+
+    /// Checks that a request of `me` comes from its latest join (when it says
+    /// which it comes from), and notes that `me` was heard from.
+    pub(crate) fn heard_from(&self, me: usize, epoch: Option<u64>) -> Result<(), ApiError> {
+        let mut state = self.lock();
+        let Some(party) = state.parties.get_mut(me) else {
+            return Ok(());
+        };
+        if let Some(claimed) = epoch
+            && claimed != party.epoch
+        {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!(
+                    "party {me} joined again (join {}); this client, of join {claimed}, was replaced",
+                    party.epoch
+                ),
+            ));
+        }
+        party.last_seen = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Counts a long-poll of `me` as waiting (`true`) or done (`false`).
+    pub(crate) fn polling(&self, me: usize, waiting: bool) {
+        let mut state = self.lock();
+        if let Some(party) = state.parties.get_mut(me) {
+            if waiting {
+                party.polling += 1;
+            } else {
+                party.polling = party.polling.saturating_sub(1);
+                party.last_seen = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Whether `p` is alive, given that silence longer than `gone_after` means gone.
+    pub(crate) fn liveness(&self, p: usize, gone_after: Duration) -> Liveness {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match state.parties.get(p) {
+            Some(PartyState { polling: 1.., .. }) => Liveness::Alive(gone_after),
+            Some(PartyState {
+                last_seen: Some(seen),
+                ..
+            }) => {
+                let silent = seen.elapsed();
+                if silent > gone_after {
+                    Liveness::Gone(silent)
+                } else {
+                    Liveness::Alive(gone_after - silent)
+                }
+            }
+            _ => Liveness::NotJoined,
+        }
     }
 
     /// Whether any party joined yet.
