@@ -118,6 +118,7 @@ fn examples() -> StepResult {
         ("channel-std", "secure_sum_std", ""),
         ("channel-http", "relay_three_parties", ""),
         ("channel-p2p", "three_parties_p2p", ""),
+        ("channel-sim", "wan_estimate", ""),
     ] {
         let built = crate::run::root()
             .join("target/debug/examples")

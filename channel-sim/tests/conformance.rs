@@ -1,0 +1,30 @@
+//! The simulated network passes channel-core's conformance kit, in virtual
+//! time on a WAN profile and in real time on ideal links.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+use channel_core::testkit::Kit;
+use channel_sim::{LinkProfile, SimNetwork};
+
+async fn kit(n: usize, profile: LinkProfile) {
+    let report = Kit::new(n)
+        .run_async(async |n| Ok(SimNetwork::new(n, profile).parties))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_parties_on_a_continental_wan_in_virtual_time() {
+    kit(3, LinkProfile::continental()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn five_parties_on_an_intercontinental_wan_with_jitter_in_virtual_time() {
+    let profile = LinkProfile::intercontinental().with_jitter(std::time::Duration::from_millis(5));
+    kit(5, profile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_parties_on_ideal_links_in_real_time() {
+    kit(2, LinkProfile::IDEAL).await;
+}
