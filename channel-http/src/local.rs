@@ -22,6 +22,8 @@
 //! # }
 //! ```
 
+use std::net::SocketAddr;
+
 use channel_seal::{Invitation, PartyKey, PublicKey};
 use tokio::net::TcpListener;
 
@@ -150,6 +152,54 @@ pub async fn relay_network(
     network_with(config, async |url| join_session(url, n, options).await).await
 }
 
+/// [`relay_network`] with each party reaching the relay where `route` says:
+/// `route(party, relay)` returns the address party `party` connects to
+/// instead of the relay's own `relay` (a proxy in front of it, such as
+/// channel-sim's link emulator, to put the party on a WAN).
+///
+/// ```
+/// use channel_http::{ClientOptions, local, relay::RelayConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), channel_http::HttpError> {
+/// let mut seen = Vec::new();
+/// let net = local::relay_network_routed(2, RelayConfig::default(), &ClientOptions::default(),
+///     async |party, relay| { seen.push(party); Ok(relay) }).await?;
+/// assert_eq!(seen, [0, 1]);
+/// net.relay.shutdown();
+/// # Ok(())
+/// # }
+/// ```
+pub async fn relay_network_routed(
+    n: usize,
+    config: RelayConfig,
+    options: &ClientOptions,
+    mut route: impl AsyncFnMut(usize, SocketAddr) -> std::io::Result<SocketAddr>,
+) -> Result<RelayNetwork, HttpError> {
+    network_with(config, async |url| {
+        let relay = addr_of(url)?;
+        let (keys, table) = keys(n)?;
+        let mut invitations = HttpChannel::invite(url, &table, None, options).await?;
+        for invitation in &mut invitations {
+            let via = route(invitation.party, relay).await.map_err(unroutable)?;
+            invitation.relay = format!("http://{via}");
+        }
+        join_all(&invitations, &keys, options).await
+    })
+    .await
+}
+
+/// The address of a local `http://` URL.
+fn addr_of(url: &str) -> Result<SocketAddr, HttpError> {
+    url.strip_prefix("http://")
+        .and_then(|rest| rest.trim_end_matches('/').parse().ok())
+        .ok_or_else(|| HttpError::Setup(format!("'{url}' is not a local http:// address")))
+}
+
+fn unroutable(e: std::io::Error) -> HttpError {
+    HttpError::Setup(format!("cannot route a party: {e}"))
+}
+
 /// [`relay_network`] **without sealing**: the relay sees every chunk.
 pub async fn relay_network_plaintext_insecure(
     n: usize,
@@ -163,19 +213,27 @@ pub async fn relay_network_plaintext_insecure(
 }
 
 /// `n` listeners on 127.0.0.1 and the tables of a direct-mode computation
-/// between them, for the public keys `table`.
+/// between them, for the public keys `table`; peers reach party `i` at
+/// `route(i, its listener's address)`.
 async fn direct_tables(
     table: &[PublicKey],
+    mut route: impl AsyncFnMut(usize, SocketAddr) -> std::io::Result<SocketAddr>,
 ) -> Result<(Vec<TcpListener>, Vec<DirectConfig>), HttpError> {
     let mut listeners = Vec::with_capacity(table.len());
     let mut urls = Vec::with_capacity(table.len());
-    for _ in table {
+    for party in 0..table.len() {
         let (listener, url) = listener().await?;
+        let via = route(party, addr_of(&url)?).await.map_err(unroutable)?;
         listeners.push(listener);
-        urls.push(url);
+        urls.push(format!("http://{via}"));
     }
     let tables = DirectConfig::generate(&urls, table)?;
     Ok((listeners, tables))
+}
+
+/// Peers reach each party at its own listener.
+async fn no_route(_: usize, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    Ok(addr)
 }
 
 /// `n` sealed direct-mode parties, each serving its endpoint on 127.0.0.1,
@@ -184,8 +242,19 @@ pub async fn direct_network(
     n: usize,
     options: &DirectOptions,
 ) -> Result<Vec<DirectChannel>, HttpError> {
+    direct_network_routed(n, options, no_route).await
+}
+
+/// [`direct_network`] with peers reaching party `i` where `route(i, addr)`
+/// says, instead of at its listener's `addr` (a proxy in front of it, such as
+/// channel-sim's link emulator, to put the party on a WAN).
+pub async fn direct_network_routed(
+    n: usize,
+    options: &DirectOptions,
+    route: impl AsyncFnMut(usize, SocketAddr) -> std::io::Result<SocketAddr>,
+) -> Result<Vec<DirectChannel>, HttpError> {
     let (keys, table) = keys(n)?;
-    let (listeners, tables) = direct_tables(&table).await?;
+    let (listeners, tables) = direct_tables(&table, route).await?;
     let starting = listeners
         .into_iter()
         .zip(tables)
@@ -205,7 +274,7 @@ pub async fn direct_network_plaintext_insecure(
     options: &DirectOptions,
 ) -> Result<Vec<DirectChannel>, HttpError> {
     let (_, table) = keys(n)?;
-    let (listeners, tables) = direct_tables(&table).await?;
+    let (listeners, tables) = direct_tables(&table, no_route).await?;
     // All at once: starting asks every peer where its link stands.
     let starting = listeners.into_iter().zip(tables).map(|(listener, config)| {
         DirectChannel::start_plaintext_insecure(listener, config, options.clone())

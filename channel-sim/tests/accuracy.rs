@@ -142,3 +142,58 @@ async fn a_slow_link_holds_the_sender_back_instead_of_buffering_everything() {
         "{forwarded} bytes forwarded in 1.5 s at 8 Mbit/s"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_through_one_link_share_its_bandwidth() {
+    // Two 8 MiB streams at once through 100 Mbit/s: 16 MiB take 1.34 s on the
+    // path, not 0.67 s each side by side.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut readers = Vec::new();
+        for _ in 0..2 {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            readers.push(tokio::spawn(async move {
+                let mut sink = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut socket, &mut sink)
+                    .await
+                    .unwrap();
+                sink.len()
+            }));
+        }
+        let mut total = 0;
+        for r in readers {
+            total += r.await.unwrap();
+        }
+        total
+    });
+    let profile = LinkProfile::new(ms(5), Bandwidth::mbit(100));
+    let proxy = LinkProxy::start(target, Link::symmetric(profile))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for _ in 0..2 {
+        let addr = proxy.addr();
+        writers.push(tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(&vec![9u8; 8 << 20]).await.unwrap();
+            stream.shutdown().await.unwrap();
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let total = tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(total, 16 << 20);
+    println!("2 × 8 MiB through one 100 Mbit/s link: {took:.3?}");
+    assert!(
+        took >= ms(1300),
+        "the connections did not share the link: {took:?}"
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}

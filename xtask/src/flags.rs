@@ -24,6 +24,12 @@ commands:
                       --transports a,b   only these (baselines are always included)
                       --sizes 16K,4M     only these message sizes (suffix K = KiB, M = MiB)
                       --no-memory        skip the peak-memory runs
+                      --wan              instead: every network transport and raw TCP through
+                                         channel-sim's link emulator on three WAN profiles (metro
+                                         2.5 ms/1 Gbit/s, continental 20 ms/500 Mbit/s,
+                                         intercontinental 75 ms/100 Mbit/s): 64 MiB throughput
+                                         and 100-byte round trips as ratios to raw TCP; writes
+                                         target/bench/wan.md and wan.svg
   browser-tests       only the browser step of test-all (installs its tools when missing)
   help                this text
 ";
@@ -62,6 +68,8 @@ pub struct Bench {
     pub transports: Option<Vec<Transport>>,
     pub sizes: Option<Vec<usize>>,
     pub memory: bool,
+    /// The WAN bench instead of the loopback one.
+    pub wan: bool,
 }
 
 impl Bench {
@@ -78,6 +86,9 @@ impl Bench {
         }
         if !self.memory {
             args.push("--no-memory".to_string());
+        }
+        if self.wan {
+            args.push("--wan".to_string());
         }
         args
     }
@@ -147,12 +158,14 @@ fn bench<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Bench, String> 
         transports: None,
         sizes: None,
         memory: true,
+        wan: false,
     };
     while let Some(flag) = args.next() {
         match flag {
             "--quick" => bench.quick = true,
             "--in-release" => bench.in_release = true,
             "--no-memory" => bench.memory = false,
+            "--wan" => bench.wan = true,
             "--transports" => {
                 let list = args.next().ok_or("--transports needs a value")?;
                 let mut chosen = transports(list, Transport::in_bench)?;
@@ -271,5 +284,11 @@ mod tests {
         assert!(parse(&args("bench --sizes 0")).is_err());
         assert!(parse(&args("bench --sizes 2G")).is_err());
         assert!(parse(&args("bench --transports browser")).is_err());
+        let Ok(Command::Bench(wan)) = parse(&args("bench --wan --quick")) else {
+            panic!("not a bench");
+        };
+        assert!(wan.wan && wan.quick);
+        let again = parse(&wan.release_args());
+        assert!(matches!(again, Ok(Command::Bench(Bench { wan: true, .. }))));
     }
 }

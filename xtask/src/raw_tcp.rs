@@ -4,6 +4,7 @@
 //! buffer); the memory probe drives it as an async `Channel`, like the transports.
 
 use std::io;
+use std::net::SocketAddr;
 
 use channel_core::transport::TransportError;
 use channel_core::{Channel, RecvInfo, SendInfo};
@@ -41,9 +42,17 @@ pub struct TcpChannel {
 
 /// Two connected parties on 127.0.0.1.
 pub async fn pair() -> std::io::Result<(TcpChannel, TcpChannel)> {
+    pair_via(async |addr| Ok(addr)).await
+}
+
+/// Two connected parties, party 0 connecting to party 1 at `route(addr)`
+/// instead of its listener's `addr` (a link emulator in front of it, say).
+pub async fn pair_via(
+    route: impl AsyncFnOnce(SocketAddr) -> std::io::Result<SocketAddr>,
+) -> std::io::Result<(TcpChannel, TcpChannel)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let via = route(listener.local_addr()?).await?;
+    let (client, server) = tokio::join!(TcpStream::connect(via), listener.accept());
     let (client, (server, _)) = (client?, server?);
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;

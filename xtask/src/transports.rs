@@ -90,6 +90,18 @@ impl Transport {
         self != Transport::Browser
     }
 
+    /// Whether `cargo xtask bench --wan` measures it (raw TCP is its baseline).
+    pub fn in_wan(self) -> bool {
+        matches!(
+            self,
+            Transport::RawTcp
+                | Transport::HttpRelay
+                | Transport::HttpDirect
+                | Transport::P2p
+                | Transport::P2p4Lanes
+        )
+    }
+
     /// What the bench compares it with: memcpy in-process, raw TCP for sockets.
     pub fn baseline(self) -> Transport {
         match self {

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 use super::control::LinkControl;
 use super::pump::Pump;
@@ -23,13 +22,8 @@ enum End {
 }
 
 /// Proxies `client` to `target` until the connection ends.
-pub(crate) async fn serve(
-    mut client: TcpStream,
-    target: SocketAddr,
-    control: LinkControl,
-    seed: u64,
-) {
-    let origin = Instant::now();
+pub(crate) async fn serve(mut client: TcpStream, target: SocketAddr, control: LinkControl) {
+    let accepted = control.now();
     let mut faults = control.subscribe();
     let resets = faults.borrow().resets;
     let mut server = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
@@ -52,22 +46,19 @@ pub(crate) async fn serve(
         control.profile(super::Direction::Up),
         control.profile(super::Direction::Down),
     );
-    let pump = |direction, hold, seed| Pump {
+    let pump = |direction, hold| Pump {
         direction,
         control: control.clone(),
-        origin,
-        hold,
-        seed,
+        hold: accepted + hold,
     };
     let end = {
         let (client_read, client_write) = client.split();
         let (server_read, server_write) = server.split();
         // The client's first byte leaves once its SYN and the SYN-ACK have
         // crossed the link; the target can answer once the SYN is in.
-        let upward = pump(super::Direction::Up, up.latency + down.latency, seed)
-            .run(client_read, server_write);
-        let downward = pump(super::Direction::Down, up.latency, seed.rotate_left(32) ^ 1)
-            .run(server_read, client_write);
+        let upward =
+            pump(super::Direction::Up, up.latency + down.latency).run(client_read, server_write);
+        let downward = pump(super::Direction::Down, up.latency).run(server_read, client_write);
         let killed = faults.wait_for(|f| f.cut || f.resets != resets);
         tokio::select! {
             pumped = async { tokio::try_join!(upward, downward) } => match pumped {

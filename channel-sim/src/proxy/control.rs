@@ -1,12 +1,14 @@
 //! The switches of a running link: its profiles and its faults, changed at any
 //! time from any task, seen by every connection through a `watch` channel.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-use crate::LinkProfile;
+use crate::{LinkProfile, Schedule};
 
 /// Which way bytes flow through a proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,6 +55,11 @@ pub(crate) struct Faults {
 #[derive(Debug)]
 struct Shared {
     faults: watch::Sender<Faults>,
+    /// One bottleneck per direction, shared by every connection: a link's
+    /// bandwidth is the path's, however many connections cross it.
+    schedules: [Mutex<Schedule>; 2],
+    /// Time zero of the schedules.
+    origin: Instant,
     connections: AtomicUsize,
     accepted: AtomicU64,
     forwarded: [AtomicU64; 2],
@@ -86,7 +93,7 @@ pub struct LinkControl {
 }
 
 impl LinkControl {
-    pub(crate) fn new(up: LinkProfile, down: LinkProfile) -> Self {
+    pub(crate) fn new(up: LinkProfile, down: LinkProfile, seed: u64) -> Self {
         let (faults, _) = watch::channel(Faults {
             stalled: false,
             cut: false,
@@ -96,6 +103,11 @@ impl LinkControl {
         Self {
             shared: Arc::new(Shared {
                 faults,
+                schedules: [
+                    Mutex::new(Schedule::new(up, seed)),
+                    Mutex::new(Schedule::new(down, seed.rotate_left(32) ^ 1)),
+                ],
+                origin: Instant::now(),
                 connections: AtomicUsize::new(0),
                 accepted: AtomicU64::new(0),
                 forwarded: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -139,6 +151,7 @@ impl LinkControl {
 
     /// Changes one direction's profile for the bytes that enter it from now on.
     pub fn set_profile(&self, direction: Direction, profile: LinkProfile) {
+        self.schedule(direction).set_profile(profile);
         self.modify(|f| f.profiles[direction.index()] = profile);
     }
 
@@ -173,6 +186,28 @@ impl LinkControl {
     /// Bytes delivered in `direction` so far, over all connections.
     pub fn forwarded(&self, direction: Direction) -> u64 {
         self.shared.forwarded[direction.index()].load(Ordering::Relaxed)
+    }
+
+    /// The link's time now (since the proxy started).
+    pub(crate) fn now(&self) -> Duration {
+        self.shared.origin.elapsed()
+    }
+
+    /// The instant of the link's time `at`.
+    pub(crate) fn instant(&self, at: Duration) -> Instant {
+        self.shared.origin + at
+    }
+
+    /// When `bytes` handed to `direction` at `now` (link time) arrive.
+    pub(crate) fn transmit(&self, direction: Direction, now: Duration, bytes: usize) -> Duration {
+        self.schedule(direction).send(now, bytes)
+    }
+
+    fn schedule(&self, direction: Direction) -> std::sync::MutexGuard<'_, Schedule> {
+        // A schedule update is a few additions: a panic cannot leave it torn.
+        self.shared.schedules[direction.index()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<Faults> {

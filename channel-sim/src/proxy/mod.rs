@@ -22,9 +22,11 @@
 //!   (at least 1 MiB) between reading and delivering; beyond that it stops
 //!   reading, so a sender faster than the link is slowed by TCP's own flow
 //!   control, as behind a bottleneck router.
+//! - **One path**: every connection through a proxy shares its bandwidth (one
+//!   bottleneck queue per direction, first come first served), as connections
+//!   between the same two hosts share a WAN path.
 //! - **Not emulated**: TCP's congestion control and windows over the long path
-//!   (the kernel sees two loopback connections), packet loss, and sharing
-//!   between connections (each connection gets the full rate). A transport
+//!   (the kernel sees two loopback connections) and packet loss. A transport
 //!   whose own protocol waits for round trips (requests, acknowledgements,
 //!   flow-control windows) pays for them in full, which is what the bench
 //!   measures; raw TCP through the same proxy is the baseline.
@@ -134,7 +136,7 @@ impl LinkProxy {
     /// Proxies the connections made to `listener` to `target` through `link`.
     pub fn start_on(listener: TcpListener, target: SocketAddr, link: Link) -> io::Result<Self> {
         let addr = listener.local_addr()?;
-        let control = LinkControl::new(link.up, link.down);
+        let control = LinkControl::new(link.up, link.down, link.seed);
         let accepting = tokio::spawn(accept(listener, target, link, control.clone()));
         Ok(Self {
             addr,
@@ -166,7 +168,6 @@ impl Drop for LinkProxy {
 
 async fn accept(listener: TcpListener, target: SocketAddr, link: Link, control: LinkControl) {
     let mut connections = JoinSet::new();
-    let mut seed = link.seed;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -177,8 +178,7 @@ async fn accept(listener: TcpListener, target: SocketAddr, link: Link, control: 
                         drop(client);
                         continue;
                     }
-                    seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                    connections.spawn(connection::serve(client, target, control.clone(), seed));
+                    connections.spawn(connection::serve(client, target, control.clone()));
                 }
                 Err(e) => {
                     // Out of descriptors, say: wait instead of spinning.

@@ -1,5 +1,6 @@
 //! One direction of one proxied connection: a reader that stamps each piece it
-//! reads with its arrival time (from the [`Schedule`]) and a writer that holds
+//! reads with its arrival time (from the link's [`Schedule`](crate::Schedule)
+//! of that direction, which every connection shares) and a writer that holds
 //! it until then. Between them a bounded queue: when the link is saturated the
 //! reader stops reading and the sender's TCP window closes, as behind a real
 //! bottleneck.
@@ -9,10 +10,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
 use super::control::{Direction, Faults, LinkControl};
-use crate::Schedule;
 
 /// Bytes read at a time: small enough that a piece's serialization time stays
 /// well under a millisecond at the bench's rates, large enough to be cheap.
@@ -32,11 +31,9 @@ struct Piece {
 pub(crate) struct Pump {
     pub direction: Direction,
     pub control: LinkControl,
-    /// The connection's time zero.
-    pub origin: Instant,
-    /// Nothing goes on the wire before this (the TCP handshake).
+    /// Nothing of this connection goes on the wire before this link time
+    /// (its TCP handshake).
     pub hold: Duration,
-    pub seed: u64,
 }
 
 impl Pump {
@@ -48,8 +45,6 @@ impl Pump {
         mut dst: impl AsyncWrite + Unpin,
     ) -> io::Result<()> {
         let profile = self.control.profile(self.direction);
-        let mut schedule = Schedule::new(profile, self.seed);
-        schedule.hold_until(self.hold);
         // Twice the bandwidth-delay product in flight keeps the link busy
         // while a sender's next burst is read; more would only add queueing.
         let in_flight = (2 * profile.bandwidth_delay_product()).max(MIN_IN_FLIGHT);
@@ -58,17 +53,14 @@ impl Pump {
         let direction = self.direction;
 
         let mut faults = self.control.subscribe();
+        let link = self.control.clone();
         let read = async move {
             loop {
                 flowing(&mut faults).await?;
                 let mut bytes = vec![0u8; READ_SIZE];
                 let n = src.read(&mut bytes).await?;
                 bytes.truncate(n);
-                let now_profile = faults.borrow().profiles[direction.index()];
-                if now_profile != schedule.profile() {
-                    schedule.set_profile(now_profile);
-                }
-                let at = schedule.send(self.origin.elapsed(), n);
+                let at = link.transmit(direction, link.now().max(self.hold), n);
                 if tx.send(Piece { at, bytes }).await.is_err() || n == 0 {
                     return Ok::<(), io::Error>(());
                 }
@@ -79,7 +71,7 @@ impl Pump {
         let control = self.control.clone();
         let write = async move {
             while let Some(piece) = rx.recv().await {
-                super::clock::sleep_until(self.origin + piece.at).await;
+                super::clock::sleep_until(control.instant(piece.at)).await;
                 flowing(&mut faults).await?;
                 if piece.bytes.is_empty() {
                     dst.shutdown().await?;

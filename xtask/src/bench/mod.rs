@@ -12,6 +12,7 @@ mod libp2p_stock;
 mod measure;
 mod memory;
 mod report;
+pub mod wan;
 
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,10 @@ pub fn run(flags: &flags::Bench) -> Result<(), String> {
         } else {
             Err("the release bench failed".into())
         };
+    }
+    if flags.wan {
+        let settings = wan::WanSettings::new(flags.quick, flags.transports.as_deref());
+        return wan::run(&settings);
     }
     let transports = flags.transports.clone().unwrap_or_else(|| {
         Transport::ALL
