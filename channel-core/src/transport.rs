@@ -1,5 +1,5 @@
 //! Building blocks for transport authors: the errors every backend shares, the
-//! exactly-once sequence rule ([`seq`]), and the builder and queue ends of
+//! exactly-once sequence rule ([`seq`]), keepalives ([`liveness`]), and the builder and queue ends of
 //! in-process networks.
 //!
 //! A backend may use [`TransportError`] directly as its `SendError`/`RecvError`, or wrap
@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+pub mod liveness;
 pub mod seq;
 
 pub use crate::network::{BuildNetwork, DEFAULT_RECV_TIMEOUT, NetworkBuilder, NetworkSettings};

@@ -53,6 +53,15 @@ pub struct P2pOptions {
     /// parties they measure little or no faster; see the crate README). The
     /// accepting party takes every lane on its one listen address: no extra ports.
     pub lanes: usize,
+    /// Keepalives on quiet connections, and when a silent one counts as dead
+    /// (5 s and 20 s by default). A connection that goes silent (a stalled
+    /// path, a NAT that forgot it) is dropped after `keepalive.timeout` and
+    /// the link reconnects; if the peer cannot be reached again within
+    /// `reconnect_timeout`, every operation on it fails with
+    /// [`P2pError::PeerLost`](crate::P2pError::PeerLost) naming the peer. So a
+    /// dead path is reported within `keepalive.timeout + reconnect_timeout`
+    /// (50 s by default), whatever the receive timeout.
+    pub keepalive: channel_core::transport::liveness::KeepAlive,
 }
 
 impl Default for P2pOptions {
@@ -66,6 +75,7 @@ impl Default for P2pOptions {
             max_inbound_bytes: 256 << 20,
             max_message_size: channel_core::DEFAULT_MAX_MESSAGE_SIZE,
             lanes: DEFAULT_LANES,
+            keepalive: channel_core::transport::liveness::KeepAlive::DEFAULT,
         }
     }
 }

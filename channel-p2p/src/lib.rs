@@ -76,6 +76,7 @@
 
 mod channel;
 mod error;
+mod heard;
 mod keys;
 mod link;
 mod link_state;

@@ -13,10 +13,13 @@ use libp2p::{PeerId, Stream, StreamProtocol};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use channel_core::transport::liveness::{Due, KeepAlive, Liveness};
+
 use crate::P2pError;
+use crate::heard::{Heard, LastHeard};
 use crate::link_state::{LinkState, Violation};
 use crate::shared::{Inbound, Shared};
-use crate::stream_io::{Writer, next_frame};
+use crate::stream_io::{LinkStream, Writer, next_frame};
 use crate::wire::{Frame, WireError, read_frame, write_frame};
 
 /// Longest wait of one attempt to open the stream (the overall bound is the
@@ -27,7 +30,7 @@ const OPEN_ATTEMPT: Duration = Duration::from_secs(3);
 /// has its own name, so the accepting side knows which lane a stream serves
 /// without reading from it.
 pub(crate) fn protocol(lane: usize) -> Result<StreamProtocol, P2pError> {
-    StreamProtocol::try_from_owned(format!("/mpc-channels/link/2/lane/{lane}"))
+    StreamProtocol::try_from_owned(format!("/mpc-channels/link/3/lane/{lane}"))
         .map_err(|e| P2pError::Setup(format!("protocol name of lane {lane}: {e}")))
 }
 
@@ -57,6 +60,7 @@ pub(crate) struct Link {
     pub(crate) max_inbound: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect_timeout: Duration,
+    pub(crate) keepalive: KeepAlive,
     pub(crate) established: Option<oneshot::Sender<Result<(), String>>>,
     /// Requests to the swarm; also keeps the swarm alive while this link runs.
     pub(crate) driver: mpsc::UnboundedSender<crate::swarm::Command>,
@@ -181,8 +185,8 @@ impl Link {
     /// session ended.
     async fn handshake(
         &self,
-        rd: &mut futures::io::ReadHalf<Stream>,
-        wr: &mut futures::io::WriteHalf<Stream>,
+        rd: &mut futures::io::ReadHalf<LinkStream>,
+        wr: &mut futures::io::WriteHalf<LinkStream>,
         state: &mut LinkState,
     ) -> Result<Vec<Frame>, Result<Ended, P2pError>> {
         let hello = state.hello();
@@ -237,7 +241,8 @@ impl Link {
     async fn session(&mut self, stream: Stream, state: &mut LinkState) -> Result<Ended, P2pError> {
         // Closures before this stream existed do not concern it.
         self.closed.borrow_and_update();
-        let (mut rd, mut wr) = stream.split();
+        let heard = LastHeard::new();
+        let (mut rd, mut wr) = Heard::new(stream, heard.clone()).split();
         // Frames queue in `outbox` while a write is in flight; first the resends.
         let mut outbox = match self.handshake(&mut rd, &mut wr, state).await {
             Ok(resends) => resends,
@@ -260,19 +265,48 @@ impl Link {
         let mut idle_writer: Option<Writer> = None;
 
         let mut peer_lost = self.peer_lost.clone();
+        let mut liveness = Liveness::new(self.keepalive, heard.now());
         let ended = loop {
             if state.finished() {
                 break Ok(Ended::Finished);
             }
+            let room = self.inbound.bytes.load(Ordering::Acquire) < self.max_inbound;
+            let now = heard.now();
+            liveness.heard(heard.get());
+            if idle_writer.is_none() {
+                // A write in progress is the peer's sign of life.
+                liveness.sent(now);
+            }
+            let check_at = match liveness.due(now, room) {
+                Due::Silent { for_ } => {
+                    // A dead path keeps a stalled connection open: drop it,
+                    // so that the reconnect dials afresh.
+                    let _ = self
+                        .driver
+                        .send(crate::swarm::Command::Disconnect(self.peer));
+                    break Ok(Ended::Broken(
+                        format!("nothing heard from the peer for {for_:?}"),
+                        None,
+                    ));
+                }
+                Due::Ping if outbox.is_empty() && idle_writer.is_some() => {
+                    outbox.push(Frame::Ping);
+                    liveness.sent(now);
+                    now + self.keepalive.interval
+                }
+                Due::Ping => now + self.keepalive.interval,
+                Due::Nothing { until } => until,
+            };
             if !outbox.is_empty()
                 && let Some(writer) = idle_writer.take()
             {
                 writing.set(writer.write(std::mem::take(&mut outbox)));
+                liveness.sent(now);
             }
             let busy = idle_writer.is_none();
-            let room = self.inbound.bytes.load(Ordering::Acquire) < self.max_inbound;
             let app_done = state.is_app_done();
             tokio::select! {
+                () = tokio::time::sleep_until(heard.instant(check_at)) => {}
                 msg = self.app_rx.recv(), if !app_done => match msg {
                     Some(chunk) => outbox.push(state.send(chunk)),
                     None => outbox.extend(state.app_finished()),

@@ -160,6 +160,8 @@ impl LinkState {
                 out.extend(self.bye_if_due());
             }
             Frame::Bye => self.peer_done = true,
+            // Its arrival is all it says (the link counts every byte heard).
+            Frame::Ping => {}
             Frame::Hello { .. } => return Err(Violation::Malformed("a second HELLO".into())),
         }
         Ok(received)
@@ -199,6 +201,7 @@ fn describe(frame: &Frame) -> String {
         Frame::Data { seq, payload } => format!("DATA {seq} of {} bytes", payload.len()),
         Frame::Ack { seq } => format!("ACK {seq}"),
         Frame::Bye => "BYE".into(),
+        Frame::Ping => "PING".into(),
     }
 }
 

@@ -166,6 +166,10 @@ impl P2pNode {
                 options.lanes
             )));
         }
+        options
+            .keepalive
+            .check()
+            .map_err(|e| P2pError::Setup(format!("P2pOptions::keepalive: {e}")))?;
         Ok(())
     }
 }

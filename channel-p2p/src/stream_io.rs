@@ -3,16 +3,19 @@
 //! so the link's `select!` can keep it pending across iterations instead of
 //! cancelling it mid-frame.
 
+use crate::heard::Heard;
 use futures::io::{ReadHalf, WriteHalf};
-use libp2p::Stream;
+
+/// A lane's stream, noting when bytes last arrived.
+pub(crate) type LinkStream = Heard<libp2p::Stream>;
 
 use crate::wire::{Frame, WireError, encode_header, read_frame};
 
 /// Reads the next frame and hands the read half back with it.
 pub(crate) async fn next_frame(
-    mut rd: ReadHalf<Stream>,
+    mut rd: ReadHalf<LinkStream>,
     max_payload: usize,
-) -> (ReadHalf<Stream>, Result<Frame, WireError>) {
+) -> (ReadHalf<LinkStream>, Result<Frame, WireError>) {
     let frame = read_frame(&mut rd, max_payload).await;
     (rd, frame)
 }
@@ -24,12 +27,12 @@ const BATCH: usize = 256 * 1024;
 
 /// The write half of a stream and the buffer that batches small frames.
 pub(crate) struct Writer {
-    wr: WriteHalf<Stream>,
+    wr: WriteHalf<LinkStream>,
     batch: Vec<u8>,
 }
 
 impl Writer {
-    pub(crate) fn new(wr: WriteHalf<Stream>) -> Self {
+    pub(crate) fn new(wr: WriteHalf<LinkStream>) -> Self {
         Self {
             wr,
             batch: Vec::new(),

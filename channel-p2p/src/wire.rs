@@ -5,6 +5,7 @@
 //! DATA   | 1 | seq: u64 LE | len: u32 LE | payload (len)     one chunk from the application
 //! ACK    | 2 | seq: u64 LE |                                 everything up to seq was delivered
 //! BYE    | 3 |                                               the sender is done; do not reconnect
+//! PING   | 4 |                                               keepalive: nothing else to send
 //! ```
 //!
 //! Each lane (one stream on its own connection, see `P2pOptions::lanes`) is
@@ -13,7 +14,9 @@
 //! how many lanes this party uses (both sides must agree); the sender keeps every DATA frame until it
 //! is acknowledged and resends the unacknowledged ones, the receiver drops
 //! duplicates: every chunk arrives exactly once and in order. `len` is checked
-//! against the configured maximum before anything is allocated.
+//! against the configured maximum before anything is allocated. PING keeps a
+//! quiet stream alive and tells the peer that this side is (see
+//! `channel_core::transport::liveness`).
 
 use std::sync::Arc;
 
@@ -26,6 +29,7 @@ pub(crate) enum Frame {
     Data { seq: u64, payload: Payload },
     Ack { seq: u64 },
     Bye,
+    Ping,
 }
 
 /// A chunk's bytes, shared between the frame being written and the copy a
@@ -108,6 +112,7 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
             })
         }
         3 => Ok(Frame::Bye),
+        4 => Ok(Frame::Ping),
         other => Err(WireError::Malformed(format!("unknown frame type {other}"))),
     }
 }
@@ -136,6 +141,7 @@ pub(crate) fn encode_header(frame: &Frame, out: &mut Vec<u8>) -> std::io::Result
             out.extend_from_slice(&len.to_le_bytes());
         }
         Frame::Bye => out.push(3),
+        Frame::Ping => out.push(4),
     }
     Ok(())
 }
@@ -175,6 +181,7 @@ mod tests {
                 },
                 Frame::Ack { seq: 9 },
                 Frame::Bye,
+                Frame::Ping,
             ];
             let mut buf = Vec::new();
             for f in &frames {

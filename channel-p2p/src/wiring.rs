@@ -125,6 +125,7 @@ impl Wiring {
                 max_inbound: (options.max_inbound_bytes / lanes).max(1),
                 connect_timeout: options.connect_timeout,
                 reconnect_timeout: options.reconnect_timeout,
+                keepalive: options.keepalive,
                 established: Some(established_tx),
                 driver: self.drivers[swarm].clone(),
             };

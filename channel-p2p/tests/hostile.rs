@@ -93,7 +93,7 @@ impl Drop for Hostile {
 }
 
 fn protocol(lane: usize) -> StreamProtocol {
-    StreamProtocol::try_from_owned(format!("/mpc-channels/link/2/lane/{lane}")).unwrap()
+    StreamProtocol::try_from_owned(format!("/mpc-channels/link/3/lane/{lane}")).unwrap()
 }
 
 /// Sends our HELLO and checks the peer's.
