@@ -290,6 +290,12 @@ pub fn direct_join_path(from: usize) -> String {
     format!("/v1/direct/from/{from}/join")
 }
 
+/// Path to which party `from` POSTs its heartbeat in direct mode: it is
+/// alive, whether or not it has anything to send.
+pub fn direct_alive_path(from: usize) -> String {
+    format!("/v1/direct/from/{from}/alive")
+}
+
 /// `POST /v1/direct/from/{party}/join` answer: where the link from `party` stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectPosition {

@@ -6,6 +6,7 @@ use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use reqwest::header::HeaderValue;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -18,7 +19,7 @@ use channel_seal::{OVERHEAD, PartyKey, SealState};
 use super::DirectConfig;
 use super::inbox::{Inbox, router};
 use crate::client::{ClientOptions, ReqwestServer};
-use crate::protocol::{DEFAULT_MAX_BODY, HEADER_EPOCH, direct_path};
+use crate::protocol::{DEFAULT_MAX_BODY, HEADER_EPOCH, direct_alive_path, direct_path};
 use crate::{HttpError, TransportError};
 
 /// Options of a direct-mode party.
@@ -30,6 +31,12 @@ pub struct DirectOptions {
     pub max_body: usize,
     /// Unread bytes this party's endpoint holds at most; senders get `429` beyond it.
     pub max_queued_bytes: usize,
+    /// A peer that has not reached this party's endpoint for this long (no
+    /// chunk, no heartbeat; every party sends one to every peer each quarter
+    /// of it) is gone: a receive from it fails with
+    /// [`TransportError::PeerGone`] instead of waiting out the receive
+    /// timeout. 20 s by default, like the relay's `--peer-gone-secs`.
+    pub peer_gone_after: Duration,
 }
 
 impl Default for DirectOptions {
@@ -38,6 +45,7 @@ impl Default for DirectOptions {
             client: ClientOptions::default(),
             max_body: DEFAULT_MAX_BODY,
             max_queued_bytes: 1 << 30,
+            peer_gone_after: Duration::from_secs(20),
         }
     }
 }
@@ -143,6 +151,12 @@ impl DirectChannel {
                 config.party
             )));
         }
+        if options.peer_gone_after < Duration::from_millis(100) {
+            return Err(HttpError::Setup(format!(
+                "peer_gone_after of {:?} leaves no time for heartbeats (at least 100 ms)",
+                options.peer_gone_after
+            )));
+        }
         if options.max_body <= channel_core::frame::FOOTER_LEN {
             return Err(HttpError::Setup(format!(
                 "max_body of {} bytes cannot hold a frame",
@@ -181,7 +195,50 @@ impl DirectChannel {
             seal: None,
         };
         party.join_peers().await?;
+        party.start_heartbeats();
         Ok(party)
+    }
+
+    /// Tells every peer's endpoint, each quarter of `peer_gone_after`, that
+    /// this party is alive, until the channel is dropped. Beats that fail
+    /// are not retried: the next one tries again.
+    fn start_heartbeats(&self) {
+        let every = self.options.peer_gone_after / 4;
+        let (me, client, timeout) = (
+            self.me,
+            self.client.clone(),
+            self.options.client.request_timeout,
+        );
+        let peers: Vec<_> = self
+            .peers
+            .iter()
+            .zip(&self.epochs)
+            .enumerate()
+            .filter(|&(p, _)| p != me)
+            .map(|(_, ((base, auth), epoch))| (base.clone(), auth.clone(), *epoch))
+            .collect();
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(async move {
+            let beat = |base: &str, auth: &HeaderValue, epoch: u64| {
+                client
+                    .post(format!("{base}{}", direct_alive_path(me)))
+                    .header(reqwest::header::AUTHORIZATION, auth.clone())
+                    .header(HEADER_EPOCH, epoch.to_string())
+                    .timeout(timeout)
+                    .send()
+            };
+            // Ends when the channel is dropped.
+            loop {
+                tokio::select! {
+                    _ = stopped.wait_for(|s| *s) => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                let beats = peers
+                    .iter()
+                    .map(|(base, auth, epoch)| beat(base, auth, *epoch));
+                let _ = futures::future::join_all(beats).await;
+            }
+        });
     }
 
     /// Asks every peer's endpoint where this party's link to it stands (all
@@ -291,6 +348,7 @@ impl Channel for DirectChannel {
             seal.intact(p)?;
         }
         let after = self.options.client.recv_timeout;
+        let gone_after = self.options.peer_gone_after;
         let deadline = Instant::now() + after;
         let arrivals = self
             .inbox
@@ -307,7 +365,21 @@ impl Channel for DirectChannel {
                     None => Ok(Vec::from(msg)),
                 };
             }
-            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+            let silent = self.inbox.silent_for(p);
+            if silent >= gone_after {
+                return Err(TransportError::PeerGone {
+                    party: p,
+                    reason: format!(
+                        "nothing reached this party from it for {silent:.1?} (no chunk, no \
+                         heartbeat; the bound is {gone_after:?}): its process ended or the \
+                         path from it is down ({info})"
+                    ),
+                }
+                .into());
+            }
+            let check = (self.inbox.last_heard(p) + gone_after).min(deadline);
+            if tokio::time::timeout_at(check, arrived).await.is_err() && Instant::now() >= deadline
+            {
                 return Err(TransportError::timeout(p, after, &info).into());
             }
         }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,6 +13,7 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use channel_core::transport::seq::Arrival;
 
@@ -31,6 +33,9 @@ pub(crate) struct Inbox {
     /// One link per sender, keyed by the sender's index.
     store: Mutex<LinkStore>,
     arrivals: Vec<Notify>,
+    /// `heard[p]`: when party `p` last reached this endpoint (a join, a
+    /// chunk or a heartbeat).
+    heard: Mutex<Vec<Instant>>,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -50,7 +55,26 @@ impl Inbox {
             keys,
             store: Mutex::new(LinkStore::new(max_queued, None)),
             arrivals: (0..parties).map(|_| Notify::new()).collect(),
+            heard: Mutex::new(vec![Instant::now(); parties]),
         }
+    }
+
+    fn heard_from(&self, from: usize) {
+        let mut heard = self.heard.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = heard.get_mut(from) {
+            *at = Instant::now();
+        }
+    }
+
+    /// When party `from` last reached this endpoint.
+    pub(crate) fn last_heard(&self, from: usize) -> Instant {
+        let heard = self.heard.lock().unwrap_or_else(PoisonError::into_inner);
+        heard.get(from).copied().unwrap_or_else(Instant::now)
+    }
+
+    /// How long party `from` has not reached this endpoint.
+    pub(crate) fn silent_for(&self, from: usize) -> Duration {
+        self.last_heard(from).elapsed()
     }
 
     fn lock(&self) -> MutexGuard<'_, LinkStore> {
@@ -68,6 +92,7 @@ impl Inbox {
 
     /// Party `from` joins (again): a new epoch, and the number expected next from it.
     fn join(&self, from: usize) -> DirectPosition {
+        self.heard_from(from);
         let next = self.lock().next(from);
         let mut epochs = self.epochs.lock().unwrap_or_else(PoisonError::into_inner);
         let epoch = epochs.get_mut(from).map_or(0, |e| {
@@ -96,6 +121,7 @@ impl Inbox {
     /// Files chunk `seq` from `from` (unless it is a duplicate) and wakes
     /// the local party if it waits for it.
     fn push(&self, from: usize, seq: u64, body: Bytes) -> Result<Arrival, ApiError> {
+        self.heard_from(from);
         let arrival = self
             .lock()
             .push(from, seq, body)
@@ -115,6 +141,7 @@ pub(crate) fn router(inbox: Arc<Inbox>, max_body: usize) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/v1/direct/from/{party}", post(deliver))
         .route("/v1/direct/from/{party}/join", post(join))
+        .route("/v1/direct/from/{party}/alive", post(alive))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see API.md") })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |request, next| {
@@ -168,6 +195,17 @@ async fn join(
         "direct-mode peer joined"
     );
     Ok(Json(position))
+}
+
+async fn alive(
+    State(inbox): State<Arc<Inbox>>,
+    Path(from): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let from = sender(&inbox, &from, &headers)?;
+    inbox.current(from, epoch_header(&headers)?)?;
+    inbox.heard_from(from);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn deliver(
