@@ -77,6 +77,18 @@ pub enum HttpError {
         /// The number.
         seq: u64,
     },
+    /// An earlier chunk to `party` was not delivered (that failure was
+    /// reported then): nothing more is sent to it, because what follows could
+    /// not arrive in order.
+    #[error(
+        "an earlier chunk to party {party} was not delivered ({reason}); nothing more can be sent to it"
+    )]
+    Undelivered {
+        /// The peer.
+        party: usize,
+        /// Why the earlier chunk was not delivered.
+        reason: String,
+    },
     /// The server answered something this client does not understand.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
@@ -97,6 +109,7 @@ impl HttpError {
             HttpError::Refused { party, .. }
             | HttpError::GaveUp { party, .. }
             | HttpError::ConflictingResend { party, .. }
+            | HttpError::Undelivered { party, .. }
             | HttpError::TooLarge { party, .. } => Some(*party),
             HttpError::Seal(e) => e.party(),
             HttpError::Protocol(_) | HttpError::Setup(_) | HttpError::Replaced { .. } => None,

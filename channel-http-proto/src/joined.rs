@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::protocol::{SessionInfo, recv_path, send_path};
+use crate::protocol::{SessionInfo, send_path};
 use crate::{HttpError, TransportError};
 
 /// Checks an outgoing chunk of `len` bytes from party `me` to party `p`: a peer
@@ -98,22 +98,6 @@ impl Joined {
         self.next_recv.get(p).copied().ok_or(closed(p))
     }
 
-    /// The path of a long-poll for message `seq` from `p`, and how long it
-    /// waits: at most `left`, the relay's `max_wait` and the client's `poll_wait`.
-    pub fn poll_target(
-        &self,
-        p: usize,
-        seq: u64,
-        left: Duration,
-        poll_wait: Duration,
-    ) -> (String, Duration) {
-        let wait = left.min(self.max_wait).min(poll_wait);
-        (
-            recv_path(&self.session, p, seq, wait.as_millis() as u64),
-            wait,
-        )
-    }
-
     /// The largest chunk payload that fits the relay's body limit with its
     /// footer (at least 1; [`SessionInfo::checked`] keeps `max_body` above the footer).
     pub fn chunk_size(&self) -> usize {
@@ -135,14 +119,19 @@ impl Joined {
             .unwrap_or_default()
     }
 
-    /// The counter of the next message towards `p`.
-    pub(crate) fn send_slot(&mut self, p: usize) -> Result<&mut u64, HttpError> {
-        self.next_send.get_mut(p).ok_or(closed(p))
+    /// Takes the number of the next message towards `p` (the counter moves on).
+    pub(crate) fn take_send_number(&mut self, p: usize) -> Result<u64, HttpError> {
+        let next = self.next_send.get_mut(p).ok_or(closed(p))?;
+        let seq = *next;
+        *next = next.saturating_add(1);
+        Ok(seq)
     }
 
-    /// The counter of the next message from `p`.
-    pub(crate) fn recv_slot(&mut self, p: usize) -> Result<&mut u64, HttpError> {
-        self.next_recv.get_mut(p).ok_or(closed(p))
+    /// Message `seq` from `p` was received: the next one to take is `seq + 1`.
+    pub fn received(&mut self, p: usize, seq: u64) {
+        if let Some(next) = self.next_recv.get_mut(p) {
+            *next = (*next).max(seq.saturating_add(1));
+        }
     }
 }
 

@@ -50,6 +50,7 @@ mod joined;
 pub mod ops;
 pub mod party;
 pub mod protocol;
+pub mod sends;
 
 pub use backoff::RetryPolicy;
 pub use channel_seal::{Invitation, PartyKey, PublicKey, SealError};

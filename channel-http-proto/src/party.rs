@@ -4,18 +4,21 @@
 //! over the [`Client`] that performs them. `channel_http::HttpChannel` is this party on reqwest,
 //! `channel_wasm::WasmChannel` the same party on the browser's fetch.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 use channel_core::{Channel, RecvInfo, SendInfo};
+use futures::channel::oneshot;
 use web_time::Instant;
 
 use channel_seal::{Invitation, OVERHEAD, PartyKey, PublicKey, SealState};
 
 use crate::exchange::{Http, exchange};
-use crate::ops::{self, PollTiming, Request, Setup};
+use crate::ops::{self, Operation, PollTiming, Request, Setup};
 use crate::protocol::{SessionCreated, alive_path, base_url};
-use crate::{HttpError, Joined, RetryPolicy};
+use crate::sends::{Pending, Sends};
+use crate::{HttpError, Joined, RetryPolicy, TransportError};
 
 /// What every relay party is told, whatever its client.
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +117,40 @@ pub trait Client: Sized {
     /// the returned value is dropped. `None` where the client cannot run
     /// anything in the background.
     fn heartbeat(&self, request: Request, every: Duration) -> Option<Self::Heartbeat>;
+
+    /// Whether [`start`](Self::start) runs operations in the background. A
+    /// party whose client cannot has one request at a time.
+    fn background(&self) -> bool;
+
+    /// Runs `op` to its end in the background and sends its result on
+    /// `done`. With `abandon`, it stops early once `done`'s receiver is
+    /// dropped (a poll nobody waits for); without, it runs to its end anyway
+    /// (a send the application was told is on its way).
+    fn start<O>(&self, op: O, done: Done<O::Output>, abandon: bool)
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send + 'static;
 }
+
+/// Where a background operation reports its end.
+pub type Done<T> = oneshot::Sender<Result<T, HttpError>>;
+
+/// Sends in flight per peer, at most, with chunks of [`RELAYED_CHUNK`]: a
+/// request's round trip costs no idle time while the others are on the wire,
+/// for paths to the relay of up to 3 MiB in flight (500 Mbit/s at 50 ms round
+/// trip, 100 Mbit/s at 250 ms), and few enough that the first chunks of a
+/// message reach the relay soon (the relay forwards a chunk once all of it is
+/// in, and uploads side by side share the path, so the path down idles until
+/// the first of them is complete). Well within what the relay holds ahead of
+/// a gap ([`MAX_AHEAD`](crate::protocol::MAX_AHEAD)).
+pub const SENDS_IN_FLIGHT: usize = 4;
+
+/// The chunk size of a party with requests in flight (at most the relay's
+/// limit); see [`SENDS_IN_FLIGHT`].
+pub const RELAYED_CHUNK: usize = 1 << 20;
+
+/// Receives in flight per peer (long-polls for the next messages), at most.
+pub const POLLS_AHEAD: usize = 4;
 
 /// One party of a relay session on the HTTP client `C`, implementing the
 /// async [`Channel`], sealed end to end by default.
@@ -131,12 +167,19 @@ pub trait Client: Sized {
 /// [`join_plaintext_insecure`](Self::join_plaintext_insecure) is the explicit
 /// opt-out, for relays you trust with everything.
 ///
-/// Sends return once the relay has stored the chunk, so they never wait for
-/// the peer to read (as long as the relay's per-session bound holds a round's
-/// traffic). Every request is retried on network failures and on
-/// `429`/`502`/`503`/`504` with capped exponential backoff and jitter;
-/// sequence numbers make the retries exactly-once. A receive long-polls until
-/// the message arrives, up to the options' receive timeout.
+/// With a client that runs requests in the background ([`Client::background`],
+/// the native one), up to [`SENDS_IN_FLIGHT`] sends and [`POLLS_AHEAD`]
+/// long-polls per peer are in flight, so that a long path stays busy: a send
+/// returns once its request is under way, a failure is reported by a later
+/// send or by [`flush`](Channel::flush), and the relay holds chunks that
+/// overtake each other until the ones before them arrive. Otherwise (the
+/// browser) one request at a time, and a send returns once the relay stored
+/// the chunk. Sends never wait for the peer to read (as long as the relay's
+/// per-session bound holds a round's traffic). Every request is retried on
+/// network failures and on `429`/`502`/`503`/`504` with capped exponential
+/// backoff and jitter; sequence numbers make the retries exactly-once. A
+/// receive waits until the message arrives, up to the options' receive
+/// timeout.
 #[derive(Debug)]
 pub struct RelayParty<C: Client> {
     client: C,
@@ -145,6 +188,10 @@ pub struct RelayParty<C: Client> {
     /// The keys of every pair, once the handshakes are done; `None` only for
     /// a plaintext party (and during the handshakes).
     seal: Option<SealState>,
+    /// Sends in flight with each peer.
+    sends: Sends,
+    /// Per peer: the polls for its next messages, with their numbers, oldest first.
+    polls: Vec<VecDeque<(u64, Pending<Vec<u8>>)>>,
     /// Tells the relay this party is alive while it computes; stops with the party.
     _heartbeat: Option<C::Heartbeat>,
 }
@@ -270,6 +317,8 @@ impl<C: Client> RelayParty<C> {
         });
         Ok(Self {
             client,
+            sends: Sends::new(joined.parties),
+            polls: (0..joined.parties).map(|_| VecDeque::new()).collect(),
             joined,
             settings: options.settings(),
             seal: None,
@@ -309,10 +358,78 @@ impl<C: Client> RelayParty<C> {
     }
 }
 
+impl<C: Client> RelayParty<C> {
+    /// Waits for chunk `next` from `p` with up to [`POLLS_AHEAD`] polls in
+    /// flight (for `next` and the messages after it), at most the receive
+    /// timeout.
+    async fn receive_ahead(
+        &mut self,
+        p: usize,
+        next: u64,
+        info: &RecvInfo,
+    ) -> Result<Vec<u8>, HttpError> {
+        let timing = self.settings.timing;
+        // A poll in flight ends only with its chunk or a failure: the
+        // receive's own timeout is kept here, so that a poll started early
+        // does not expire before its message is wanted.
+        let patient = PollTiming {
+            recv_timeout: Duration::from_secs(365 * 24 * 3600),
+            ..timing
+        };
+        let polls = self.polls.get_mut(p).ok_or(crate::joined::closed(p))?;
+        // Bounded by POLLS_AHEAD.
+        while polls.len() < POLLS_AHEAD {
+            let ahead = polls.len();
+            let seq = next + ahead as u64;
+            let wanted = RecvInfo::new(info.phase(), info.chunk() + ahead, info.total());
+            let op = self
+                .joined
+                .receive_ahead(p, seq, next, &wanted, patient, Instant::now())?;
+            let (done, pending) = oneshot::channel();
+            self.client.start(op, done, true);
+            polls.push_back((seq, pending));
+        }
+        let Some((seq, pending)) = polls.front_mut() else {
+            return Err(crate::joined::closed(p));
+        };
+        if *seq != next {
+            return Err(HttpError::Protocol(format!(
+                "the poll in flight is for message {seq} from party {p}, the next is {next}"
+            )));
+        }
+        let mut http = self.client.http();
+        let timeout = std::pin::pin!(http.sleep(timing.recv_timeout));
+        let outcome = match futures::future::select(pending, timeout).await {
+            futures::future::Either::Left((outcome, _)) => outcome,
+            futures::future::Either::Right(((), _)) => {
+                // The poll stays in flight for the next receive.
+                return Err(TransportError::timeout(p, timing.recv_timeout, info).into());
+            }
+        };
+        polls.pop_front();
+        match outcome {
+            Ok(Ok(chunk)) => {
+                self.joined.received(p, next);
+                Ok(chunk)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(oneshot::Canceled) => Err(HttpError::Protocol(format!(
+                "the poll for message {next} from party {p} was dropped (did the runtime stop?)"
+            ))),
+        }
+    }
+}
+
 impl<C: Client> Channel for RelayParty<C> {
     type SendError = HttpError;
     type RecvError = HttpError;
 
+    /// With a client that runs requests in the background (the native one),
+    /// returns once the chunk's request is under way, with up to
+    /// [`SENDS_IN_FLIGHT`] per peer: a failure is reported by a later send
+    /// or by [`flush`](Channel::flush), and from then on every send to that
+    /// peer fails ([`HttpError::Undelivered`]). Otherwise returns once the
+    /// relay stored the chunk.
     async fn send_bytes_to(
         &mut self,
         p: usize,
@@ -321,13 +438,25 @@ impl<C: Client> Channel for RelayParty<C> {
     ) -> Result<(), HttpError> {
         // A bad peer is the transport's error, as without sealing.
         channel_core::transport::check_peer(self.joined.me, p, self.joined.parties)?;
+        self.sends.usable(p)?;
+        self.sends.reap(p)?;
         let chunk = match self.seal.as_mut() {
             Some(seal) => seal.seal(p, msg)?,
             None => msg,
         };
         let retry = self.settings.timing.retry;
-        let op: ops::Post<'_> = self.joined.send(p, Bytes::from(chunk), &info, retry)?;
-        exchange(&mut self.client.http(), op).await
+        let op = self.joined.send(p, Bytes::from(chunk), &info, retry)?;
+        if !self.client.background() {
+            return match exchange(&mut self.client.http(), op).await {
+                Ok(()) => Ok(()),
+                Err(e) => Err(self.sends.broke(p, e)),
+            };
+        }
+        self.sends.make_room(p, SENDS_IN_FLIGHT).await?;
+        let (done, pending) = oneshot::channel();
+        self.client.start(op, done, false);
+        self.sends.push(p, pending);
+        Ok(())
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
@@ -335,20 +464,38 @@ impl<C: Client> Channel for RelayParty<C> {
         if let Some(seal) = &self.seal {
             seal.intact(p)?;
         }
-        let timing = self.settings.timing;
-        let op = self.joined.receive(p, &info, timing, Instant::now())?;
-        let chunk = exchange(&mut self.client.http(), op).await?;
+        let next = self.joined.next_from(p)?;
+        let chunk = if self.client.background() {
+            self.receive_ahead(p, next, &info).await?
+        } else {
+            let op = self
+                .joined
+                .receive(p, &info, self.settings.timing, Instant::now())?;
+            let chunk = exchange(&mut self.client.http(), op).await?;
+            self.joined.received(p, next);
+            chunk
+        };
         match self.seal.as_mut() {
             Some(seal) => Ok(seal.open(p, chunk)?),
             None => Ok(chunk),
         }
     }
 
-    /// The relay's body limit less the frame footer and, when sealed, what
-    /// sealing adds.
+    /// Waits until the relay stored every chunk sent so far.
+    async fn flush(&mut self) -> Result<(), HttpError> {
+        self.sends.flush().await
+    }
+
+    /// The relay's body limit (at most [`RELAYED_CHUNK`] with requests in
+    /// flight) less the frame footer and, when sealed, what sealing adds.
     fn chunk_size(&self) -> usize {
         let sealing = if self.seal.is_some() { OVERHEAD } else { 0 };
-        self.joined.chunk_size().saturating_sub(sealing).max(1)
+        let limit = if self.client.background() {
+            self.joined.chunk_size().min(RELAYED_CHUNK)
+        } else {
+            self.joined.chunk_size()
+        };
+        limit.saturating_sub(sealing).max(1)
     }
 
     fn max_message_size(&self) -> usize {

@@ -64,6 +64,12 @@ pub const DEFAULT_MAX_BODY: usize =
 /// Default longest wait of a long-poll receive on the relay, in milliseconds.
 pub const DEFAULT_MAX_WAIT_MS: u64 = 20_000;
 
+/// How far ahead of a link's next chunk in order a server holds chunks (a
+/// sender's requests in flight may overtake each other), and how far beyond
+/// its acknowledgement (`ack`) a receiver may ask: clients keep fewer requests
+/// of one link in flight than this.
+pub const MAX_AHEAD: u64 = 64;
+
 /// `POST /v1/sessions` request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSession {
@@ -274,9 +280,22 @@ pub fn send_path(session: &str, to: usize, seq: u64) -> String {
 }
 
 /// Path from which a party GETs message `seq` sent by party `from`, waiting up to
-/// `wait_ms` milliseconds. Asking for `seq` acknowledges every earlier message.
-pub fn recv_path(session: &str, from: usize, seq: u64, wait_ms: u64) -> String {
-    format!("/v1/sessions/{session}/from/{from}?seq={seq}&wait_ms={wait_ms}")
+/// `wait_ms` milliseconds. Asking for `seq` acknowledges every earlier message,
+/// unless `ack` says less: then every message before `ack` (a receiver with
+/// several requests in flight acknowledges the oldest it has not received).
+///
+/// ```
+/// use channel_http_proto::protocol::recv_path;
+/// assert_eq!(recv_path("ab", 1, 7, None, 500), "/v1/sessions/ab/from/1?seq=7&wait_ms=500");
+/// assert_eq!(recv_path("ab", 1, 7, Some(5), 500), "/v1/sessions/ab/from/1?seq=7&ack=5&wait_ms=500");
+/// ```
+pub fn recv_path(session: &str, from: usize, seq: u64, ack: Option<u64>, wait_ms: u64) -> String {
+    match ack {
+        Some(ack) => {
+            format!("/v1/sessions/{session}/from/{from}?seq={seq}&ack={ack}&wait_ms={wait_ms}")
+        }
+        None => format!("/v1/sessions/{session}/from/{from}?seq={seq}&wait_ms={wait_ms}"),
+    }
 }
 
 /// Path to which a party POSTs that it is alive.

@@ -164,7 +164,12 @@ fn recv(relay: &mut Scripted, joined: &mut Joined, p: usize) -> Result<Vec<u8>, 
             relay.now,
         )
         .unwrap();
-    block(exchange(relay, op))
+    let seq = op.seq();
+    let got = block(exchange(relay, op));
+    if got.is_ok() {
+        joined.received(p, seq);
+    }
+    got
 }
 
 #[test]
@@ -207,11 +212,9 @@ fn conflicts_and_gone_messages_are_refusals_not_retries() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    assert_eq!(
-        joined.next_send,
-        [0, 0, 0],
-        "a refused chunk is not counted"
-    );
+    // The number is taken when the send is made (several may be in flight);
+    // a party whose send was refused sends nothing more to that peer.
+    assert_eq!(joined.next_send, [0, 0, 1]);
 
     let mut relay = Scripted::new([answer(410, br#"{"error":"already acknowledged"}"#)]);
     match recv(&mut relay, &mut joined, 1) {
@@ -337,7 +340,7 @@ fn a_lying_relay_is_caught() {
 
 #[test]
 fn an_empty_long_poll_asks_again_until_the_receive_times_out() {
-    let mut joined = joined(1024);
+    let joined = joined(1024);
     let mut relay = Scripted::new((0..40).map(|_| answer(204, b"")));
     let op = joined
         .receive(
@@ -420,7 +423,8 @@ fn retries_give_up_after_the_policy_with_the_last_reason() {
     }
     // Delays grow and are capped by the policy.
     assert!(relay.slept >= Duration::from_secs(10) && relay.slept <= Duration::from_secs(11));
-    assert_eq!(joined.next_send, [0, 0, 0]);
+    // The number was taken when the send was made.
+    assert_eq!(joined.next_send, [0, 1, 0]);
 
     // 502-504 are retried the same way; a receive's retries stop at its own deadline.
     let mut relay = Scripted::new((0..100).map(|_| answer(503, b"unavailable")));
@@ -529,7 +533,7 @@ fn a_replaced_client_a_conflicting_resend_and_a_gone_peer_are_typed() {
     let mut relay = Scripted::new([answer(422, br#"{"error":"other content"}"#)]);
     assert!(matches!(
         send(&mut relay, &mut joined, 1),
-        Err(HttpError::ConflictingResend { party: 1, seq: 0 })
+        Err(HttpError::ConflictingResend { party: 1, seq: 1 })
     ));
     let mut relay = Scripted::new([answer(
         424,
@@ -541,7 +545,7 @@ fn a_replaced_client_a_conflicting_resend_and_a_gone_peer_are_typed() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(joined.next_send, [0, 0, 0]);
+    assert_eq!(joined.next_send, [0, 2, 0]);
     assert_eq!(joined.next_recv, [0, 0, 0]);
 }
 
@@ -579,27 +583,62 @@ fn a_joined_party_resumes_where_the_relay_says_and_sends_its_join_number() {
 }
 
 #[test]
-fn a_direct_post_advances_its_own_counter() {
-    let mut next = 7;
+fn a_post_owns_its_number_and_reports_what_the_server_says() {
     let mut relay = Scripted::new([answer(500, b"boom")]);
     let op = Post::new(
         "/v1/direct/from/0?seq=7".into(),
         b"c".to_vec().into(),
-        &mut next,
+        7,
         channel_http_proto::backoff::Backoff::new(policy(), 1, "sending"),
     );
+    assert_eq!(op.seq(), 7);
     assert!(matches!(
         block(exchange(&mut relay, op)),
         Err(HttpError::Refused { status: 500, .. })
     ));
-    assert_eq!(next, 7);
     let mut relay = Scripted::new([answer(204, b"")]);
     let op = Post::new(
         "/v1/direct/from/0?seq=7".into(),
         b"c".to_vec().into(),
-        &mut next,
+        7,
         channel_http_proto::backoff::Backoff::new(policy(), 1, "sending"),
     );
     block(exchange(&mut relay, op)).unwrap();
-    assert_eq!(next, 8);
+    assert_eq!(relay.requests[0].path, "/v1/direct/from/0?seq=7");
+}
+
+#[test]
+fn a_poll_ahead_asks_for_a_later_message_and_acknowledges_only_what_was_received() {
+    let mut joined = joined(1024);
+    joined.received(1, 4);
+    let mut relay = Scripted::new([answer(204, b""), message(7, b"later")]);
+    let op = joined
+        .receive_ahead(
+            1,
+            7,
+            5,
+            &RecvInfo::new("x", 2, None),
+            timing(Duration::from_secs(30)),
+            relay.now,
+        )
+        .unwrap();
+    assert_eq!(block(exchange(&mut relay, op)).unwrap(), b"later");
+    assert_eq!(
+        relay.requests[0].path,
+        "/v1/sessions/ab/from/1?seq=7&ack=5&wait_ms=1000"
+    );
+    // The counter moves when the application takes the messages, in order.
+    assert_eq!(joined.next_recv, [0, 5, 0]);
+    let later = |p| {
+        joined.receive_ahead(
+            p,
+            1,
+            0,
+            &RecvInfo::new("x", 0, None),
+            timing(Duration::from_secs(1)),
+            relay.now,
+        )
+    };
+    assert!(later(1).is_ok());
+    assert!(later(0).is_err(), "not from itself");
 }

@@ -11,8 +11,8 @@
 //! `cargo run -p channel-http --example relay_three_parties`
 //! (or start `channel-relay` yourself and pass its URL as the first argument).
 
-use channel_core::Metered;
 use channel_core::reference::secure_sum;
+use channel_core::{Channel, Metered};
 use channel_http::relay::RelayConfig;
 use channel_http::{ClientOptions, HttpChannel, local};
 use channel_seal::{Invitation, PartyKey};
@@ -68,6 +68,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 r
             })
             .await?;
+            // A party's work ends with everything it sent stored by the relay.
+            ch.flush().await?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>((
                 me,
                 sum,

@@ -19,10 +19,29 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
-use channel_core::transport::seq::{Arrival, Retained, SeqError};
+use channel_core::transport::seq::{Arrival, Placement, Reorder, Retained, SeqError};
 use channel_core::transport::{QueueBudget, TransportError};
 
 use crate::api_error::ApiError;
+use crate::protocol::MAX_AHEAD;
+
+/// One directed link: the chunks accepted in order and not yet acknowledged,
+/// and those that arrived ahead of a gap (a sender's requests in flight may
+/// overtake each other).
+#[derive(Debug)]
+struct Link {
+    kept: Retained<Bytes>,
+    early: Reorder<Bytes>,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Self {
+            kept: Retained::default(),
+            early: Reorder::new(MAX_AHEAD),
+        }
+    }
+}
 
 /// Why a chunk was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,11 +137,15 @@ pub(crate) struct Counts {
 /// The chunks of every directed link, keyed by the caller's link index.
 #[derive(Debug)]
 pub(crate) struct LinkStore {
-    links: HashMap<usize, Retained<Bytes>>,
+    links: HashMap<usize, Link>,
     limit: usize,
     /// A budget shared with other stores (the relay's, over all sessions);
     /// what this store holds is counted in it until released or dropped.
     shared: Option<QueueBudget>,
+    /// Room that chunks held ahead of a gap must leave free, so that the
+    /// chunk filling the gap always fits (else early chunks could take the
+    /// whole budget and wait forever for it): the largest chunk.
+    reserve: usize,
     counts: Counts,
 }
 
@@ -142,8 +165,16 @@ impl LinkStore {
             links: HashMap::new(),
             limit,
             shared,
+            reserve: 0,
             counts: Counts::default(),
         }
+    }
+
+    /// Chunks held ahead of a gap leave `bytes` (the largest chunk) of the
+    /// budget free for the chunk that fills the gap.
+    pub(crate) fn with_reserve(mut self, bytes: usize) -> Self {
+        self.reserve = bytes;
+        self
     }
 
     /// Takes `bytes` off this store's count and the shared budget's.
@@ -158,38 +189,44 @@ impl LinkStore {
         self.counts
     }
 
-    /// The number the next new chunk on `link` must carry.
+    /// The number the next chunk in order on `link` must carry.
     pub(crate) fn next(&self, link: usize) -> u64 {
-        self.links.get(&link).map_or(0, Retained::next)
+        self.links.get(&link).map_or(0, |l| l.kept.next())
     }
 
     /// The oldest number still kept on `link` (what its receiver has not acknowledged).
     pub(crate) fn oldest(&self, link: usize) -> u64 {
-        self.links.get(&link).map_or(0, Retained::oldest)
+        self.links.get(&link).map_or(0, |l| l.kept.oldest())
     }
 
     /// Files chunk `seq` on `link`: a duplicate is acknowledged and not kept
-    /// again; the next chunk is kept if it fits the budget; a gap is refused.
+    /// again; the next chunk, or one up to [`MAX_AHEAD`] ahead of it (held
+    /// until the gap fills), is kept if it fits the budget; beyond that is a
+    /// gap and refused. Chunks count in the budget from their arrival.
     pub(crate) fn push(
         &mut self,
         link: usize,
         seq: u64,
         chunk: Bytes,
     ) -> Result<Arrival, PushError> {
-        let arrival = match self.links.get(&link) {
-            Some(kept) => kept.classify(seq),
-            None => channel_core::transport::seq::classify(0, seq),
+        let placement = match self.links.get(&link) {
+            Some(l) => l.early.place(l.kept.next(), seq),
+            None => Reorder::<Bytes>::new(MAX_AHEAD).place(0, seq),
         }
         .map_err(PushError::Seq)?;
-        if arrival == Arrival::Duplicate {
+        if matches!(placement, Placement::Duplicate | Placement::EarlyDuplicate) {
             // A resend must be the chunk it repeats (when it is still kept to compare).
-            if let Some(kept) = self.links.get(&link).and_then(|kept| kept.get(seq))
-                && *kept != chunk
+            let held = self
+                .links
+                .get(&link)
+                .and_then(|l| l.kept.get(seq).or_else(|| l.early.get(seq)));
+            if let Some(held) = held
+                && *held != chunk
             {
                 return Err(PushError::Conflict { seq });
             }
             self.counts.duplicates += 1;
-            return Ok(arrival);
+            return Ok(Arrival::Duplicate);
         }
         let adding = chunk.len();
         if adding > self.limit {
@@ -199,7 +236,12 @@ impl LinkStore {
             });
         }
         let queued = self.counts.queued;
-        if queued.saturating_add(adding) > self.limit {
+        let reserve = if placement == Placement::Early {
+            self.reserve
+        } else {
+            0
+        };
+        if queued.saturating_add(adding).saturating_add(reserve) > self.limit {
             self.counts.throttled += 1;
             return Err(PushError::Full {
                 queued,
@@ -217,25 +259,53 @@ impl LinkStore {
             };
             return Err(PushError::RelayFull { queued, limit });
         }
-        self.links.entry(link).or_default().push(chunk);
+        let l = self.links.entry(link).or_default();
+        if placement == Placement::Early {
+            l.early.hold(seq, chunk);
+        } else {
+            l.kept.push(chunk);
+            // Bounded by the window: at most MAX_AHEAD chunks are held.
+            while let Some(unblocked) = l.early.release(l.kept.next()) {
+                l.kept.push(unblocked);
+            }
+        }
         self.counts.queued += adding;
         self.counts.peak = self.counts.peak.max(self.counts.queued);
         self.counts.messages += 1;
-        Ok(arrival)
+        Ok(Arrival::Next)
     }
 
-    /// The receiver asks for chunk `seq` of `link`: every chunk before it is
-    /// acknowledged and dropped; returns chunk `seq` if it has arrived.
-    pub(crate) fn take(&mut self, link: usize, seq: u64) -> Result<Option<Bytes>, SeqError> {
-        let Some(kept) = self.links.get_mut(&link) else {
-            // Nothing ever arrived on the link: only chunk 0 can be asked for.
-            return match seq {
+    /// The receiver asks for chunk `seq` of `link` and acknowledges every
+    /// chunk before `ack` (`ack <= seq`; a receiver with one request at a time
+    /// acknowledges up to what it asks for, one with several in flight up to
+    /// the oldest it has not received); returns chunk `seq` if it has arrived
+    /// in order. `seq` may be up to [`MAX_AHEAD`] beyond `ack`, and beyond
+    /// the sender's next chunk only when `ack` is below `seq`.
+    pub(crate) fn take(
+        &mut self,
+        link: usize,
+        seq: u64,
+        ack: u64,
+    ) -> Result<Option<Bytes>, SeqError> {
+        let next = self.next(link);
+        if ack > seq || seq - ack >= MAX_AHEAD || (ack == seq && seq > next) {
+            return Err(SeqError::Ahead { next, got: seq });
+        }
+        let Some(l) = self.links.get_mut(&link) else {
+            // Nothing ever arrived on the link: nothing to acknowledge.
+            return match ack {
                 0 => Ok(None),
                 got => Err(SeqError::Ahead { next: 0, got }),
             };
         };
-        let released = kept.ack_below(seq)?;
-        let chunk = kept.get(seq).cloned();
+        let oldest = l.kept.oldest();
+        if seq < oldest {
+            return Err(SeqError::Gone { oldest, got: seq });
+        }
+        // A request that waited while a later one acknowledged more
+        // acknowledges nothing new.
+        let released = l.kept.ack_below(ack.max(oldest))?;
+        let chunk = l.kept.get(seq).cloned();
         self.release(released);
         Ok(chunk)
     }
@@ -243,7 +313,7 @@ impl LinkStore {
     /// Takes the oldest chunk of `link` out (a local receiver: taking it is
     /// the acknowledgement).
     pub(crate) fn pop(&mut self, link: usize) -> Option<Bytes> {
-        let chunk = self.links.get_mut(&link)?.pop_front()?;
+        let chunk = self.links.get_mut(&link)?.kept.pop_front()?;
         self.release(chunk.len());
         Some(chunk)
     }
@@ -268,10 +338,10 @@ mod tests {
             "a resend with other content"
         );
         assert_eq!(
-            store.push(3, 2, chunk("c")),
+            store.push(3, 1 + MAX_AHEAD, chunk("c")),
             Err(PushError::Seq(SeqError::Gap {
                 expected: 1,
-                got: 2
+                got: 1 + MAX_AHEAD
             }))
         );
         // Another link numbers from 0 on its own.
@@ -284,23 +354,66 @@ mod tests {
     }
 
     #[test]
+    fn chunks_that_overtake_each_other_are_held_counted_and_served_in_order() {
+        let mut store = LinkStore::new(100, None);
+        assert_eq!(store.push(0, 2, chunk("c")), Ok(Arrival::Next));
+        assert_eq!(store.push(0, 1, chunk("b")), Ok(Arrival::Next));
+        assert_eq!(store.push(0, 2, chunk("c")), Ok(Arrival::Duplicate));
+        assert_eq!(
+            store.push(0, 2, chunk("x")),
+            Err(PushError::Conflict { seq: 2 })
+        );
+        // Held, counted, but not in order yet: nothing to serve, nothing to pop.
+        assert_eq!((store.next(0), store.counts().queued), (0, 2));
+        assert_eq!(store.take(0, 1, 0), Ok(None));
+        assert_eq!(store.push(0, 0, chunk("a")), Ok(Arrival::Next));
+        assert_eq!(store.next(0), 3);
+        // A receiver with requests in flight asks ahead, acknowledging less.
+        assert_eq!(store.take(0, 2, 0), Ok(Some(chunk("c"))));
+        assert_eq!(store.take(0, 0, 0), Ok(Some(chunk("a"))));
+        assert_eq!(store.take(0, 5, 1), Ok(None));
+        assert_eq!(store.counts().queued, 2);
+        // A poll that waited while a later one acknowledged more is still fine.
+        assert_eq!(store.take(0, 3, 0), Ok(None));
+        assert_eq!(
+            store.take(0, 0, 0),
+            Err(SeqError::Gone { oldest: 1, got: 0 })
+        );
+        assert!(store.take(0, MAX_AHEAD + 1, 1).is_err(), "too far ahead");
+        assert!(
+            store.take(0, 1, 2).is_err(),
+            "acknowledging what it asks for"
+        );
+        assert_eq!(store.pop(0), Some(chunk("b")));
+    }
+
+    #[test]
     fn a_chunk_stays_until_the_next_one_is_asked_for() {
         let mut store = LinkStore::new(100, None);
         store.push(0, 0, chunk("a")).unwrap();
         store.push(0, 1, chunk("bc")).unwrap();
-        assert_eq!(store.take(0, 0), Ok(Some(chunk("a"))));
-        assert_eq!(store.take(0, 0), Ok(Some(chunk("a"))));
-        assert_eq!(store.take(0, 1), Ok(Some(chunk("bc"))));
+        assert_eq!(store.take(0, 0, 0), Ok(Some(chunk("a"))));
+        assert_eq!(store.take(0, 0, 0), Ok(Some(chunk("a"))));
+        assert_eq!(store.take(0, 1, 1), Ok(Some(chunk("bc"))));
         assert_eq!(store.counts().queued, 2);
-        assert_eq!(store.take(0, 2), Ok(None));
+        assert_eq!(store.take(0, 2, 2), Ok(None));
         assert_eq!(store.counts().queued, 0);
-        assert_eq!(store.take(0, 0), Err(SeqError::Gone { oldest: 2, got: 0 }));
-        assert_eq!(store.take(0, 3), Err(SeqError::Ahead { next: 2, got: 3 }));
+        assert_eq!(
+            store.take(0, 0, 0),
+            Err(SeqError::Gone { oldest: 2, got: 0 })
+        );
+        assert_eq!(
+            store.take(0, 3, 3),
+            Err(SeqError::Ahead { next: 2, got: 3 })
+        );
         assert_eq!(store.push(0, 1, chunk("bc")), Ok(Arrival::Duplicate));
         assert_eq!(store.push(0, 2, chunk("d")), Ok(Arrival::Next));
         // A link nothing arrived on.
-        assert_eq!(store.take(9, 0), Ok(None));
-        assert_eq!(store.take(9, 1), Err(SeqError::Ahead { next: 0, got: 1 }));
+        assert_eq!(store.take(9, 0, 0), Ok(None));
+        assert_eq!(
+            store.take(9, 1, 1),
+            Err(SeqError::Ahead { next: 0, got: 1 })
+        );
     }
 
     #[test]
@@ -316,7 +429,7 @@ mod tests {
                 limit: 5
             })
         );
-        assert_eq!(one.take(0, 1), Ok(None));
+        assert_eq!(one.take(0, 1, 1), Ok(None));
         assert_eq!(relay.queued(), 0);
         two.push(0, 0, chunk("ef")).unwrap();
         drop(two);

@@ -240,7 +240,15 @@ async fn every_bad_request_gets_its_status_and_the_relay_keeps_serving() {
             b"x",
             S::BAD_REQUEST,
         ),
-        row("seq gap", M::POST, to("1", "?seq=5"), t0, b"x", S::CONFLICT),
+        // Up to 64 ahead are held (requests in flight overtake each other).
+        row(
+            "seq gap beyond what is held ahead",
+            M::POST,
+            to("1", "?seq=64"),
+            t0,
+            b"x",
+            S::CONFLICT,
+        ),
         row(
             "oversize body",
             M::POST,
@@ -272,6 +280,30 @@ async fn every_bad_request_gets_its_status_and_the_relay_keeps_serving() {
             t1,
             b"",
             S::CONFLICT,
+        ),
+        row(
+            "ack beyond what is asked for",
+            M::GET,
+            from("0", "?seq=0&ack=1"),
+            t1,
+            b"",
+            S::CONFLICT,
+        ),
+        row(
+            "receive further ahead of its ack than 64",
+            M::GET,
+            from("0", "?seq=64&ack=0"),
+            t1,
+            b"",
+            S::CONFLICT,
+        ),
+        row(
+            "ack not a number",
+            M::GET,
+            from("0", "?seq=0&ack=x"),
+            t1,
+            b"",
+            S::BAD_REQUEST,
         ),
         // A valid message 0, received, then acknowledged by asking for 1 ...
         row(

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use channel_core::testkit::pattern;
-use channel_core::{Error, Limited, recv_bytes, send_bytes};
+use channel_core::{Channel, Error, Limited, recv_bytes, send_bytes};
 use channel_http::relay::RelayConfig;
 use channel_http::{ClientOptions, HttpError, RetryPolicy, TransportError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -302,22 +302,26 @@ async fn a_dead_direct_peer_is_a_typed_error_not_a_hang() {
     let mut parties = common::direct_parties(2, &opts).await.unwrap();
     drop(parties.pop()); // party 1 dies; its endpoint closes
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let err = send_bytes(&mut parties[0], 1, "late", b"anyone?")
+    // The send is under way when it returns; the flush reports its failure,
+    // and the next send fails at once.
+    send_bytes(&mut parties[0], 1, "late", b"anyone?")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let failure = parties[0].flush().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = send_bytes(&mut parties[0], 1, "later", b"?")
         .await
         .unwrap_err();
-    let Error::Send {
-        party: 1, source, ..
-    } = &err
-    else {
-        panic!("{err:?}")
-    };
-    match source.downcast_ref::<HttpError>() {
-        Some(HttpError::GaveUp {
+    assert_eq!(err.party(), Some(1));
+    assert!(err.to_string().contains("party 1"), "{err}");
+    match &failure {
+        HttpError::GaveUp {
             party: 1,
             during,
             attempts,
             ..
-        }) => {
+        } => {
             assert!(during.contains("phase 'late'"), "{during}");
             assert!(*attempts > 1);
         }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use channel_core::{Error, ErrorKind, recv_from, send_to};
+use channel_core::{Channel, Error, ErrorKind, recv_from, send_to};
 use channel_http::relay::RelayConfig;
 use channel_http::{ClientOptions, HttpChannel, HttpError, local};
 use channel_seal::SealError;
@@ -60,17 +60,14 @@ async fn of_two_processes_holding_one_token_the_older_is_told_it_was_replaced() 
     let mut older = join(0).await.unwrap();
     let mut newer = join(0).await.unwrap();
     let mut peer = join(1).await.unwrap();
-    let err = send_to(&mut older, 1, "m", &1u8).await.unwrap_err();
-    let Error::Send { source, .. } = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        matches!(
-            source.downcast_ref::<HttpError>(),
-            Some(HttpError::Replaced { .. })
-        ),
-        "{err:?}"
-    );
+    // The send is under way when it returns; its refusal comes with the flush.
+    send_to(&mut older, 1, "m", &1u8).await.unwrap();
+    let err = older.flush().await.unwrap_err();
+    assert!(matches!(err, HttpError::Replaced { .. }), "{err:?}");
+    // From then on the link is broken: nothing more is sent.
+    let err = send_to(&mut older, 1, "m", &9u8).await.unwrap_err();
+    let chain = channel_core::error_chain(&err);
+    assert!(chain.contains("not delivered"), "{chain}");
     let err = recv_from::<_, u8>(&mut older, 1, "m").await.unwrap_err();
     assert!(err.to_string().contains("receiving"), "{err}");
     // The newer one works, and nothing of the older arrived.
@@ -266,17 +263,9 @@ async fn a_restarted_direct_party_resumes_and_a_replaced_one_is_told() {
     let mut newer = DirectChannel::start_plaintext_insecure(elsewhere, tables[0].clone(), options)
         .await
         .unwrap();
-    let err = send_to(&mut restarted, 1, "m", &4u8).await.unwrap_err();
-    let Error::Send { source, .. } = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        matches!(
-            source.downcast_ref::<HttpError>(),
-            Some(HttpError::Replaced { .. })
-        ),
-        "{err:?}"
-    );
+    send_to(&mut restarted, 1, "m", &4u8).await.unwrap();
+    let err = restarted.flush().await.unwrap_err();
+    assert!(matches!(err, HttpError::Replaced { .. }), "{err:?}");
     send_to(&mut newer, 1, "m", &5u8).await.unwrap();
     assert_eq!(recv_from::<_, u8>(&mut one, 0, "m").await.unwrap(), 5);
 }

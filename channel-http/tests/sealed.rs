@@ -152,6 +152,37 @@ struct Evil {
     held: Mutex<Option<Bytes>>,
     /// The last chunk party 2 sent to party 1.
     from_two: Mutex<Option<Bytes>>,
+    /// The next chunk number of party 0's to party 1 to handle: a client
+    /// keeps several sends in flight, and this attacker acts on them one
+    /// after another, in the order they were numbered.
+    turn: Mutex<u64>,
+    turned: tokio::sync::Notify,
+}
+
+/// Waits until it is chunk `seq`'s turn; the turn passes on when dropped.
+/// A resend of a chunk whose turn is over goes at once.
+async fn take_turn(evil: &Evil, seq: u64) -> Option<Turn<'_>> {
+    // Bounded: every chunk before `seq` is in flight and takes its turn.
+    loop {
+        let turned = evil.turned.notified();
+        let turn = *evil.turn.lock().unwrap();
+        if turn == seq {
+            return Some(Turn(evil));
+        }
+        if turn > seq {
+            return None;
+        }
+        turned.await;
+    }
+}
+
+struct Turn<'a>(&'a Evil);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.turn.lock().unwrap() += 1;
+        self.0.turned.notify_waiters();
+    }
 }
 
 /// Stores `body` as chunk `seq` from the token's party to `to`, on the real relay.
@@ -212,6 +243,7 @@ async fn evil_relay(State(evil): State<Arc<Evil>>, request: Request) -> Response
     if from != Some(0) || to != "1" {
         return store(&evil, &session, &to, seq, &token, body).await;
     }
+    let _turn = take_turn(&evil, seq as u64).await;
     let shift = *evil.shift.lock().unwrap();
     if seq as u64 != AT {
         let held = evil.held.lock().unwrap().take();
@@ -279,6 +311,8 @@ async fn run_with(attack: Attack, sealed: bool) -> Vec<Result<Vec<u8>, Error>> {
         shift: Mutex::new(0),
         held: Mutex::new(None),
         from_two: Mutex::new(None),
+        turn: Mutex::new(0),
+        turned: tokio::sync::Notify::new(),
     });
     let app = Router::new().fallback(evil_relay).with_state(evil.clone());
     let (listener, url) = local::listener().await.unwrap();

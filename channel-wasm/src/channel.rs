@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use channel_http_proto::ops::Request;
-use channel_http_proto::party::Client;
+use channel_http_proto::ops::{Operation, Request};
+use channel_http_proto::party::{Client, Done};
 use channel_http_proto::{HttpError, RelayParty, RetryPolicy};
 
 use crate::fetch::FetchRelay;
@@ -98,6 +98,22 @@ impl Client for FetchClient {
             }
         });
         Some(Heartbeat(stop))
+    }
+
+    /// One request at a time: a browser allows six connections per host over
+    /// HTTP/1.1, which long-polls in flight would take.
+    fn background(&self) -> bool {
+        false
+    }
+
+    fn start<O>(&self, _op: O, done: Done<O::Output>, _abandon: bool)
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send + 'static,
+    {
+        let _ = done.send(Err(HttpError::Setup(
+            "this client runs one request at a time".into(),
+        )));
     }
 
     fn new(base: &str, token: Option<&str>, _options: &WasmOptions) -> Result<Self, HttpError> {

@@ -38,7 +38,7 @@
 //! assert_eq!(sent.iter().map(|(seq, _)| seq).collect::<Vec<_>>(), [1]);
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// What an arriving sequence number is, for a receiver that expects `next`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,9 +223,136 @@ impl<T: AsRef<[u8]>> Retained<T> {
     }
 }
 
+/// Where a chunk belongs at a receiver that accepts chunks up to `window`
+/// numbers ahead of the next one it expects (senders with several requests
+/// in flight, whose requests may overtake each other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Below the next expected: a resend of a chunk already accepted.
+    Duplicate,
+    /// The next expected chunk: accept it, then release what it unblocks.
+    Next,
+    /// Ahead of the next expected, within the window: hold it until the
+    /// chunks before it arrive.
+    Early,
+    /// Ahead, and held already: a resend of a chunk held early.
+    EarlyDuplicate,
+}
+
+/// Chunks that arrived ahead of the next expected number, held until the gap
+/// before them fills, at most `window` numbers ahead.
+///
+/// ```
+/// use channel_core::transport::seq::{Placement, Reorder, SeqError};
+///
+/// let mut early: Reorder<&str> = Reorder::new(4);
+/// let next = 10;
+/// assert_eq!(early.place(next, 12), Ok(Placement::Early));
+/// early.hold(12, "c");
+/// assert_eq!(early.place(next, 12), Ok(Placement::EarlyDuplicate));
+/// assert_eq!(early.place(next, 14), Err(SeqError::Gap { expected: 10, got: 14 }));
+/// // 10 and 11 arrive: 12 is released after them.
+/// assert_eq!(early.place(next, 10), Ok(Placement::Next));
+/// assert_eq!(early.release(11), None);
+/// assert_eq!(early.release(12), Some("c"));
+/// assert!(early.is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Reorder<T> {
+    held: BTreeMap<u64, T>,
+    window: u64,
+}
+
+impl<T> Reorder<T> {
+    /// Holds chunks up to `window - 1` numbers ahead of the next expected
+    /// (`window` 1: nothing ahead, the strict rule of [`classify`]).
+    pub fn new(window: u64) -> Self {
+        Self {
+            held: BTreeMap::new(),
+            window: window.max(1),
+        }
+    }
+
+    /// Where chunk `seq` belongs when `next` is the next number expected.
+    pub fn place(&self, next: u64, seq: u64) -> Result<Placement, SeqError> {
+        match classify(next, seq) {
+            Ok(Arrival::Duplicate) => Ok(Placement::Duplicate),
+            Ok(Arrival::Next) => Ok(Placement::Next),
+            Err(gap) if seq - next >= self.window => Err(gap),
+            Err(_) if self.held.contains_key(&seq) => Ok(Placement::EarlyDuplicate),
+            Err(_) => Ok(Placement::Early),
+        }
+    }
+
+    /// Holds chunk `seq` (placed [`Placement::Early`]).
+    pub fn hold(&mut self, seq: u64, chunk: T) {
+        self.held.insert(seq, chunk);
+    }
+
+    /// The chunk held as `seq`, if any.
+    pub fn get(&self, seq: u64) -> Option<&T> {
+        self.held.get(&seq)
+    }
+
+    /// Takes chunk `next` out if it is held: call it for each new next number
+    /// after accepting a chunk, until it returns `None`.
+    pub fn release(&mut self, next: u64) -> Option<T> {
+        self.held.remove(&next)
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The chunks held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_ahead_are_held_within_the_window_and_released_in_order() {
+        let mut early: Reorder<u8> = Reorder::new(8);
+        let mut accepted = Retained::<Vec<u8>>::default();
+        // 3, 1, 2, 0 arrive in that order (and 2 twice); 9 is too far ahead.
+        for seq in [3u64, 1, 2, 2, 0] {
+            let next = accepted.next();
+            match early.place(next, seq).unwrap() {
+                Placement::Next => {
+                    accepted.push(vec![seq as u8]);
+                    while let Some(chunk) = early.release(accepted.next()) {
+                        accepted.push(vec![chunk]);
+                    }
+                }
+                Placement::Early => early.hold(seq, seq as u8),
+                Placement::EarlyDuplicate | Placement::Duplicate => {}
+            }
+        }
+        let order: Vec<u8> = accepted.iter().map(|(_, c)| c[0]).collect();
+        assert_eq!(order, [0, 1, 2, 3]);
+        assert!(early.is_empty());
+        assert_eq!(
+            early.place(4, 12),
+            Err(SeqError::Gap {
+                expected: 4,
+                got: 12
+            })
+        );
+        assert_eq!(early.place(4, 11), Ok(Placement::Early));
+        assert_eq!(early.place(4, 3), Ok(Placement::Duplicate));
+        assert_eq!(
+            Reorder::<u8>::new(1).place(4, 5),
+            Err(SeqError::Gap {
+                expected: 4,
+                got: 5
+            })
+        );
+    }
 
     #[test]
     fn resends_are_duplicates_and_gaps_are_refused() {

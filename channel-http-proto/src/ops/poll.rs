@@ -1,4 +1,9 @@
-//! [`Poll`]: the next chunk from a peer, long-polled from the relay.
+//! [`Poll`]: a chunk from a peer, long-polled from the relay.
+//!
+//! A `Poll` owns what it needs, so a client may keep several in flight (for
+//! the next chunks of a link, each acknowledging only what was received);
+//! the client advances its counter with [`Joined::received`] once the chunk
+//! is in.
 
 use std::time::Duration;
 
@@ -10,6 +15,7 @@ use crate::answer::{Body, Head};
 use crate::backoff::Backoff;
 use crate::joined::oversized;
 use crate::protocol::MAX_ERROR_BODY;
+use crate::protocol::recv_path;
 use crate::{HttpError, Joined, RetryPolicy, TransportError};
 
 /// How long a receive waits, and how it retries.
@@ -23,15 +29,20 @@ pub struct PollTiming {
     pub retry: RetryPolicy,
 }
 
-/// Receives the next chunk from a peer through the relay: long-polls until it
+/// Receives one chunk from a peer through the relay: long-polls until it
 /// arrives or the receive timeout passes, retrying what is retryable, and
 /// checks that the relay answers with the number asked for and within its
 /// own body limit.
 #[derive(Debug)]
-pub struct Poll<'a> {
-    joined: &'a mut Joined,
+pub struct Poll {
+    session: String,
+    max_body: usize,
+    max_wait: Duration,
+    headers: Vec<(&'static str, String)>,
     from: usize,
     seq: u64,
+    /// What the request acknowledges (`None`: everything before `seq`).
+    ack: Option<u64>,
     info: RecvInfo,
     timing: PollTiming,
     deadline: Instant,
@@ -42,19 +53,24 @@ pub struct Poll<'a> {
     head: Option<Head>,
 }
 
-impl<'a> Poll<'a> {
+impl Poll {
     fn new(
-        joined: &'a mut Joined,
+        joined: &Joined,
         from: usize,
+        seq: u64,
+        ack: Option<u64>,
         info: &RecvInfo,
         timing: PollTiming,
         now: Instant,
     ) -> Result<Self, HttpError> {
-        let seq = joined.next_from(from)?;
         Ok(Self {
-            joined,
+            session: joined.session.clone(),
+            max_body: joined.max_body,
+            max_wait: joined.max_wait,
+            headers: joined.headers(),
             from,
             seq,
+            ack,
             info: info.clone(),
             timing,
             deadline: now + timing.recv_timeout,
@@ -78,11 +94,16 @@ impl<'a> Poll<'a> {
     }
 
     fn oversized(&self, bytes: u64) -> Step<Vec<u8>> {
-        Step::Fail(oversized(self.from, self.seq, bytes, self.joined.max_body))
+        Step::Fail(oversized(self.from, self.seq, bytes, self.max_body))
+    }
+
+    /// The chunk's number.
+    pub fn seq(&self) -> u64 {
+        self.seq
     }
 }
 
-impl Operation for Poll<'_> {
+impl Operation for Poll {
     type Output = Vec<u8>;
 
     fn request(&mut self, now: Instant) -> Result<Request, HttpError> {
@@ -92,15 +113,20 @@ impl Operation for Poll<'_> {
                 TransportError::timeout(self.from, self.timing.recv_timeout, &self.info).into(),
             );
         }
-        let (path, wait) =
-            self.joined
-                .poll_target(self.from, self.seq, self.left, self.timing.poll_wait);
+        let wait = self.left.min(self.max_wait).min(self.timing.poll_wait);
+        let path = recv_path(
+            &self.session,
+            self.from,
+            self.seq,
+            self.ack,
+            wait.as_millis() as u64,
+        );
         Ok(Request {
             method: Method::Get,
             path,
             body: None,
             wait,
-            headers: self.joined.headers(),
+            headers: self.headers.clone(),
         })
     }
 
@@ -119,11 +145,11 @@ impl Operation for Poll<'_> {
             }
             200 => match head.content_length {
                 // Refused before a byte of it is read.
-                Some(n) if n > self.joined.max_body as u64 => AfterHead::Step(self.oversized(n)),
+                Some(n) if n > self.max_body as u64 => AfterHead::Step(self.oversized(n)),
                 _ => {
                     self.head = Some(head.clone());
                     AfterHead::ReadBody {
-                        limit: self.joined.max_body,
+                        limit: self.max_body,
                     }
                 }
             },
@@ -145,16 +171,10 @@ impl Operation for Poll<'_> {
             };
         }
         match body {
-            Body::Complete(chunk) if chunk.len() > self.joined.max_body => {
+            Body::Complete(chunk) if chunk.len() > self.max_body => {
                 self.oversized(chunk.len() as u64)
             }
-            Body::Complete(chunk) => match self.joined.recv_slot(self.from) {
-                Ok(next) => {
-                    *next = next.saturating_add(1);
-                    Step::Done(chunk)
-                }
-                Err(e) => Step::Fail(e),
-            },
+            Body::Complete(chunk) => Step::Done(chunk),
             Body::TooLarge(n) => self.oversized(n),
             // Cut mid-body: ask again, the relay still holds it.
             Body::Cut(why) => self.retry(now, why, None, unit),
@@ -168,14 +188,32 @@ impl Operation for Poll<'_> {
 
 impl Joined {
     /// The operation that receives the next message from party `from`,
-    /// starting at `now`.
+    /// starting at `now`, acknowledging every message before it. Call
+    /// [`received`](Joined::received) with its number once it is in.
     pub fn receive(
-        &mut self,
+        &self,
         from: usize,
         info: &RecvInfo,
         timing: PollTiming,
         now: Instant,
-    ) -> Result<Poll<'_>, HttpError> {
-        Poll::new(self, from, info, timing, now)
+    ) -> Result<Poll, HttpError> {
+        let seq = self.next_from(from)?;
+        Poll::new(self, from, seq, None, info, timing, now)
+    }
+
+    /// The operation that receives message `seq` from party `from`, which
+    /// may not have been sent yet, acknowledging only the messages before
+    /// `ack` (the oldest not yet received): one of several polls in flight.
+    pub fn receive_ahead(
+        &self,
+        from: usize,
+        seq: u64,
+        ack: u64,
+        info: &RecvInfo,
+        timing: PollTiming,
+        now: Instant,
+    ) -> Result<Poll, HttpError> {
+        channel_core::transport::check_peer(self.me, from, self.parties)?;
+        Poll::new(self, from, seq, Some(ack), info, timing, now)
     }
 }

@@ -1,4 +1,9 @@
 //! [`Post`]: one numbered chunk sent until the server has stored it.
+//!
+//! A `Post` owns everything it needs, so a client may run several at once
+//! (in the background, each to its end): the chunk's number is taken when
+//! the operation is made, and the server holds chunks that overtake each
+//! other (up to [`MAX_AHEAD`](crate::protocol::MAX_AHEAD)).
 
 use std::time::Duration;
 
@@ -14,34 +19,37 @@ use crate::{HttpError, Joined, RetryPolicy};
 
 /// Sends one numbered chunk until the server has stored it (a resend of a
 /// chunk it already has counts: the server recognises the duplicate by its
-/// number), then advances the sender's counter.
+/// number).
 #[derive(Debug)]
-pub struct Post<'a> {
+pub struct Post {
     path: String,
     body: Bytes,
     headers: Vec<(&'static str, String)>,
-    /// The sender's counter for this peer, advanced once the chunk is stored.
-    next: &'a mut u64,
+    /// The chunk's number.
+    seq: u64,
     backoff: Backoff,
     error: Option<Head>,
 }
 
-impl<'a> Post<'a> {
-    /// Posts `body` to `path` (which carries the chunk's number `*next`),
-    /// retrying as `backoff` says; advances `*next` once the server stored it.
-    pub fn new(path: String, body: Bytes, next: &'a mut u64, backoff: Backoff) -> Self {
+impl Post {
+    /// Posts `body`, chunk number `seq`, to `path` (which carries `seq`),
+    /// retrying as `backoff` says.
+    pub fn new(path: String, body: Bytes, seq: u64, backoff: Backoff) -> Self {
         Self {
             path,
             body,
             headers: Vec::new(),
-            next,
+            seq,
             backoff,
             error: None,
         }
     }
-}
 
-impl Post<'_> {
+    /// The chunk's number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Sends `headers` with every attempt.
     pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
         self.headers = headers;
@@ -49,7 +57,7 @@ impl Post<'_> {
     }
 }
 
-impl Operation for Post<'_> {
+impl Operation for Post {
     type Output = ();
 
     fn request(&mut self, _now: Instant) -> Result<Request, HttpError> {
@@ -64,7 +72,6 @@ impl Operation for Post<'_> {
 
     fn on_head(&mut self, head: &Head, _now: Instant, _unit: f64) -> AfterHead<()> {
         if head.is_success() {
-            *self.next = self.next.saturating_add(1);
             return AfterHead::Step(Step::Done(()));
         }
         self.error = Some(head.clone());
@@ -75,7 +82,7 @@ impl Operation for Post<'_> {
 
     fn on_body(&mut self, body: Body, now: Instant, unit: f64) -> Step<()> {
         let head = self.error.take().unwrap_or_default();
-        refusal(&mut self.backoff, &head, &body, *self.next, now, unit)
+        refusal(&mut self.backoff, &head, &body, self.seq, now, unit)
     }
 
     fn on_no_answer(&mut self, why: String, now: Instant, unit: f64) -> Step<()> {
@@ -84,21 +91,23 @@ impl Operation for Post<'_> {
 }
 
 impl Joined {
-    /// The operation that sends `chunk` to party `p` as its next message.
+    /// The operation that sends `chunk` to party `p` as its next message; the
+    /// number is taken now, so the next call sends the message after it
+    /// (whether or not this one was stored yet).
     pub fn send(
         &mut self,
         p: usize,
         chunk: Bytes,
         info: &SendInfo,
         retry: RetryPolicy,
-    ) -> Result<Post<'_>, HttpError> {
+    ) -> Result<Post, HttpError> {
         let path = self.send_target(p, chunk.len())?;
         let headers = self.headers();
-        let next = self.send_slot(p)?;
+        let seq = self.take_send_number(p)?;
         Ok(Post::new(
             path,
             chunk,
-            next,
+            seq,
             Backoff::new(retry, p, format!("sending {info}")),
         )
         .with_headers(headers))

@@ -24,6 +24,23 @@ pub struct ReqwestServer<'a> {
     pub(crate) timeout: Duration,
 }
 
+impl<'a> ReqwestServer<'a> {
+    /// The server at `base` for one operation.
+    pub(crate) fn new(
+        client: &'a Client,
+        base: &'a str,
+        auth: Option<&'a HeaderValue>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            base,
+            auth,
+            timeout,
+        }
+    }
+}
+
 /// A uniform number in [0, 1) from the OS (a failure only loses the jitter).
 fn unit_random() -> f64 {
     getrandom::u32().map_or(0.5, |r| f64::from(r) / (f64::from(u32::MAX) + 1.0))

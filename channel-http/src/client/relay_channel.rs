@@ -2,8 +2,9 @@
 //! on reqwest.
 
 use channel_http_proto::RelayParty;
-use channel_http_proto::ops::Request;
-use channel_http_proto::party::Client;
+use channel_http_proto::exchange::exchange;
+use channel_http_proto::ops::{Operation, Request};
+use channel_http_proto::party::{Client, Done};
 use reqwest::header::HeaderValue;
 
 use super::{ClientOptions, ReqwestServer};
@@ -46,12 +47,18 @@ use crate::HttpError;
 /// # }
 /// ```
 ///
-/// Sends return once the relay has stored the chunk, so they never wait for the
-/// peer to read (as long as the relay's per-session bound holds a round's traffic).
-/// Every request is retried on connection errors and on `429`/`502`/`503`/`504`
-/// with capped exponential backoff and jitter; sequence numbers make the retries
-/// exactly-once. A receive long-polls until the message arrives, up to
-/// [`ClientOptions::recv_timeout`]; joining waits as long for the other parties.
+/// Sends return once the chunk's request is under way (up to
+/// [`SENDS_IN_FLIGHT`](channel_http_proto::party::SENDS_IN_FLIGHT) per peer,
+/// each on a tokio task), so they never wait for the peer to read and a long
+/// path stays busy; call [`flush`](channel_core::Channel::flush) before the
+/// party's work ends to wait until the relay stored everything. A failed send
+/// is reported by a later send or by `flush`. Receives keep
+/// [`POLLS_AHEAD`](channel_http_proto::party::POLLS_AHEAD) long-polls in
+/// flight per peer for the next messages. Every request is retried on
+/// connection errors and on `429`/`502`/`503`/`504` with capped exponential
+/// backoff and jitter; sequence numbers make the retries exactly-once. A
+/// receive waits up to [`ClientOptions::recv_timeout`]; joining waits as long
+/// for the other parties.
 pub type HttpChannel = RelayParty<ReqwestRelay>;
 
 /// A relay as reqwest reaches it: the client behind [`HttpChannel`].
@@ -89,12 +96,7 @@ impl Client for ReqwestRelay {
             self.timeout,
         );
         let task = runtime.spawn(async move {
-            let mut server = ReqwestServer {
-                client: &client,
-                base: &base,
-                auth: auth.as_ref(),
-                timeout,
-            };
+            let mut server = ReqwestServer::new(&client, &base, auth.as_ref(), timeout);
             // Ends when the party drops its channel (the task is aborted).
             loop {
                 tokio::time::sleep(every).await;
@@ -104,6 +106,44 @@ impl Client for ReqwestRelay {
             }
         });
         Some(HeartbeatTask(task.abort_handle()))
+    }
+
+    fn background(&self) -> bool {
+        tokio::runtime::Handle::try_current().is_ok()
+    }
+
+    fn start<O>(&self, op: O, mut done: Done<O::Output>, abandon: bool)
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let _ = done.send(Err(HttpError::Setup(
+                "no tokio runtime to run the request on".into(),
+            )));
+            return;
+        };
+        let (client, base, auth, timeout) = (
+            self.client.clone(),
+            self.base.clone(),
+            self.auth.clone(),
+            self.timeout,
+        );
+        runtime.spawn(async move {
+            let mut server = ReqwestServer::new(&client, &base, auth.as_ref(), timeout);
+            let work = std::pin::pin!(exchange(&mut server, op));
+            let result = if abandon {
+                let unwanted = std::pin::pin!(done.cancellation());
+                match futures::future::select(work, unwanted).await {
+                    futures::future::Either::Left((result, _)) => result,
+                    // Nobody waits for it any more.
+                    futures::future::Either::Right(((), _)) => return,
+                }
+            } else {
+                work.await
+            };
+            let _ = done.send(result);
+        });
     }
 
     fn new(base: &str, token: Option<&str>, options: &ClientOptions) -> Result<Self, HttpError> {
@@ -123,11 +163,6 @@ impl Client for ReqwestRelay {
     }
 
     fn http(&self) -> ReqwestServer<'_> {
-        ReqwestServer {
-            client: &self.client,
-            base: &self.base,
-            auth: self.auth.as_ref(),
-            timeout: self.timeout,
-        }
+        ReqwestServer::new(&self.client, &self.base, self.auth.as_ref(), self.timeout)
     }
 }

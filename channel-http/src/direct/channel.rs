@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use channel_http_proto::backoff::Backoff;
 use channel_http_proto::ops::{Post, Setup};
+use channel_http_proto::sends::Sends;
 use channel_http_proto::{check_outgoing, exchange};
 use channel_seal::{OVERHEAD, PartyKey, SealState};
 
@@ -21,6 +22,11 @@ use super::inbox::{Inbox, router};
 use crate::client::{ClientOptions, ReqwestServer};
 use crate::protocol::{DEFAULT_MAX_BODY, HEADER_EPOCH, direct_alive_path, direct_path};
 use crate::{HttpError, TransportError};
+
+/// Chunks sent to one peer and not yet stored there, at most: the endpoint
+/// delivers each chunk itself, so uploads side by side cost nothing, and 8
+/// cover a long path's round trip.
+const SENDS_IN_FLIGHT: usize = 8;
 
 /// Options of a direct-mode party.
 #[derive(Debug, Clone)]
@@ -95,6 +101,8 @@ pub struct DirectChannel {
     peers: Vec<(String, HeaderValue)>,
     inbox: Arc<Inbox>,
     next_send: Vec<u64>,
+    /// The sends in flight with each peer.
+    sends: Sends,
     /// Per peer: the number of this party's join at that peer's endpoint.
     epochs: Vec<u64>,
     options: DirectOptions,
@@ -172,7 +180,12 @@ impl DirectChannel {
             peers.push((base, auth));
         }
         let keys = config.peers.iter().map(|p| p.key.clone()).collect();
-        let inbox = Arc::new(Inbox::new(config.party, keys, options.max_queued_bytes));
+        let inbox = Arc::new(Inbox::new(
+            config.party,
+            keys,
+            options.max_queued_bytes,
+            options.max_body,
+        ));
         let (stop, mut stopped) = watch::channel(false);
         let app = router(inbox.clone(), options.max_body);
         tokio::spawn(async move {
@@ -189,6 +202,7 @@ impl DirectChannel {
             peers,
             inbox,
             next_send: vec![0; parties],
+            sends: Sends::new(parties),
             epochs: vec![0; parties],
             options,
             stop,
@@ -254,12 +268,7 @@ impl DirectChannel {
         let client = &self.client;
         let joining = self.peers.iter().enumerate().filter(|&(p, _)| p != me).map(
             |(p, (base, auth))| async move {
-                let mut peer = ReqwestServer {
-                    client,
-                    base,
-                    auth: Some(auth),
-                    timeout,
-                };
+                let mut peer = ReqwestServer::new(client, base, Some(auth), timeout);
                 let op = Setup::direct_join(base, me, retry).for_party(p);
                 (p, exchange(&mut peer, op).await)
             },
@@ -325,21 +334,39 @@ impl Channel for DirectChannel {
             msg.len(),
             self.options.max_body,
         )?;
+        self.sends.usable(p)?;
+        self.sends.reap(p)?;
         let (Some((base, auth)), Some(next)) = (self.peers.get(p), self.next_send.get_mut(p))
         else {
             return Err(TransportError::Closed { party: p }.into());
         };
-        let mut peer = ReqwestServer {
-            client: &self.client,
-            base,
-            auth: Some(auth),
-            timeout: self.options.client.request_timeout,
-        };
+        let seq = *next;
+        *next += 1;
         let backoff = Backoff::new(self.options.client.retry, p, format!("sending {info}"));
         let epoch = self.epochs.get(p).copied().unwrap_or_default();
-        let op = Post::new(direct_path(self.me, *next), Bytes::from(msg), next, backoff)
+        let op = Post::new(direct_path(self.me, seq), Bytes::from(msg), seq, backoff)
             .with_headers(vec![(HEADER_EPOCH, epoch.to_string())]);
-        exchange(&mut peer, op).await
+        self.sends.make_room(p, SENDS_IN_FLIGHT).await?;
+        let (client, base, auth, timeout) = (
+            self.client.clone(),
+            base.clone(),
+            auth.clone(),
+            self.options.client.request_timeout,
+        );
+        let (done, pending) = futures::channel::oneshot::channel();
+        // Runs to its end even if the channel is dropped: the application was
+        // told this chunk is on its way.
+        tokio::spawn(async move {
+            let mut peer = ReqwestServer::new(&client, &base, Some(&auth), timeout);
+            let _ = done.send(exchange(&mut peer, op).await);
+        });
+        self.sends.push(p, pending);
+        Ok(())
+    }
+
+    /// Waits until every peer's endpoint stored every chunk sent so far.
+    async fn flush(&mut self) -> Result<(), HttpError> {
+        self.sends.flush().await
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {

@@ -47,13 +47,14 @@ impl std::fmt::Debug for Inbox {
 }
 
 impl Inbox {
-    pub(crate) fn new(me: usize, keys: Vec<String>, max_queued: usize) -> Self {
+    /// Holds at most `max_queued` bytes of chunks of up to `max_body` bytes.
+    pub(crate) fn new(me: usize, keys: Vec<String>, max_queued: usize, max_body: usize) -> Self {
         let parties = keys.len();
         Self {
             me,
             epochs: Mutex::new(vec![0; keys.len()]),
             keys,
-            store: Mutex::new(LinkStore::new(max_queued, None)),
+            store: Mutex::new(LinkStore::new(max_queued, None).with_reserve(max_body)),
             arrivals: (0..parties).map(|_| Notify::new()).collect(),
             heard: Mutex::new(vec![Instant::now(); parties]),
         }

@@ -164,6 +164,7 @@ pub(super) async fn create_session(
         let session = Session::new(
             tokens.clone(),
             relay.config().max_session_bytes,
+            relay.config().max_body,
             relay.stored().clone(),
         );
         sessions.insert(id.clone(), Arc::new(session));
@@ -268,6 +269,11 @@ pub(super) async fn recv(
     let (session, me) = live_party(&relay, &id, &headers)?;
     let from = peer(&session, me, &from)?;
     let seq = query_u64(&params, "seq")?;
+    // Acknowledges every chunk before `ack`; without it, before `seq`.
+    let ack = match params.get("ack") {
+        Some(_) => query_u64(&params, "ack")?,
+        None => seq,
+    };
     let wait_ms = match params.get("wait_ms") {
         Some(_) => query_u64(&params, "wait_ms")?,
         None => 0,
@@ -288,7 +294,7 @@ pub(super) async fn recv(
         tokio::pin!(arrived);
         // Register before looking, so an arrival between look and wait is not missed.
         arrived.as_mut().enable();
-        if let Some(msg) = session.take(from, me, seq)? {
+        if let Some(msg) = session.take(from, me, seq, ack)? {
             tracing::trace!(session = %id, from, to = me, seq, bytes = msg.len(), "message out");
             let mut response = msg.into_response();
             response

@@ -69,8 +69,14 @@ pub(crate) enum Liveness {
 
 impl Session {
     /// A session of `tokens.len()` parties holding at most
-    /// `max_session_bytes`, counted in the relay's budget `relay` too.
-    pub(crate) fn new(tokens: Vec<String>, max_session_bytes: usize, relay: QueueBudget) -> Self {
+    /// `max_session_bytes` of chunks of up to `max_body` bytes, counted in the
+    /// relay's budget `relay` too.
+    pub(crate) fn new(
+        tokens: Vec<String>,
+        max_session_bytes: usize,
+        max_body: usize,
+        relay: QueueBudget,
+    ) -> Self {
         let parties = tokens.len();
         Self {
             parties,
@@ -78,7 +84,7 @@ impl Session {
             created: Instant::now(),
             joined: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
-                store: LinkStore::new(max_session_bytes, Some(relay)),
+                store: LinkStore::new(max_session_bytes, Some(relay)).with_reserve(max_body),
                 last_active: Instant::now(),
                 parties: vec![PartyState::default(); parties],
             }),
@@ -250,10 +256,16 @@ impl Session {
         Ok(arrival)
     }
 
-    /// Acknowledges everything before `seq` on `from -> to` and returns chunk
-    /// `seq` if it has arrived.
-    pub(crate) fn take(&self, from: usize, to: usize, seq: u64) -> Result<Option<Bytes>, ApiError> {
+    /// Acknowledges everything before `ack` on `from -> to` and returns chunk
+    /// `seq` if it has arrived (see [`LinkStore::take`]).
+    pub(crate) fn take(
+        &self,
+        from: usize,
+        to: usize,
+        seq: u64,
+        ack: u64,
+    ) -> Result<Option<Bytes>, ApiError> {
         let link = self.link(from, to);
-        Ok(self.lock().store.take(link, seq)?)
+        Ok(self.lock().store.take(link, seq, ack)?)
     }
 }
