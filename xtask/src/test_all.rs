@@ -22,6 +22,7 @@ const STEPS: &[Step] = &[
     ("examples", examples),
     ("demo (quick)", demo_quick),
     ("bench (quick)", bench_quick),
+    ("wan bench (quick)", wan_bench_quick),
 ];
 
 pub fn run() -> Result<(), String> {
@@ -36,7 +37,7 @@ pub fn run() -> Result<(), String> {
         rows.push((name, result, started.elapsed()));
     }
 
-    println!("\n{:<16} {:<8} {:>9}  tests", "step", "result", "time");
+    println!("\n{:<18} {:<8} {:>9}  tests", "step", "result", "time");
     let mut total = Counts::default();
     let mut failed_steps = 0;
     for (name, result, took) in &rows {
@@ -52,7 +53,7 @@ pub fn run() -> Result<(), String> {
         }
         failed_steps += usize::from(result.is_err());
         println!(
-            "{name:<16} {verdict:<8} {:>8.1}s  {tests}",
+            "{name:<18} {verdict:<8} {:>8.1}s  {tests}",
             took.as_secs_f64()
         );
     }
@@ -147,6 +148,12 @@ fn demo_quick() -> StepResult {
 
 fn bench_quick() -> StepResult {
     plain(&["run", "--quiet", "-p", "xtask", "--", "bench", "--quick"])
+}
+
+fn wan_bench_quick() -> StepResult {
+    plain(&[
+        "run", "--quiet", "-p", "xtask", "--", "bench", "--wan", "--quick",
+    ])
 }
 
 fn browser_tests() -> StepResult {

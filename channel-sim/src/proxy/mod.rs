@@ -12,10 +12,12 @@
 //!
 //! - **Latency and bandwidth of the byte stream**: every byte arrives when it
 //!   would through a bottleneck link of that rate and one-way delay (see
-//!   [`Schedule`](crate::Schedule)). A byte is never early and typically
-//!   less than 0.2 ms late (the delay line wakes from a timer thread of its
-//!   own: tokio's timer rounds up to the millisecond). The proxy needs a real
-//!   clock: do not run it on a paused tokio runtime.
+//!   [`Schedule`](crate::Schedule)), within about 0.1 ms: the delay line
+//!   wakes from a timer thread of its own (tokio's timer rounds up to the
+//!   millisecond) and aims each wake-up at the deadline less the wake-up
+//!   delay it measured recently, so a byte is at most 0.2 ms early and on
+//!   time on average. The proxy needs a real clock: do not run it on a
+//!   paused tokio runtime.
 //! - **Connection set-up**: a new connection's first byte leaves after the
 //!   handshake's round trip, as on a real path.
 //! - **Queueing**: each direction holds up to twice its bandwidth-delay product
