@@ -170,3 +170,87 @@ async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
     }
     drop(relay);
 }
+
+/// The relay used to log nothing but its listening line, even with
+/// `RUST_LOG=trace`. Now a refused request is logged at info with its path
+/// (session and party) and reason, never the token; every request at debug.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_are_logged_with_their_reason_and_never_a_token() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("RUST_LOG", "channel_http=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut relay = Running(child);
+    let first_line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), first_line)
+        .await
+        .expect("the relay printed no address within 30 s")
+        .unwrap()
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+
+    let created = HttpChannel::create_session(&url, 2, None, &ClientOptions::default())
+        .await
+        .unwrap();
+    let wrong_token = "not-the-token-0123456789";
+    let refused = reqwest::Client::new()
+        .post(format!("{url}/v1/sessions/{}/to/1?seq=0", created.session))
+        .bearer_auth(wrong_token)
+        .body(vec![1u8; 8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let health = reqwest::get(format!("{url}/health")).await.unwrap();
+    assert!(health.status().is_success());
+
+    // Stop the relay so that its log ends, then read all of it.
+    let _ = relay.0.kill();
+    let _ = relay.0.wait();
+    let log = tokio::task::spawn_blocking(move || {
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut all).map(|_| all)
+    });
+    let log = tokio::time::timeout(Duration::from_secs(30), log)
+        .await
+        .expect("the relay's log did not end within 30 s")
+        .unwrap()
+        .unwrap();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let refusal = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "refused")
+        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+    assert_eq!(refusal["level"], "INFO", "{refusal}");
+    assert_eq!(refusal["fields"]["status"], 403, "{refusal}");
+    let path = refusal["fields"]["path"].as_str().unwrap();
+    assert!(
+        path.contains(&created.session) && path.ends_with("/to/1"),
+        "the refusal names session and parties: {refusal}"
+    );
+    assert!(
+        !refusal["fields"]["reason"].as_str().unwrap().is_empty(),
+        "{refusal}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["level"] == "DEBUG" && e["fields"]["path"] == "/health"),
+        "every request is logged at debug:\n{log}"
+    );
+    assert!(!log.contains(wrong_token), "a token was logged:\n{log}");
+    for token in &created.tokens {
+        assert!(!log.contains(token.as_str()), "a token was logged:\n{log}");
+    }
+}

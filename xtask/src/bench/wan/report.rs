@@ -73,6 +73,11 @@ pub fn render(rows: &[WanRow], settings: &WanSettings, build: &str) -> String {
                     format!("baseline, {of_link}"),
                 )
             }
+            Some((tp, rtt)) if settings.quick => (
+                format!("{tp:.2}"),
+                format!("{rtt:.2}"),
+                "not judged (quick: a small message is mostly slow start)".to_string(),
+            ),
             Some((tp, rtt)) => {
                 let verdict = match (tp >= THROUGHPUT_GOAL, rtt <= ROUND_TRIP_GOAL) {
                     (true, true) => "met".to_string(),
