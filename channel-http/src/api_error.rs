@@ -7,6 +7,11 @@ use axum::response::{IntoResponse, Response};
 use crate::protocol::{ErrorBody, HEADER_DUPLICATE};
 use channel_core::transport::seq::{Arrival, SeqError};
 
+/// What a handler's refusal said, kept on the response for the log line
+/// (`guard::json_errors_and_logs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal(pub(crate) String);
+
 /// A request the server refuses, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
@@ -48,7 +53,7 @@ impl From<SeqError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let refusal = crate::guard::Refusal(self.message.clone());
+        let refusal = Refusal(self.message.clone());
         let mut response = (
             self.status,
             Json(ErrorBody {

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Refusal};
 use crate::protocol::ErrorBody;
 
 /// Longest request target (path and query) a server reads.
@@ -56,10 +56,6 @@ pub(crate) async fn bounds(max_body: usize, request: Request, next: Next) -> Res
     }
     next.run(request).await
 }
-
-/// What a handler's refusal said, kept on the response for the log line.
-#[derive(Debug, Clone)]
-pub(crate) struct Refusal(pub(crate) String);
 
 /// Turns every error answer into the JSON body API.md promises, and logs
 /// the request: at debug always, at info when it was refused.

@@ -115,19 +115,21 @@ fn beyond_loopback_session_creation_needs_an_operator_token() {
 
 /// Kills the relay process even if the test fails.
 struct Running(std::process::Child);
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
+/// Starts the binary with `args` and `env` and waits for the line that says
+/// where it listens. Its log (stderr) is piped when `env` sets `RUST_LOG`,
+/// for the test to read; otherwise it goes to the test's stderr.
+async fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, String) {
+    let logs_read = env.iter().any(|(k, _)| *k == "RUST_LOG");
     let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--cors-origin", "*"])
-        .env("CHANNEL_RELAY_OPERATOR_TOKEN", "op")
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
+        .stderr(if logs_read {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -143,6 +145,22 @@ async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (relay, url)
+}
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
+    let (relay, url) = start(
+        &["--listen", "127.0.0.1:0", "--cors-origin", "*"],
+        &[("CHANNEL_RELAY_OPERATOR_TOKEN", "op")],
+    )
+    .await;
 
     let opts = ClientOptions::default();
     assert!(
@@ -176,26 +194,12 @@ async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
 /// (session and party) and reason, never the token; every request at debug.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_requests_are_logged_with_their_reason_and_never_a_token() {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env("RUST_LOG", "channel_http=debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut relay = Running(child);
-    let first_line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(Duration::from_secs(30), first_line)
-        .await
-        .expect("the relay printed no address within 30 s")
-        .unwrap()
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (mut relay, url) = start(
+        &["--listen", "127.0.0.1:0", "--log-format", "json"],
+        &[("RUST_LOG", "channel_http=debug")],
+    )
+    .await;
+    let stderr = relay.0.stderr.take().unwrap();
 
     let created = HttpChannel::create_session(&url, 2, None, &ClientOptions::default())
         .await

@@ -11,6 +11,8 @@ mod frames;
 mod libp2p_stock;
 mod measure;
 mod memory;
+mod output;
+mod plot;
 mod report;
 pub mod wan;
 
@@ -130,19 +132,14 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
         rows.push(row);
     }
     let text = report::render(&rows, settings, profile);
-    println!("\n{text}");
-    let dir = crate::run::root().join("target").join("bench");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    std::fs::write(dir.join("report.md"), &text)
-        .map_err(|e| format!("cannot write the report: {e}"))?;
-    report::plot(&rows, &dir.join("throughput.svg"))?;
-    println!(
-        "bench: wrote {} and {} in {:.1?}",
-        dir.join("report.md").display(),
-        dir.join("throughput.svg").display(),
-        started.elapsed()
-    );
-    Ok(())
+    output::write(
+        "bench",
+        &text,
+        "report.md",
+        "throughput.svg",
+        |path| report::plot(&rows, path),
+        started,
+    )
 }
 
 /// The ping-pong series of every row: (message size, rounds).

@@ -113,18 +113,14 @@ pub fn run(settings: &WanSettings) -> Result<(), String> {
         }
     }
     let text = report::render(&rows, settings, build);
-    println!("\n{text}");
-    let dir = crate::run::root().join("target").join("bench");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    std::fs::write(dir.join("wan.md"), &text)
-        .map_err(|e| format!("cannot write the WAN report: {e}"))?;
-    report::plot(&rows, &dir.join("wan.svg"))?;
-    println!(
-        "bench --wan: wrote {} and {} in {:.1?}",
-        dir.join("wan.md").display(),
-        dir.join("wan.svg").display(),
-        started.elapsed()
-    );
+    super::output::write(
+        "bench --wan",
+        &text,
+        "wan.md",
+        "wan.svg",
+        |path| report::plot(&rows, path),
+        started,
+    )?;
     report::check_sanity(&rows)
 }
 

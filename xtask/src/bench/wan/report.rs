@@ -170,27 +170,7 @@ pub fn plot(rows: &[WanRow], path: &Path) -> Result<(), String> {
             .filter(|r| r.transport == transport)
             .filter_map(|r| ratios(rows, r).map(|(tp, _)| (latency_ms(r), tp)))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(transport.name())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, color.filled())),
-            )
-            .map_err(|e| err(&e))?;
+        crate::bench::plot::series(&mut chart, points, transport.name(), color, 4)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerLeft)
-        .draw()
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))
+    crate::bench::plot::finish(chart, &root, SeriesLabelPosition::LowerLeft)
 }
