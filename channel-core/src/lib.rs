@@ -12,6 +12,8 @@ mod info;
 mod limits;
 pub mod metrics;
 mod network;
+#[cfg(all(feature = "tokio", not(target_arch = "wasm32")))]
+pub mod on_runtime;
 mod queues;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,0 +1,376 @@
+//! Blocking engines over async transports: [`OnRuntime`] turns any async
+//! [`Channel`](crate::asynchronous::Channel) into a blocking one.
+//!
+//! The networked transports (`channel-http`, `channel-p2p`, ...) are async and
+//! run on tokio. An engine written against [`blocking::Channel`](crate::blocking::Channel)
+//! reaches them through this adapter: the async channel lives on a thread of
+//! its own that drives it on a tokio runtime, and each blocking call hands it
+//! one operation and waits for the answer.
+//!
+//! The runtime keeps running between calls, so everything the transport does
+//! in the background (keepalives, acknowledgements, resends after a reconnect,
+//! requests in flight) goes on while the engine computes. That is why this is
+//! not `block_on` around each call: with a runtime that only runs inside
+//! calls, a peer would see a party that computes for a minute as dead.
+//!
+//! When to prefer it: for a blocking engine over a networked transport. An
+//! in-process blocking engine is better served by `channel-std`, and async
+//! code by the async channel itself (each call here costs a hop between
+//! threads, some microseconds).
+//!
+//! ```
+//! use channel_core::blocking::{Channel, OnRuntime, recv_from, send_to};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Any async channel; here two in-process parties (see channel-core's
+//! // `custom_channel` example), in practice e.g. `HttpChannel::join(..)`
+//! // awaited on the runtime that will drive it.
+//! let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+//! let [a, b] = two_parties();
+//! let mut a = OnRuntime::on_handle(a, runtime.handle().clone())?;
+//! let mut b = OnRuntime::on_handle(b, runtime.handle().clone())?;
+//!
+//! // From here on, plain blocking code.
+//! send_to(&mut a, 1, "greeting", &42u64)?;
+//! let got: u64 = recv_from(&mut b, 0, "greeting")?;
+//! assert_eq!(got, 42);
+//! # Ok(())
+//! # }
+//! # fn two_parties() -> [Pair; 2] {
+//! #     let (ta, ra) = tokio::sync::mpsc::unbounded_channel();
+//! #     let (tb, rb) = tokio::sync::mpsc::unbounded_channel();
+//! #     [Pair { me: 0, to: ta, from: rb }, Pair { me: 1, to: tb, from: ra }]
+//! # }
+//! # struct Pair { me: usize, to: tokio::sync::mpsc::UnboundedSender<Vec<u8>>, from: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>> }
+//! # #[derive(Debug, thiserror::Error)] #[error("closed")] struct Closed;
+//! # impl channel_core::asynchronous::Channel for Pair {
+//! #     type SendError = Closed;
+//! #     type RecvError = Closed;
+//! #     async fn send_bytes_to(&mut self, _p: usize, msg: Vec<u8>, _i: channel_core::SendInfo) -> Result<(), Closed> {
+//! #         self.to.send(msg).map_err(|_| Closed)
+//! #     }
+//! #     async fn recv_bytes_from(&mut self, _p: usize, _i: channel_core::RecvInfo) -> Result<Vec<u8>, Closed> {
+//! #         self.from.recv().await.ok_or(Closed)
+//! #     }
+//! # }
+//! ```
+
+use std::sync::mpsc as std_mpsc;
+
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio::sync::mpsc;
+
+use crate::asynchronous::Channel as AsyncChannel;
+use crate::{RecvInfo, SendInfo};
+
+/// Why a call through [`OnRuntime`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OnRuntimeError<E: std::error::Error + 'static> {
+    /// The channel itself failed; its error, unchanged.
+    #[error("{0}")]
+    Channel(#[source] E),
+    /// The thread or runtime driving the channel is gone (the runtime was shut
+    /// down, or the channel panicked): nothing more can be sent or received.
+    #[error("the runtime driving this channel stopped")]
+    Stopped,
+}
+
+/// Why an [`OnRuntime`] could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum OnRuntimeSetupError {
+    /// [`OnRuntime::on_handle`] needs a multi-thread runtime: a current-thread
+    /// runtime runs only inside its own `block_on`.
+    #[error(
+        "OnRuntime::on_handle needs a handle of a multi-thread runtime (a current-thread runtime only runs inside its own block_on); give the runtime itself to OnRuntime::new instead"
+    )]
+    CurrentThreadHandle,
+    /// The driving thread could not be started.
+    #[error("cannot start the thread that drives the channel: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+type Reply<T> = std_mpsc::SyncSender<T>;
+
+/// One operation handed to the driving thread.
+enum Command<C: AsyncChannel> {
+    Send(usize, Vec<u8>, SendInfo, Reply<Result<(), C::SendError>>),
+    Recv(usize, RecvInfo, Reply<Result<Vec<u8>, C::RecvError>>),
+    Flush(Reply<Result<(), C::SendError>>),
+}
+
+/// An async channel driven on a tokio runtime by a thread of its own, usable as
+/// a [`blocking::Channel`](crate::blocking::Channel). See the
+/// [module docs](self) for when to use it.
+///
+/// Calls are answered in the order they are made, one at a time, as on the
+/// async channel. Dropping the `OnRuntime` drops the channel on its thread
+/// (call `flush` first where the transport needs it).
+pub struct OnRuntime<C: AsyncChannel> {
+    commands: mpsc::UnboundedSender<Command<C>>,
+    chunk_size: usize,
+    max_message_size: usize,
+}
+
+impl<C> OnRuntime<C>
+where
+    C: AsyncChannel + Send + 'static,
+{
+    /// Drives `channel` on `runtime`, which the adapter owns from now on (any
+    /// flavor; create the channel with `runtime.block_on(..)` first). The
+    /// runtime is shut down when the adapter is dropped.
+    pub fn new(channel: C, runtime: Runtime) -> Result<Self, OnRuntimeSetupError> {
+        Self::start(channel, move |driver| runtime.block_on(driver))
+    }
+
+    /// Drives `channel` on the multi-thread runtime behind `handle`, which the
+    /// caller keeps running.
+    pub fn on_handle(channel: C, handle: Handle) -> Result<Self, OnRuntimeSetupError> {
+        if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
+            return Err(OnRuntimeSetupError::CurrentThreadHandle);
+        }
+        Self::start(channel, move |driver| handle.block_on(driver))
+    }
+
+    fn start(
+        channel: C,
+        run: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) + Send + 'static,
+    ) -> Result<Self, OnRuntimeSetupError> {
+        let chunk_size = channel.chunk_size();
+        let max_message_size = channel.max_message_size();
+        let (commands, queue) = mpsc::unbounded_channel();
+        // A fresh thread is never inside an async context, so `block_on`
+        // there cannot panic, and the driver's future need not be `Send`.
+        std::thread::Builder::new()
+            .name("channel-on-runtime".into())
+            .spawn(move || run(Box::pin(drive(channel, queue))))
+            .map_err(OnRuntimeSetupError::Thread)?;
+        Ok(Self {
+            commands,
+            chunk_size,
+            max_message_size,
+        })
+    }
+
+    /// Hands one command over and waits for its answer.
+    fn call<T, E: std::error::Error + 'static>(
+        &self,
+        make: impl FnOnce(Reply<Result<T, E>>) -> Command<C>,
+    ) -> Result<T, OnRuntimeError<E>> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.commands
+            .send(make(reply))
+            .map_err(|_| OnRuntimeError::Stopped)?;
+        // Bounded by the driver: it answers every command it takes, and a
+        // driver that is gone drops the reply sender, which ends this wait.
+        answer
+            .recv()
+            .map_err(|_| OnRuntimeError::Stopped)?
+            .map_err(OnRuntimeError::Channel)
+    }
+}
+
+/// The driving thread's loop: one command at a time, until the adapter is gone.
+async fn drive<C: AsyncChannel>(mut channel: C, mut queue: mpsc::UnboundedReceiver<Command<C>>) {
+    while let Some(command) = queue.recv().await {
+        // The caller may have given up waiting (a panic in its thread); then
+        // nobody reads the answer, which is fine.
+        match command {
+            Command::Send(p, msg, info, reply) => {
+                let _ = reply.send(channel.send_bytes_to(p, msg, info).await);
+            }
+            Command::Recv(p, info, reply) => {
+                let _ = reply.send(channel.recv_bytes_from(p, info).await);
+            }
+            Command::Flush(reply) => {
+                let _ = reply.send(channel.flush().await);
+            }
+        }
+    }
+}
+
+impl<C> crate::blocking::Channel for OnRuntime<C>
+where
+    C: AsyncChannel + Send + 'static,
+{
+    type SendError = OnRuntimeError<C::SendError>;
+    type RecvError = OnRuntimeError<C::RecvError>;
+
+    fn send_bytes_to(
+        &mut self,
+        p: usize,
+        msg: Vec<u8>,
+        info: SendInfo,
+    ) -> Result<(), Self::SendError> {
+        self.call(|reply| Command::Send(p, msg, info, reply))
+    }
+
+    fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, Self::RecvError> {
+        self.call(|reply| Command::Recv(p, info, reply))
+    }
+
+    fn flush(&mut self) -> Result<(), Self::SendError> {
+        self.call(Command::Flush)
+    }
+
+    fn chunk_size(&self) -> usize {
+        self.chunk_size
+    }
+
+    fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::blocking::{Channel as _, recv_from, send_to};
+    use crate::transport::TransportError;
+
+    /// A test channel: sends go to `to`; a send of `[0xEE]` is delivered by a
+    /// background task instead; a receive of an empty queue times out; a
+    /// receive after a `[0xDD]` panics.
+    struct Pair {
+        to: mpsc::UnboundedSender<Vec<u8>>,
+        from: mpsc::UnboundedReceiver<Vec<u8>>,
+        background_ran: Arc<AtomicBool>,
+    }
+
+    impl AsyncChannel for Pair {
+        type SendError = TransportError;
+        type RecvError = TransportError;
+
+        async fn send_bytes_to(
+            &mut self,
+            p: usize,
+            msg: Vec<u8>,
+            _: SendInfo,
+        ) -> Result<(), TransportError> {
+            if msg == [0xEE] {
+                let flag = self.background_ran.clone();
+                tokio::spawn(async move {
+                    tokio::task::yield_now().await;
+                    flag.store(true, Ordering::SeqCst);
+                });
+                return Ok(());
+            }
+            self.to
+                .send(msg)
+                .map_err(|_| TransportError::Closed { party: p })
+        }
+
+        async fn recv_bytes_from(
+            &mut self,
+            p: usize,
+            _: RecvInfo,
+        ) -> Result<Vec<u8>, TransportError> {
+            match self.from.try_recv() {
+                Ok(msg) if msg == [0xDD] => panic!("the channel broke"),
+                Ok(msg) => Ok(msg),
+                Err(_) => Err(TransportError::Timeout {
+                    party: p,
+                    after: Duration::from_millis(1),
+                    waiting_for: "a test message".into(),
+                }),
+            }
+        }
+
+        fn chunk_size(&self) -> usize {
+            1234
+        }
+    }
+
+    fn pair() -> (Pair, Pair) {
+        let (ta, ra) = mpsc::unbounded_channel();
+        let (tb, rb) = mpsc::unbounded_channel();
+        let flag = Arc::new(AtomicBool::new(false));
+        (
+            Pair {
+                to: ta,
+                from: rb,
+                background_ran: flag.clone(),
+            },
+            Pair {
+                to: tb,
+                from: ra,
+                background_ran: flag,
+            },
+        )
+    }
+
+    fn current_thread() -> Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn messages_cross_and_the_channels_limits_are_kept() {
+        let (a, b) = pair();
+        let mut a = OnRuntime::new(a, current_thread()).unwrap();
+        let mut b = OnRuntime::new(b, current_thread()).unwrap();
+        assert_eq!(a.chunk_size(), 1234);
+        for i in 0..10u64 {
+            send_to(&mut a, 1, "count", &i).unwrap();
+        }
+        for i in 0..10u64 {
+            assert_eq!(recv_from::<_, u64>(&mut b, 0, "count").unwrap(), i);
+        }
+        a.flush().unwrap();
+    }
+
+    #[test]
+    fn the_runtime_keeps_running_between_calls() {
+        let (a, _b) = pair();
+        let flag = a.background_ran.clone();
+        let mut a = OnRuntime::new(a, current_thread()).unwrap();
+        a.send_bytes_to(1, vec![0xEE], SendInfo::new("bg", 0, 1))
+            .unwrap();
+        // No call from here on: only a runtime that runs between calls sets it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !flag.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the background task never ran");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_channels_errors_keep_their_kind() {
+        let (a, _b) = pair();
+        let mut a = OnRuntime::new(a, current_thread()).unwrap();
+        let e = recv_from::<_, u64>(&mut a, 1, "nothing").unwrap_err();
+        assert!(e.is_timeout(), "{e}");
+        assert!(crate::error_chain(&e).contains("party 1"), "{e}");
+    }
+
+    #[test]
+    fn a_driver_that_died_is_an_error_not_a_hang() {
+        let (a, b) = pair();
+        let mut a = OnRuntime::new(a, current_thread()).unwrap();
+        let mut b = OnRuntime::new(b, current_thread()).unwrap();
+        a.send_bytes_to(1, vec![0xDD], SendInfo::new("x", 0, 1))
+            .unwrap();
+        let e = b
+            .recv_bytes_from(0, RecvInfo::new("x", 0, Some(1)))
+            .unwrap_err();
+        assert!(matches!(e, OnRuntimeError::Stopped), "{e}");
+        // And every later call says the same at once.
+        assert!(matches!(b.flush(), Err(OnRuntimeError::Stopped)));
+    }
+
+    #[test]
+    fn a_current_thread_handle_is_refused_with_a_reason() {
+        let runtime = current_thread();
+        let (a, _b) = pair();
+        let refused = OnRuntime::on_handle(a, runtime.handle().clone());
+        assert!(matches!(
+            refused,
+            Err(OnRuntimeSetupError::CurrentThreadHandle)
+        ));
+    }
+}
