@@ -31,6 +31,11 @@
 /// Length of the footer appended to every chunk.
 pub const FOOTER_LEN: usize = 17;
 
+/// Spare capacity of every chunk the helpers make, beyond its footer: a
+/// transport that appends a trailer of its own (`channel-seal`'s 17-byte tag
+/// and kind) does so in place instead of reallocating and copying the chunk.
+pub const TRAILER_ROOM: usize = 32;
+
 /// The version byte written at the very end of every frame.
 pub const FORMAT_VERSION: u8 = 1;
 
@@ -221,7 +226,7 @@ impl Iterator for Frames<'_> {
             .min(self.payload.len());
         // An empty message is one empty chunk, hence `unwrap_or_default`.
         let piece = self.payload.get(start..end).unwrap_or_default();
-        let mut frame = Vec::with_capacity(piece.len() + FOOTER_LEN);
+        let mut frame = Vec::with_capacity(piece.len() + FOOTER_LEN + TRAILER_ROOM);
         frame.extend_from_slice(piece);
         Footer {
             total_len: self.payload.len() as u64,

@@ -205,10 +205,10 @@ impl Direction {
     }
 }
 
-/// ring natively: AES-256-GCM (AES-NI, VAES) and ChaCha20-Poly1305.
+/// aws-lc-rs natively: AES-256-GCM (AES-NI, VAES) and ChaCha20-Poly1305.
 #[cfg(not(target_arch = "wasm32"))]
 mod backend {
-    use ring::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 
     use super::{Suite, TAG_LEN};
     use crate::SealError;
@@ -257,9 +257,8 @@ mod backend {
                 .open_in_place_separate_tag(
                     Nonce::assume_unique_for_key(nonce),
                     Aad::from(ad),
-                    Tag::from(tag),
+                    &tag,
                     data,
-                    0..,
                 )
                 .map(drop)
                 .map_err(|_| ())

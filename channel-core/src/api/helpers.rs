@@ -86,7 +86,7 @@ pub async fn send_to<C: Channel + ?Sized, T: Serialize + ?Sized>(
     let size = size as usize;
     let chunk_size = ch.chunk_size();
     if size <= chunk_size {
-        let mut buf = Vec::with_capacity(size + FOOTER_LEN);
+        let mut buf = Vec::with_capacity(size + FOOTER_LEN + crate::frame::TRAILER_ROOM);
         codec::serialize_into(&mut buf, msg).map_err(codec_err)?;
         send_frames(ch, p, &phase, std::iter::once(frame::seal_single(buf))).await
     } else {
