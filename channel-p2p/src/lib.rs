@@ -76,17 +76,13 @@
 
 mod channel;
 mod error;
-mod heard;
 mod keys;
 mod link;
-mod link_state;
 pub mod local;
 mod node;
 mod shared;
-mod stream_io;
 mod swarm;
 mod table;
-mod wire;
 mod wiring;
 
 pub use channel::{P2pChannel, P2pOptions};

@@ -16,11 +16,15 @@ use tokio::time::Instant;
 use channel_core::transport::liveness::{Due, KeepAlive, Liveness};
 
 use crate::P2pError;
-use crate::heard::{Heard, LastHeard};
-use crate::link_state::{LinkState, Violation};
+use channel_link::heard::{Heard, LastHeard};
+use channel_link::link_state::{LinkState, Violation};
+use channel_link::stream_io::{Writer, next_frame};
+use channel_link::wire::{Frame, WireError, read_frame, write_frame};
+
 use crate::shared::{Inbound, Shared};
-use crate::stream_io::{LinkStream, Writer, next_frame};
-use crate::wire::{Frame, WireError, read_frame, write_frame};
+
+/// A lane's stream, noting when bytes last arrived.
+type LinkStream = Heard<Stream>;
 
 /// Longest wait of one attempt to open the stream (the overall bound is the
 /// connect or reconnect timeout).
@@ -262,7 +266,7 @@ impl Link {
         // straight back.
         let writer = Writer::new(wr);
         let mut writing = Box::pin(writer.write(Vec::new()));
-        let mut idle_writer: Option<Writer> = None;
+        let mut idle_writer: Option<Writer<LinkStream>> = None;
 
         let mut peer_lost = self.peer_lost.clone();
         let mut liveness = Liveness::new(self.keepalive, heard.now());

@@ -13,14 +13,20 @@ use tokio::time::Instant;
 
 /// The time bytes last arrived, shared between the stream and its link.
 #[derive(Debug, Clone)]
-pub(crate) struct LastHeard {
+pub struct LastHeard {
     origin: Instant,
     nanos: Arc<AtomicU64>,
 }
 
+impl Default for LastHeard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LastHeard {
     /// Time zero is now.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             origin: Instant::now(),
             nanos: Arc::new(AtomicU64::new(0)),
@@ -28,17 +34,17 @@ impl LastHeard {
     }
 
     /// The link's time now.
-    pub(crate) fn now(&self) -> Duration {
+    pub fn now(&self) -> Duration {
         self.origin.elapsed()
     }
 
     /// The instant of the link's time `at`.
-    pub(crate) fn instant(&self, at: Duration) -> Instant {
+    pub fn instant(&self, at: Duration) -> Instant {
         self.origin + at
     }
 
     /// When bytes last arrived (link time).
-    pub(crate) fn get(&self) -> Duration {
+    pub fn get(&self) -> Duration {
         Duration::from_nanos(self.nanos.load(Ordering::Acquire))
     }
 
@@ -49,13 +55,14 @@ impl LastHeard {
 }
 
 /// `S`, noting every read that returns bytes in a [`LastHeard`].
-pub(crate) struct Heard<S> {
+pub struct Heard<S> {
     inner: S,
     last: LastHeard,
 }
 
 impl<S> Heard<S> {
-    pub(crate) fn new(inner: S, last: LastHeard) -> Self {
+    /// Wraps `inner`, noting reads in `last`.
+    pub fn new(inner: S, last: LastHeard) -> Self {
         Self { inner, last }
     }
 }

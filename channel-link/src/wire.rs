@@ -8,8 +8,8 @@
 //! PING   | 4 |                                               keepalive: nothing else to send
 //! ```
 //!
-//! Each lane (one stream on its own connection, see `P2pOptions::lanes`) is
-//! such a stream on its own. Sequence numbers count DATA frames per lane and
+//! Each lane (one stream on its own connection; channel-p2p's
+//! `P2pOptions::lanes`, 1 elsewhere) is such a stream on its own. Sequence numbers count DATA frames per lane and
 //! direction from 0. HELLO tells the peer where to resume after a reconnect and
 //! how many lanes this party uses (both sides must agree); the sender keeps every DATA frame until it
 //! is acknowledged and resends the unacknowledged ones, the receiver drops
@@ -24,26 +24,45 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// One frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
-    Hello { next_expected: u64, lanes: u16 },
-    Data { seq: u64, payload: Payload },
-    Ack { seq: u64 },
+pub enum Frame {
+    /// The first frame of every session on a new stream.
+    Hello {
+        /// The number of the next DATA frame this side expects.
+        next_expected: u64,
+        /// How many lanes (streams) per pair this side uses.
+        lanes: u16,
+    },
+    /// One chunk from the application.
+    Data {
+        /// Its number, counted per direction from 0.
+        seq: u64,
+        /// Its bytes.
+        payload: Payload,
+    },
+    /// Every DATA frame up to `seq` was delivered.
+    Ack {
+        /// The highest number delivered.
+        seq: u64,
+    },
+    /// The sender is done; do not reconnect for it.
     Bye,
+    /// Keepalive: nothing else to send.
     Ping,
 }
 
 /// A chunk's bytes, shared between the frame being written and the copy a
 /// sender keeps until the peer acknowledges it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Payload(Arc<Vec<u8>>);
+pub struct Payload(Arc<Vec<u8>>);
 
 impl Payload {
-    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+    /// Takes the bytes without a copy.
+    pub fn new(bytes: Vec<u8>) -> Self {
         Self(Arc::new(bytes))
     }
 
     /// The bytes, without a copy unless a resend still holds them.
-    pub(crate) fn into_vec(self) -> Vec<u8> {
+    pub fn into_vec(self) -> Vec<u8> {
         Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }
 }
@@ -64,14 +83,15 @@ impl std::ops::Deref for Payload {
 
 /// Why reading a frame failed.
 #[derive(Debug)]
-pub(crate) enum WireError {
+pub enum WireError {
     /// The stream broke: reconnect.
     Io(std::io::Error),
     /// The peer broke the format: give up on it.
     Malformed(String),
 }
 
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+/// Reads one frame, refusing a payload above `max_payload` before allocating.
+pub async fn read_frame<R: AsyncRead + Unpin>(
     rd: &mut R,
     max_payload: usize,
 ) -> Result<Frame, WireError> {
@@ -118,7 +138,7 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Appends the frame's header (all of it, for frames without payload) to `out`.
-pub(crate) fn encode_header(frame: &Frame, out: &mut Vec<u8>) -> std::io::Result<()> {
+pub fn encode_header(frame: &Frame, out: &mut Vec<u8>) -> std::io::Result<()> {
     match frame {
         Frame::Hello {
             next_expected,
@@ -146,10 +166,8 @@ pub(crate) fn encode_header(frame: &Frame, out: &mut Vec<u8>) -> std::io::Result
     Ok(())
 }
 
-pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(
-    wr: &mut W,
-    frame: &Frame,
-) -> std::io::Result<()> {
+/// Writes one frame and flushes.
+pub async fn write_frame<W: AsyncWrite + Unpin>(wr: &mut W, frame: &Frame) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(13);
     encode_header(frame, &mut head)?;
     wr.write_all(&head).await?;

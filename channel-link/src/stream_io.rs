@@ -3,19 +3,16 @@
 //! so the link's `select!` can keep it pending across iterations instead of
 //! cancelling it mid-frame.
 
-use crate::heard::Heard;
 use futures::io::{ReadHalf, WriteHalf};
-
-/// A lane's stream, noting when bytes last arrived.
-pub(crate) type LinkStream = Heard<libp2p::Stream>;
+use futures::{AsyncRead, AsyncWrite};
 
 use crate::wire::{Frame, WireError, encode_header, read_frame};
 
 /// Reads the next frame and hands the read half back with it.
-pub(crate) async fn next_frame(
-    mut rd: ReadHalf<LinkStream>,
+pub async fn next_frame<S: AsyncRead + AsyncWrite>(
+    mut rd: ReadHalf<S>,
     max_payload: usize,
-) -> (ReadHalf<LinkStream>, Result<Frame, WireError>) {
+) -> (ReadHalf<S>, Result<Frame, WireError>) {
     let frame = read_frame(&mut rd, max_payload).await;
     (rd, frame)
 }
@@ -26,13 +23,14 @@ const SMALL_PAYLOAD: usize = 64 * 1024;
 const BATCH: usize = 256 * 1024;
 
 /// The write half of a stream and the buffer that batches small frames.
-pub(crate) struct Writer {
-    wr: WriteHalf<LinkStream>,
+pub struct Writer<S> {
+    wr: WriteHalf<S>,
     batch: Vec<u8>,
 }
 
-impl Writer {
-    pub(crate) fn new(wr: WriteHalf<LinkStream>) -> Self {
+impl<S: AsyncRead + AsyncWrite> Writer<S> {
+    /// A writer on the write half of a stream.
+    pub fn new(wr: WriteHalf<S>) -> Self {
         Self {
             wr,
             batch: Vec::new(),
@@ -40,13 +38,13 @@ impl Writer {
     }
 
     /// Closes our side of the stream.
-    pub(crate) async fn close(&mut self) -> std::io::Result<()> {
+    pub async fn close(&mut self) -> std::io::Result<()> {
         futures::AsyncWriteExt::close(&mut self.wr).await
     }
 
     /// Writes `frames` and flushes, then hands itself back (so the session can
     /// keep exactly one write in flight).
-    pub(crate) async fn write(mut self, frames: Vec<Frame>) -> (Self, std::io::Result<()>) {
+    pub async fn write(mut self, frames: Vec<Frame>) -> (Self, std::io::Result<()>) {
         let result = self.write_all(&frames).await;
         (self, result)
     }
@@ -54,7 +52,7 @@ impl Writer {
     /// Headers, acknowledgements and small chunks are gathered into one buffer
     /// and written together, because every write on a Yamux stream becomes its
     /// own Yamux frame and Noise message; large payloads go straight through.
-    pub(crate) async fn write_all(&mut self, frames: &[Frame]) -> std::io::Result<()> {
+    pub async fn write_all(&mut self, frames: &[Frame]) -> std::io::Result<()> {
         use futures::AsyncWriteExt;
         for frame in frames {
             encode_header(frame, &mut self.batch)?;

@@ -1,8 +1,9 @@
 //! The protocol of one lane between two parties, without I/O: what survives
 //! reconnects (the chunks sent and not yet acknowledged, the next number
-//! expected from the peer, who is done), and what each event means. The link
-//! task (`link.rs`) reads and writes the stream and feeds every frame and every
-//! chunk of the application through here.
+//! expected from the peer, who is done), and what each event means. A
+//! transport's link task (e.g. channel-p2p's `link.rs`) reads and writes the
+//! stream and feeds every frame and every chunk of the application through
+//! here.
 //!
 //! The rules (see `wire.rs` for the frames):
 //! - every stream starts with both sides' HELLO, carrying the next chunk number
@@ -21,7 +22,7 @@ use crate::wire::{Frame, Payload};
 
 /// A frame that breaks the protocol: the peer is not to be trusted further.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Violation {
+pub enum Violation {
     /// The frame is out of place or its numbers are impossible.
     Malformed(String),
     /// The peer uses another number of lanes than this party.
@@ -33,25 +34,25 @@ pub(crate) enum Violation {
 
 /// What a new stream starts with, once the peer's HELLO is in.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Resume {
+pub struct Resume {
     /// Bytes the HELLO acknowledged (the peer had them already).
-    pub(crate) released: usize,
+    pub released: usize,
     /// Frames to send: every chunk still unacknowledged, then BYE if due.
-    pub(crate) frames: Vec<Frame>,
+    pub frames: Vec<Frame>,
 }
 
 /// What a frame from the peer brought.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Received {
+pub struct Received {
     /// A chunk for the application.
-    pub(crate) deliver: Option<Vec<u8>>,
+    pub deliver: Option<Vec<u8>>,
     /// Bytes the frame acknowledged.
-    pub(crate) released: usize,
+    pub released: usize,
 }
 
 /// One lane's protocol state.
 #[derive(Debug)]
-pub(crate) struct LinkState {
+pub struct LinkState {
     lanes: u16,
     /// Chunks sent and not yet acknowledged, numbered.
     sent: Retained<Payload>,
@@ -64,7 +65,8 @@ pub(crate) struct LinkState {
 }
 
 impl LinkState {
-    pub(crate) fn new(lanes: u16) -> Self {
+    /// A link of a party that uses `lanes` lanes per pair.
+    pub fn new(lanes: u16) -> Self {
         Self {
             lanes,
             sent: Retained::default(),
@@ -76,7 +78,7 @@ impl LinkState {
     }
 
     /// Our HELLO for a new stream.
-    pub(crate) fn hello(&mut self) -> Frame {
+    pub fn hello(&mut self) -> Frame {
         // A new stream carries nothing yet, BYE included.
         self.bye_queued = false;
         Frame::Hello {
@@ -87,7 +89,7 @@ impl LinkState {
 
     /// The peer's first frame on a new stream: drops what it already has and
     /// returns what is to be (re)sent.
-    pub(crate) fn on_hello(&mut self, frame: Frame) -> Result<Resume, Violation> {
+    pub fn on_hello(&mut self, frame: Frame) -> Result<Resume, Violation> {
         let next_expected = match frame {
             Frame::Hello {
                 next_expected,
@@ -118,7 +120,7 @@ impl LinkState {
     }
 
     /// Numbers and keeps a chunk of the application; returns its DATA frame.
-    pub(crate) fn send(&mut self, chunk: Vec<u8>) -> Frame {
+    pub fn send(&mut self, chunk: Vec<u8>) -> Frame {
         let payload = Payload::new(chunk);
         let seq = self.sent.push(payload.clone());
         Frame::Data { seq, payload }
@@ -126,21 +128,18 @@ impl LinkState {
 
     /// The application will send nothing more; BYE, if everything it sent is
     /// acknowledged already.
-    pub(crate) fn app_finished(&mut self) -> Option<Frame> {
+    pub fn app_finished(&mut self) -> Option<Frame> {
         self.app_done = true;
         self.bye_if_due()
     }
 
-    pub(crate) fn is_app_done(&self) -> bool {
+    /// Whether the application said it is done sending.
+    pub fn is_app_done(&self) -> bool {
         self.app_done
     }
 
     /// A frame from the peer after the HELLOs; `out` gets the frames to answer with.
-    pub(crate) fn on_frame(
-        &mut self,
-        frame: Frame,
-        out: &mut Vec<Frame>,
-    ) -> Result<Received, Violation> {
+    pub fn on_frame(&mut self, frame: Frame, out: &mut Vec<Frame>) -> Result<Received, Violation> {
         let mut received = Received::default();
         match frame {
             Frame::Data { seq, payload } => {
@@ -168,7 +167,7 @@ impl LinkState {
     }
 
     /// Both sides are done and nothing is unacknowledged: the lane can close.
-    pub(crate) fn finished(&self) -> bool {
+    pub fn finished(&self) -> bool {
         self.app_done && self.sent.is_empty() && self.peer_done
     }
 

@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+
+pub mod heard;
+pub mod link_state;
+pub mod stream_io;
+pub mod wire;
