@@ -2,5 +2,6 @@
 
 pub mod heard;
 pub mod link_state;
+pub mod session;
 pub mod stream_io;
 pub mod wire;

@@ -8,23 +8,17 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures::AsyncReadExt;
 use libp2p::{PeerId, Stream, StreamProtocol};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use channel_core::transport::liveness::{Due, KeepAlive, Liveness};
+use channel_core::transport::liveness::KeepAlive;
 
 use crate::P2pError;
-use channel_link::heard::{Heard, LastHeard};
 use channel_link::link_state::{LinkState, Violation};
-use channel_link::stream_io::{Writer, next_frame};
-use channel_link::wire::{Frame, WireError, read_frame, write_frame};
+use channel_link::session::{self, AppEnds, Events, Inbound, Interrupt, Limits};
 
-use crate::shared::{Inbound, Shared};
-
-/// A lane's stream, noting when bytes last arrived.
-type LinkStream = Heard<Stream>;
+use crate::shared::Shared;
 
 /// Longest wait of one attempt to open the stream (the overall bound is the
 /// connect or reconnect timeout).
@@ -185,185 +179,37 @@ impl Link {
         }
     }
 
-    /// Exchanges HELLOs on a new stream; returns what to (re)send, or how the
-    /// session ended.
-    async fn handshake(
-        &self,
-        rd: &mut futures::io::ReadHalf<LinkStream>,
-        wr: &mut futures::io::WriteHalf<LinkStream>,
-        state: &mut LinkState,
-    ) -> Result<Vec<Frame>, Result<Ended, P2pError>> {
-        let hello = state.hello();
-        let exchange = async {
-            write_frame(wr, &hello).await.map_err(WireError::Io)?;
-            futures::AsyncWriteExt::flush(wr)
-                .await
-                .map_err(WireError::Io)?;
-            read_frame(rd, self.max_payload).await
-        };
-        let limit = self.reconnect_timeout.max(Duration::from_secs(5));
-        let theirs = match tokio::time::timeout(limit, exchange).await {
-            Ok(Ok(frame)) => frame,
-            Ok(Err(WireError::Malformed(m))) => return Err(Err(self.malformed(m))),
-            Ok(Err(WireError::Io(e))) => {
-                return Err(Ok(Ended::Broken(format!("handshake: {e}"), None)));
-            }
-            Err(_) => return Err(Ok(Ended::Broken("handshake timed out".into(), None))),
-        };
-        let resume = state.on_hello(theirs).map_err(|v| Err(self.violation(v)))?;
-        self.release(resume.released);
-        Ok(resume.frames)
-    }
-
-    /// Handles one frame read from the peer; `Some` when it ends the session.
-    fn on_frame(
-        &self,
-        frame: Result<Frame, WireError>,
-        state: &mut LinkState,
-        outbox: &mut Vec<Frame>,
-    ) -> Option<Result<Ended, P2pError>> {
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(WireError::Malformed(m)) => return Some(Err(self.malformed(m))),
-            Err(WireError::Io(e)) => return Some(Ok(Ended::Broken(format!("reading: {e}"), None))),
-        };
-        match state.on_frame(frame, outbox) {
-            Ok(received) => {
-                self.release(received.released);
-                if let Some(chunk) = received.deliver {
-                    self.inbound.bytes.fetch_add(chunk.len(), Ordering::AcqRel);
-                    // The application may be gone; then nobody needs the chunk.
-                    let _ = self.to_app.send(chunk);
-                }
-                None
-            }
-            Err(v) => Some(Err(self.violation(v))),
-        }
-    }
-
-    /// Runs one stream until it breaks, is replaced, or both sides are done.
+    /// Runs one stream until it breaks, is replaced, or both sides are done
+    /// (channel-link's session, with this lane's libp2p events).
     async fn session(&mut self, stream: Stream, state: &mut LinkState) -> Result<Ended, P2pError> {
         // Closures before this stream existed do not concern it.
         self.closed.borrow_and_update();
-        let heard = LastHeard::new();
-        let (mut rd, mut wr) = Heard::new(stream, heard.clone()).split();
-        // Frames queue in `outbox` while a write is in flight; first the resends.
-        let mut outbox = match self.handshake(&mut rd, &mut wr, state).await {
-            Ok(resends) => resends,
-            Err(ended) => return ended,
+        let limits = Limits {
+            max_payload: self.max_payload,
+            keepalive: self.keepalive,
+            handshake_timeout: self.reconnect_timeout.max(Duration::from_secs(5)),
         };
-        self.shared.sessions.fetch_add(1, Ordering::AcqRel);
-        if let Some(tx) = self.established.take() {
-            let _ = tx.send(Ok(()));
-        }
-
-        // One read stays in flight across the loop's `select!` (never dropped
-        // mid-frame); a new one starts only when the previous frame is complete.
-        let max_payload = self.max_payload;
-        let mut reading = Box::pin(next_frame(rd, max_payload));
-        // Likewise one write (of everything queued when it started) is in flight
-        // at a time. It starts with an empty write that hands the write half
-        // straight back.
-        let writer = Writer::new(wr);
-        let mut writing = Box::pin(writer.write(Vec::new()));
-        let mut idle_writer: Option<Writer<LinkStream>> = None;
-
-        let mut peer_lost = self.peer_lost.clone();
-        let mut liveness = Liveness::new(self.keepalive, heard.now());
-        let ended = loop {
-            if state.finished() {
-                break Ok(Ended::Finished);
-            }
-            let room = self.inbound.bytes.load(Ordering::Acquire) < self.max_inbound;
-            let now = heard.now();
-            liveness.heard(heard.get());
-            if idle_writer.is_none() {
-                // A write in progress is the peer's sign of life.
-                liveness.sent(now);
-            }
-            let check_at = match liveness.due(now, room) {
-                Due::Silent { for_ } => {
-                    // A dead path keeps a stalled connection open: drop it,
-                    // so that the reconnect dials afresh.
-                    let _ = self
-                        .driver
-                        .send(crate::swarm::Command::Disconnect(self.peer));
-                    break Ok(Ended::Broken(
-                        format!("nothing heard from the peer for {for_:?}"),
-                        None,
-                    ));
-                }
-                Due::Ping if outbox.is_empty() && idle_writer.is_some() => {
-                    outbox.push(Frame::Ping);
-                    liveness.sent(now);
-                    now + self.keepalive.interval
-                }
-                Due::Ping => now + self.keepalive.interval,
-                Due::Nothing { until } => until,
-            };
-            if !outbox.is_empty()
-                && let Some(writer) = idle_writer.take()
-            {
-                writing.set(writer.write(std::mem::take(&mut outbox)));
-                liveness.sent(now);
-            }
-            let busy = idle_writer.is_none();
-            let app_done = state.is_app_done();
-            tokio::select! {
-                () = tokio::time::sleep_until(heard.instant(check_at)) => {}
-                msg = self.app_rx.recv(), if !app_done => match msg {
-                    Some(chunk) => outbox.push(state.send(chunk)),
-                    None => outbox.extend(state.app_finished()),
-                },
-                (rd, frame) = &mut reading, if room => {
-                    reading.set(next_frame(rd, max_payload));
-                    if let Some(ended) = self.on_frame(frame, state, &mut outbox) {
-                        break ended;
-                    }
-                },
-                () = self.inbound.space.notified(), if !room => {}
-                _ = peer_lost.wait_for(|lost| *lost) => break Err(self.peer_failure()),
-                changed = self.closed.changed() => {
-                    let why = match changed {
-                        Ok(()) => "the connection to the peer closed",
-                        Err(_) => "the swarm stopped",
-                    };
-                    break Ok(Ended::Broken(why.into(), None));
-                }
-                newer = self.incoming.recv(), if !self.opener => match newer {
-                    Some(stream) => break Ok(Ended::Broken("the peer opened a new stream".into(), Some(stream))),
-                    None => break Ok(Ended::Broken("no more incoming streams".into(), None)),
-                },
-                (writer, written) = &mut writing, if busy => match written {
-                    Ok(()) => idle_writer = Some(writer),
-                    Err(e) => break Ok(Ended::Broken(format!("writing: {e}"), None)),
-                },
-            }
+        let app = AppEnds {
+            from_app: &mut self.app_rx,
+            to_app: &self.to_app,
+            inbound: &self.inbound,
+            max_inbound: self.max_inbound,
         };
-        if matches!(ended, Ok(Ended::Finished)) {
-            // Let the last frames (BYE, ACKs) leave, then close our side.
-            let last = async {
-                let mut writer = match idle_writer.take() {
-                    Some(writer) => writer,
-                    None => match (&mut writing).await {
-                        (writer, Ok(())) => writer,
-                        (_, Err(_)) => return,
-                    },
-                };
-                if writer.write_all(&std::mem::take(&mut outbox)).await.is_ok() {
-                    let _ = writer.close().await;
-                }
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(5), last).await;
-        }
-        ended
-    }
-
-    /// Gives acknowledged bytes back to the outbound budget (what `flush` waits on).
-    fn release(&self, bytes: usize) {
-        if bytes > 0 {
-            self.shared.outbound.release(bytes);
-            self.shared.progress.notify_waiters();
+        let mut events = LaneEvents {
+            party: self.party,
+            peer: self.peer,
+            closed: &mut self.closed,
+            incoming: (!self.opener).then_some(&mut self.incoming),
+            peer_lost: self.peer_lost.clone(),
+            shared: &self.shared,
+            driver: &self.driver,
+            established: &mut self.established,
+        };
+        match session::run(stream, state, app, limits, &mut events).await {
+            session::Ended::Finished => Ok(Ended::Finished),
+            session::Ended::Broken(why, newer) => Ok(Ended::Broken(why, newer)),
+            session::Ended::Lost => Err(self.peer_failure()),
+            session::Ended::Violation(v) => Err(self.violation(v)),
         }
     }
 
@@ -382,5 +228,69 @@ impl Link {
             party: self.party,
             reason,
         }
+    }
+}
+
+/// What only libp2p knows during a lane's session.
+struct LaneEvents<'a> {
+    party: usize,
+    peer: PeerId,
+    /// Changes when the last connection to the peer closes.
+    closed: &'a mut watch::Receiver<u64>,
+    /// Newer streams from the peer, on the accepting side.
+    incoming: Option<&'a mut mpsc::Receiver<Stream>>,
+    peer_lost: watch::Receiver<bool>,
+    shared: &'a Shared,
+    driver: &'a mpsc::UnboundedSender<crate::swarm::Command>,
+    established: &'a mut Option<oneshot::Sender<Result<(), String>>>,
+}
+
+impl Events for LaneEvents<'_> {
+    type Stream = Stream;
+
+    async fn interrupted(&mut self) -> Interrupt<Stream> {
+        let newer = async {
+            match self.incoming.as_mut() {
+                Some(incoming) => incoming.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.peer_lost.wait_for(|lost| *lost) => Interrupt::Lost,
+            changed = self.closed.changed() => Interrupt::Broken(
+                match changed {
+                    Ok(()) => "the connection to the peer closed",
+                    Err(_) => "the swarm stopped",
+                }
+                .into(),
+                None,
+            ),
+            newer = newer => match newer {
+                Some(stream) => Interrupt::Broken("the peer opened a new stream".into(), Some(stream)),
+                None => Interrupt::Broken("no more incoming streams".into(), None),
+            },
+        }
+    }
+
+    fn silent(&mut self) {
+        // A dead path keeps a stalled connection open: drop it, so that the
+        // reconnect dials afresh.
+        let _ = self
+            .driver
+            .send(crate::swarm::Command::Disconnect(self.peer));
+    }
+
+    fn established(&mut self) {
+        self.shared.sessions.fetch_add(1, Ordering::AcqRel);
+        if let Some(tx) = self.established.take() {
+            let _ = tx.send(Ok(()));
+        }
+    }
+
+    /// Gives acknowledged bytes back to the outbound budget (what `flush` waits on).
+    fn released(&mut self, bytes: usize) {
+        tracing::trace!(party = self.party, bytes, "acknowledged");
+        self.shared.outbound.release(bytes);
+        self.shared.progress.notify_waiters();
     }
 }

@@ -60,11 +60,4 @@ impl Shared {
     }
 }
 
-/// What the application side and one lane's link task share about received data.
-#[derive(Clone, Default)]
-pub(crate) struct Inbound {
-    /// Bytes received on the lane and not yet taken by the application.
-    pub(crate) bytes: Arc<AtomicUsize>,
-    /// Signalled when the application takes a chunk of the lane (room for more).
-    pub(crate) space: Arc<Notify>,
-}
+pub(crate) use channel_link::session::Inbound;

@@ -1,0 +1,227 @@
+//! Sessions over an in-memory duplex stream, no sockets: chunks cross once
+//! and in order and both sides finish; a peer that falls silent ends the
+//! session as broken within the keepalive bound; a transport's interrupt ends
+//! it at once; a broken stream resumes on the next one without loss or
+//! duplication.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+use std::time::Duration;
+
+use channel_core::transport::liveness::KeepAlive;
+use channel_link::link_state::LinkState;
+use channel_link::session::{self, AppEnds, Ended, Events, Inbound, Interrupt, Limits};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+
+type Stream = Compat<tokio::io::DuplexStream>;
+
+struct TestEvents {
+    interrupt: Option<oneshot::Receiver<()>>,
+    released: usize,
+    silent: bool,
+}
+
+impl TestEvents {
+    fn new() -> Self {
+        Self {
+            interrupt: None,
+            released: 0,
+            silent: false,
+        }
+    }
+}
+
+impl Events for TestEvents {
+    type Stream = Stream;
+
+    async fn interrupted(&mut self) -> Interrupt<Stream> {
+        match self.interrupt.as_mut() {
+            Some(rx) => {
+                let _ = rx.await;
+                self.interrupt = None;
+                Interrupt::Broken("interrupted by the test".into(), None)
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    fn silent(&mut self) {
+        self.silent = true;
+    }
+
+    fn released(&mut self, bytes: usize) {
+        self.released += bytes;
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_payload: 1 << 20,
+        keepalive: KeepAlive {
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(400),
+        },
+        handshake_timeout: Duration::from_secs(5),
+    }
+}
+
+/// One side of a link: its state, its application ends, its events.
+struct Side {
+    state: LinkState,
+    app_tx: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    from_app: mpsc::UnboundedReceiver<Vec<u8>>,
+    to_app: mpsc::UnboundedSender<Vec<u8>>,
+    delivered: mpsc::UnboundedReceiver<Vec<u8>>,
+    inbound: Inbound,
+    events: TestEvents,
+}
+
+impl Side {
+    fn new() -> Self {
+        let (app_tx, from_app) = mpsc::unbounded_channel();
+        let (to_app, delivered) = mpsc::unbounded_channel();
+        Self {
+            state: LinkState::new(1),
+            app_tx: Some(app_tx),
+            from_app,
+            to_app,
+            delivered,
+            inbound: Inbound::default(),
+            events: TestEvents::new(),
+        }
+    }
+
+    fn send(&self, chunk: &[u8]) {
+        self.app_tx.as_ref().unwrap().send(chunk.to_vec()).unwrap();
+    }
+
+    async fn run(&mut self, stream: Stream) -> Ended<Stream> {
+        let app = AppEnds {
+            from_app: &mut self.from_app,
+            to_app: &self.to_app,
+            inbound: &self.inbound,
+            max_inbound: usize::MAX,
+        };
+        session::run(stream, &mut self.state, app, limits(), &mut self.events).await
+    }
+
+    fn take_delivered(&mut self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Ok(chunk) = self.delivered.try_recv() {
+            out.push(chunk);
+        }
+        out
+    }
+}
+
+fn pipe() -> (Stream, Stream) {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    (a.compat(), b.compat())
+}
+
+fn numbered(range: std::ops::Range<u32>) -> Vec<Vec<u8>> {
+    range.map(|i| i.to_le_bytes().to_vec()).collect()
+}
+
+#[tokio::test]
+async fn chunks_cross_once_in_order_and_both_sides_finish() {
+    let (mut a, mut b) = (Side::new(), Side::new());
+    for chunk in numbered(0..100) {
+        a.send(&chunk);
+    }
+    b.send(b"back");
+    // Both applications are done sending.
+    a.app_tx = None;
+    b.app_tx = None;
+    let (sa, sb) = pipe();
+    let (ea, eb) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(a.run(sa), b.run(sb))
+    })
+    .await
+    .expect("the sessions did not finish within 10 s");
+    assert!(matches!(ea, Ended::Finished), "{ea:?}");
+    assert!(matches!(eb, Ended::Finished), "{eb:?}");
+    assert_eq!(b.take_delivered(), numbered(0..100));
+    assert_eq!(a.take_delivered(), vec![b"back".to_vec()]);
+    assert_eq!(a.events.released, 400, "every byte sent was acknowledged");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_peer_ends_the_session_as_broken_within_the_bound() {
+    let mut a = Side::new();
+    let (sa, mut sb) = pipe();
+    // The peer says HELLO and then nothing at all, ever.
+    let peer = tokio::spawn(async move {
+        let mut state = LinkState::new(1);
+        channel_link::wire::write_frame(&mut sb, &state.hello())
+            .await
+            .unwrap();
+        futures::AsyncWriteExt::flush(&mut sb).await.unwrap();
+        // Keep the stream open.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(sb);
+    });
+    let started = tokio::time::Instant::now();
+    let ended = a.run(sa).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(&ended, Ended::Broken(why, None) if why.contains("nothing heard")),
+        "{ended:?}"
+    );
+    assert!(a.events.silent, "the transport was told");
+    assert!(
+        took >= limits().keepalive.timeout && took <= limits().keepalive.timeout * 2,
+        "{took:?}"
+    );
+    peer.abort();
+}
+
+#[tokio::test]
+async fn an_interrupt_breaks_the_session_and_the_next_stream_resumes_exactly_once() {
+    let (mut a, mut b) = (Side::new(), Side::new());
+    for chunk in numbered(0..10) {
+        a.send(&chunk);
+    }
+    let (interrupt, rx) = oneshot::channel();
+    b.events.interrupt = Some(rx);
+
+    // First stream: b is interrupted once the first chunks arrived.
+    let (sa, sb) = pipe();
+    let first = async {
+        let run_a = a.run(sa);
+        let run_b = b.run(sb);
+        let trigger = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = interrupt.send(());
+        };
+        let (ea, eb, ()) = tokio::join!(run_a, run_b, trigger);
+        (ea, eb)
+    };
+    let (ea, eb) = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&eb, Ended::Broken(why, None) if why.contains("interrupted")),
+        "{eb:?}"
+    );
+    // Its end of the stream went with its session, so a's broke too.
+    assert!(matches!(ea, Ended::Broken(..)), "{ea:?}");
+    let before = b.take_delivered();
+    assert_eq!(before, numbered(0..10));
+
+    // More chunks, then a second stream: nothing is lost or delivered twice.
+    for chunk in numbered(10..20) {
+        a.send(&chunk);
+    }
+    a.app_tx = None;
+    b.app_tx = None;
+    let (sa, sb) = pipe();
+    let (ea, eb) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(a.run(sa), b.run(sb))
+    })
+    .await
+    .unwrap();
+    assert!(matches!(ea, Ended::Finished), "{ea:?}");
+    assert!(matches!(eb, Ended::Finished), "{eb:?}");
+    assert_eq!(b.take_delivered(), numbered(10..20));
+}
