@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod app;
 pub mod heard;
 pub mod link_state;
 pub mod session;

@@ -9,9 +9,10 @@ use channel_core::{Channel, RecvInfo, SendInfo};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use crate::shared::{Inbound, Shared};
+use crate::shared::Shared;
 use crate::swarm::Command;
 use crate::{P2pError, TransportError};
+use channel_link::app::PeerLinks;
 
 /// Limits and timeouts of a peer-to-peer party; every field has a default.
 ///
@@ -83,21 +84,12 @@ impl Default for P2pOptions {
 /// Lanes per pair of parties unless set otherwise.
 const DEFAULT_LANES: usize = 1;
 
-/// The application's handles on one lane's link.
-pub(crate) struct Lane {
-    pub(crate) to_link: mpsc::UnboundedSender<Vec<u8>>,
-    pub(crate) from_link: mpsc::UnboundedReceiver<Vec<u8>>,
-    pub(crate) inbound: Inbound,
-}
+pub(crate) use channel_link::app::Lane;
 
 /// The application's handles on one peer's lanes.
 pub(crate) struct Peer {
     peer_id: PeerId,
-    shared: Shared,
-    lanes: Vec<Lane>,
-    /// Chunks sent and received so far: chunk n travels on lane n mod lanes.
-    sent: usize,
-    received: usize,
+    links: PeerLinks<P2pError>,
     /// Open connections to the peer, kept up to date by the swarm drivers.
     connections: Arc<AtomicUsize>,
 }
@@ -111,10 +103,7 @@ impl Peer {
     ) -> Self {
         Self {
             peer_id,
-            shared,
-            lanes,
-            sent: 0,
-            received: 0,
+            links: PeerLinks::new(shared, lanes),
             connections,
         }
     }
@@ -191,6 +180,7 @@ impl P2pChannel {
     /// [`P2pError::Setup`].
     pub fn disconnect_lane(&self, party: usize, lane: usize) -> Result<(), P2pError> {
         let peer = self.peer(party)?;
+        let lanes = peer.links.lanes();
         if party < self.me {
             return Err(P2pError::Setup(format!(
                 "party {party} opens the lanes between us, so only it can cut one"
@@ -200,12 +190,9 @@ impl P2pChannel {
         let driver = self
             .drivers
             .get(lane)
-            .filter(|_| lane < peer.lanes.len())
+            .filter(|_| lane < lanes)
             .ok_or_else(|| {
-                P2pError::Setup(format!(
-                    "there is no lane {lane}: {} lane(s) per pair",
-                    peer.lanes.len()
-                ))
+                P2pError::Setup(format!("there is no lane {lane}: {lanes} lane(s) per pair"))
             })?;
         driver
             .send(Command::Disconnect(peer.peer_id))
@@ -216,12 +203,7 @@ impl P2pChannel {
     /// summed over its lanes.
     pub fn reconnects(&self, party: usize) -> usize {
         self.peer(party)
-            .map(|peer| {
-                peer.shared
-                    .sessions
-                    .load(Ordering::Acquire)
-                    .saturating_sub(peer.lanes.len())
-            })
+            .map(|peer| peer.links.reconnects())
             .unwrap_or(0)
     }
 
@@ -242,30 +224,8 @@ impl P2pChannel {
         let after = self.options.recv_timeout;
         let deadline = tokio::time::Instant::now() + after;
         for (party, peer) in self.peers.iter().enumerate() {
-            let Some(peer) = peer else { continue };
-            // Bounded by the deadline: each pass waits for progress or gives up.
-            loop {
-                let progress = peer.shared.progress.notified();
-                tokio::pin!(progress);
-                // Register before checking, so no acknowledgement slips between.
-                progress.as_mut().enable();
-                if peer.shared.outbound.queued() == 0 {
-                    break;
-                }
-                if let Some(e) = peer.shared.failure() {
-                    return Err(e);
-                }
-                if tokio::time::timeout_at(deadline, progress).await.is_err() {
-                    return Err(TransportError::Timeout {
-                        party,
-                        after,
-                        waiting_for: format!(
-                            "acknowledgement of {} bytes sent to it",
-                            peer.shared.outbound.queued()
-                        ),
-                    }
-                    .into());
-                }
+            if let Some(peer) = peer {
+                peer.links.flush(party, deadline, after).await?;
             }
         }
         Ok(())
@@ -292,12 +252,6 @@ impl P2pChannel {
             .and_then(Option::as_mut)
             .ok_or(P2pError::Transport(TransportError::Closed { party: p }))
     }
-
-    fn lost(shared: &Shared, party: usize) -> P2pError {
-        shared
-            .failure()
-            .unwrap_or_else(|| P2pError::lost(party, "the link ended"))
-    }
 }
 
 impl Channel for P2pChannel {
@@ -310,52 +264,13 @@ impl Channel for P2pChannel {
         msg: Vec<u8>,
         _info: SendInfo,
     ) -> Result<(), P2pError> {
-        let chunk_size = self.options.chunk_size;
-        let peer = self.peer_mut(p)?;
-        if let Some(e) = peer.shared.failure() {
-            return Err(e);
-        }
-        let limit = chunk_size + channel_core::frame::FOOTER_LEN;
-        if msg.len() > limit {
-            return Err(TransportError::ChunkTooLarge {
-                party: p,
-                size: msg.len(),
-                limit,
-            }
-            .into());
-        }
-        let len = msg.len();
-        let lane = peer
-            .lanes
-            .get(peer.sent % peer.lanes.len().max(1))
-            .ok_or(P2pError::Transport(TransportError::Closed { party: p }))?;
-        peer.shared.outbound.reserve(p, len)?;
-        if lane.to_link.send(msg).is_err() {
-            peer.shared.outbound.release(len);
-            return Err(Self::lost(&peer.shared, p));
-        }
-        peer.sent += 1;
-        Ok(())
+        let limit = self.options.chunk_size + channel_core::frame::FOOTER_LEN;
+        self.peer_mut(p)?.links.send(p, msg, limit)
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, P2pError> {
         let after = self.options.recv_timeout;
-        let peer = self.peer_mut(p)?;
-        let lanes = peer.lanes.len().max(1);
-        let lane = peer
-            .lanes
-            .get_mut(peer.received % lanes)
-            .ok_or(P2pError::Transport(TransportError::Closed { party: p }))?;
-        match tokio::time::timeout(after, lane.from_link.recv()).await {
-            Ok(Some(msg)) => {
-                lane.inbound.bytes.fetch_sub(msg.len(), Ordering::AcqRel);
-                lane.inbound.space.notify_one();
-                peer.received += 1;
-                Ok(msg)
-            }
-            Ok(None) => Err(Self::lost(&peer.shared, p)),
-            Err(_) => Err(TransportError::timeout(p, after, &info).into()),
-        }
+        self.peer_mut(p)?.links.recv(p, after, &info).await
     }
 
     /// See [`P2pChannel::flush`]: waits until every peer acknowledged everything.

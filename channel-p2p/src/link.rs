@@ -290,7 +290,6 @@ impl Events for LaneEvents<'_> {
     /// Gives acknowledged bytes back to the outbound budget (what `flush` waits on).
     fn released(&mut self, bytes: usize) {
         tracing::trace!(party = self.party, bytes, "acknowledged");
-        self.shared.outbound.release(bytes);
-        self.shared.progress.notify_waiters();
+        self.shared.released(bytes);
     }
 }

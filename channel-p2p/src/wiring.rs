@@ -117,7 +117,7 @@ impl Wiring {
                 app_rx,
                 to_app,
                 shared: shared.clone(),
-                peer_lost: shared.lost.subscribe(),
+                peer_lost: shared.lost(),
                 inbound: inbound.clone(),
                 max_payload: options.chunk_size + channel_core::frame::FOOTER_LEN,
                 // Each lane gets its share, so a full lane never starves the
