@@ -96,6 +96,7 @@ impl Link {
                     }
                 },
             };
+            let sessions = self.shared.sessions.load(Ordering::Acquire);
             match self.session(stream, &mut state).await {
                 Ok(Ended::Finished) => {
                     self.shared.record(P2pError::Transport(
@@ -107,7 +108,12 @@ impl Link {
                     tracing::debug!(party = self.party, %why, "stream to peer broke; reconnecting");
                     last = why;
                     next_stream = replacement;
-                    deadline = Instant::now() + self.reconnect_timeout;
+                    // A new period only after a stream that carried the link:
+                    // one that breaks before its HELLOs (e.g. refused after the
+                    // TLS handshake) must not extend the time allowed forever.
+                    if self.shared.sessions.load(Ordering::Acquire) > sessions {
+                        deadline = Instant::now() + self.reconnect_timeout;
+                    }
                 }
                 Err(e) => {
                     self.give_up(e.clone(), e.to_string());

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+mod channel;
+mod error;
+mod keys;
+mod link;
+pub mod local;
+mod node;
+mod options;
+mod tls;
+
+pub use channel::TcpChannel;
+pub use error::{TcpError, TransportError};
+pub use keys::{PartyKey, PublicKey};
+pub use node::{PartyEntry, TcpNode};
+pub use options::TcpOptions;

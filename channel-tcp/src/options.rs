@@ -1,0 +1,62 @@
+//! Limits and timeouts of a TCP party.
+
+use std::time::Duration;
+
+use channel_core::transport::liveness::KeepAlive;
+
+/// Limits and timeouts of a TCP party; every field has a default.
+///
+/// ```
+/// use std::time::Duration;
+/// use channel_tcp::TcpOptions;
+///
+/// let options = TcpOptions { connect_timeout: Duration::from_secs(60), ..TcpOptions::default() };
+/// assert_eq!(options.chunk_size, channel_core::DEFAULT_CHUNK_SIZE);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TcpOptions {
+    /// How long [`TcpNode::connect`](crate::TcpNode::connect) waits for all peers.
+    pub connect_timeout: Duration,
+    /// How long a dropped connection may take to come back before the peer is lost.
+    pub reconnect_timeout: Duration,
+    /// How long a receive waits for a message.
+    pub recv_timeout: Duration,
+    /// Largest chunk payload (the helpers split messages to fit; frames beyond are refused).
+    pub chunk_size: usize,
+    /// Bytes sent to one peer and not yet acknowledged, at most; a send beyond
+    /// fails at once with `TransportError::QueueFull`.
+    pub max_outbound_bytes: usize,
+    /// Bytes received from one peer and not yet read by the application; beyond
+    /// it the link stops reading and the peer's sends queue up on its side.
+    pub max_inbound_bytes: usize,
+    /// The largest message the `channel_core` helpers send or accept.
+    pub max_message_size: usize,
+    /// Keepalives on quiet connections, and when a silent one counts as dead
+    /// (5 s and 20 s by default): a silent connection is dropped and
+    /// re-established; a peer unreachable beyond `reconnect_timeout` fails
+    /// every call on it with [`TcpError::PeerLost`](crate::TcpError::PeerLost).
+    /// So a dead path is reported within `keepalive.timeout + reconnect_timeout`.
+    pub keepalive: KeepAlive,
+    /// How long an incoming connection may take to complete its TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Incoming connections in their TLS handshake at once, at most (what a
+    /// stranger can make a party hold); beyond it new ones are closed.
+    pub max_pending_handshakes: usize,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(30),
+            reconnect_timeout: Duration::from_secs(30),
+            recv_timeout: Duration::from_secs(300),
+            chunk_size: channel_core::DEFAULT_CHUNK_SIZE,
+            max_outbound_bytes: 1 << 30,
+            max_inbound_bytes: 256 << 20,
+            max_message_size: channel_core::DEFAULT_MAX_MESSAGE_SIZE,
+            keepalive: KeepAlive::DEFAULT,
+            handshake_timeout: Duration::from_secs(10),
+            max_pending_handshakes: 64,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! channel-core's full conformance kit over TLS on 127.0.0.1: 2, 3 and 5
+//! parties, 64 MiB included, in the async form and, through
+//! `channel_core::blocking::OnRuntime`, the blocking one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+use channel_core::BoxError;
+use channel_core::blocking::OnRuntime;
+use channel_core::testkit::Kit;
+use channel_tcp::{TcpOptions, local};
+
+async fn kit(n: usize) {
+    let options = TcpOptions::default();
+    let report = Kit::new(n)
+        .run_async(async |n| Ok(local::network(n, &options).await?))
+        .await
+        .unwrap_or_else(|failure| panic!("tcp: {failure}"));
+    println!("tcp: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_parties() {
+    kit(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_parties() {
+    kit(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_parties() {
+    kit(5).await;
+}
+
+fn blocking_kit(n: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = TcpOptions::default();
+    let report = Kit::new(n)
+        .run_blocking(|n| {
+            let parties = runtime.block_on(local::network(n, &options))?;
+            parties
+                .into_iter()
+                .map(|ch| Ok(OnRuntime::on_handle(ch, runtime.handle().clone())?))
+                .collect::<Result<Vec<_>, BoxError>>()
+        })
+        .unwrap_or_else(|failure| panic!("tcp, blocking: {failure}"));
+    println!("tcp, blocking: {report}");
+}
+
+#[test]
+fn three_parties_blocking() {
+    blocking_kit(3);
+}
+
+#[test]
+fn five_parties_blocking() {
+    blocking_kit(5);
+}
