@@ -11,6 +11,7 @@ use channel_core::transport::TransportError;
 use channel_core::transport::liveness::KeepAlive;
 use channel_link::link_state::{LinkState, Violation};
 use channel_link::session::{self, AppEnds, Events, Inbound, Interrupt, Limits};
+use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -21,7 +22,12 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 use crate::TcpError;
 
 /// A party-to-party connection: TLS over TCP, as futures-io for channel-link.
-pub(crate) type Stream = Compat<tokio_rustls::TlsStream<TcpStream>>;
+/// The socket is read in large gulps (TLS would read it a record header at a
+/// time otherwise).
+pub(crate) type Stream = Compat<tokio_rustls::TlsStream<BufReader<TcpStream>>>;
+
+/// How much of the socket one read takes at most.
+pub(crate) const READ_BUFFER: usize = 256 * 1024;
 
 /// Per peer, the state the application side and the link share.
 pub(crate) type Shared = channel_link::app::Shared<TcpError>;
@@ -191,7 +197,7 @@ async fn dial(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Stream, Str
     let name =
         ServerName::try_from(crate::tls::SERVER_NAME).map_err(|e| format!("server name: {e}"))?;
     let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
+        .connect(name, BufReader::with_capacity(READ_BUFFER, tcp))
         .await
         .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
     Ok(tokio_rustls::TlsStream::Client(tls).compat())

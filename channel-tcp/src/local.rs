@@ -30,6 +30,42 @@ pub async fn network(n: usize, options: &TcpOptions) -> Result<Vec<TcpChannel>, 
             addr: node.local_addr(),
         })
         .collect();
+    connect(nodes, table, options).await
+}
+
+/// [`network`], with every party's address in the table replaced by what
+/// `route(party, listening)` gives (e.g. a link emulator in front of it), so
+/// that every connection to that party takes that path.
+pub async fn network_routed(
+    n: usize,
+    options: &TcpOptions,
+    mut route: impl AsyncFnMut(usize, SocketAddr) -> std::io::Result<SocketAddr>,
+) -> Result<Vec<TcpChannel>, TcpError> {
+    let mut nodes = Vec::with_capacity(n);
+    let mut table = Vec::with_capacity(n);
+    for party in 0..n {
+        let node = TcpNode::bind(
+            PartyKey::generate()?,
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        )
+        .await?;
+        let addr = route(party, node.local_addr())
+            .await
+            .map_err(|e| TcpError::Setup(format!("cannot route party {party}: {e}")))?;
+        table.push(PartyEntry {
+            public: node.public(),
+            addr,
+        });
+        nodes.push(node);
+    }
+    connect(nodes, table, options).await
+}
+
+async fn connect(
+    nodes: Vec<TcpNode>,
+    table: Vec<PartyEntry>,
+    options: &TcpOptions,
+) -> Result<Vec<TcpChannel>, TcpError> {
     let connecting = nodes
         .into_iter()
         .enumerate()

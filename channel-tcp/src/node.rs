@@ -239,6 +239,7 @@ async fn handshake(
     tcp: TcpStream,
 ) -> Result<(PublicKey, Stream), String> {
     let _ = tcp.set_nodelay(true);
+    let tcp = tokio::io::BufReader::with_capacity(crate::link::READ_BUFFER, tcp);
     let tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
     let key = crate::tls::proven_key(tls.get_ref().1.peer_certificates())
         .ok_or("the peer proved no key")?;

@@ -23,13 +23,17 @@ pub enum Transport {
     P2p4Lanes,
     /// One plain libp2p-stream stream with libp2p's defaults: a reference for p2p.
     Libp2pStock,
+    /// channel-tcp: TLS 1.3 between pinned party keys.
+    Tcp,
+    /// channel-tcp in the blocking form (`channel_core::blocking::OnRuntime`).
+    TcpBlocking,
     /// Party 0 in headless Chromium (channel-wasm), the others native relay clients.
     Browser,
 }
 
 impl Transport {
     /// Every transport, in table order (baselines first).
-    pub const ALL: [Transport; 11] = [
+    pub const ALL: [Transport; 13] = [
         Transport::Memcpy,
         Transport::RawTcp,
         Transport::Tokio,
@@ -40,6 +44,8 @@ impl Transport {
         Transport::P2p,
         Transport::P2p4Lanes,
         Transport::Libp2pStock,
+        Transport::Tcp,
+        Transport::TcpBlocking,
         Transport::Browser,
     ];
 
@@ -56,6 +62,8 @@ impl Transport {
             Transport::P2p => "p2p",
             Transport::P2p4Lanes => "p2p-4-lanes",
             Transport::Libp2pStock => "libp2p-stock",
+            Transport::Tcp => "tcp",
+            Transport::TcpBlocking => "tcp-blocking",
             Transport::Browser => "browser",
         }
     }
@@ -69,6 +77,8 @@ impl Transport {
                 | Transport::HttpRelay
                 | Transport::HttpDirect
                 | Transport::P2p
+                | Transport::Tcp
+                | Transport::TcpBlocking
                 | Transport::Browser
         )
     }
@@ -81,6 +91,7 @@ impl Transport {
                 "sealed end to end"
             }
             Transport::P2p | Transport::P2p4Lanes | Transport::Libp2pStock => "libp2p Noise",
+            Transport::Tcp | Transport::TcpBlocking => "TLS 1.3, pinned party keys",
             Transport::HttpRelayPlaintext | Transport::RawTcp => "none (plaintext)",
         }
     }
@@ -99,6 +110,7 @@ impl Transport {
                 | Transport::HttpDirect
                 | Transport::P2p
                 | Transport::P2p4Lanes
+                | Transport::Tcp
         )
     }
 
@@ -140,6 +152,27 @@ impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// `n` channel-tcp parties on this machine in the blocking form, driven on
+/// `runtime` (which must keep running while they are used).
+pub fn tcp_blocking(
+    n: usize,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Vec<channel_core::blocking::OnRuntime<channel_tcp::TcpChannel>>, String> {
+    let parties = runtime
+        .block_on(channel_tcp::local::network(
+            n,
+            &channel_tcp::TcpOptions::default(),
+        ))
+        .map_err(|e| channel_core::error_chain(&e))?;
+    parties
+        .into_iter()
+        .map(|ch| {
+            channel_core::blocking::OnRuntime::on_handle(ch, runtime.handle().clone())
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// The first two of `parties`, for the two-party measurements.
@@ -206,6 +239,12 @@ macro_rules! with_local_parties {
             }
             t @ (Transport::P2p | Transport::P2p4Lanes) => {
                 let $parties = channel_p2p::local::network(n, &t.p2p_options())
+                    .await
+                    .map_err(|e| failed(&e))?;
+                $body
+            }
+            Transport::Tcp => {
+                let $parties = channel_tcp::local::network(n, &channel_tcp::TcpOptions::default())
                     .await
                     .map_err(|e| failed(&e))?;
                 $body

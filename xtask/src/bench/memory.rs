@@ -51,15 +51,17 @@ fn status_bytes(field: &str) -> Result<u64, String> {
 /// The probe's body: moves one message of `bytes` from party 0 to party 1.
 pub fn probe(transport: Transport, bytes: usize) -> Result<(), String> {
     let err = |e: Error| error_chain(&e);
-    if transport == Transport::Std {
-        let (mut a, mut b) = two(channel_std::StdChannel::network(2))?;
-        let before = status_bytes("VmRSS:")?;
-        let msg = vec![0xA5u8; bytes];
-        channel_core::blocking::send_bytes(&mut a, 1, "mem", &msg).map_err(err)?;
-        drop(msg);
-        let got = channel_core::blocking::recv_bytes(&mut b, 0, "mem").map_err(err)?;
-        check(got.len(), bytes)?;
-        return report(before);
+    match transport {
+        Transport::Std => {
+            let (a, b) = two(channel_std::StdChannel::network(2))?;
+            return blocking_probe(a, b, bytes);
+        }
+        Transport::TcpBlocking => {
+            let rt = super::runtime()?;
+            let (a, b) = two(crate::transports::tcp_blocking(2, &rt)?)?;
+            return blocking_probe(a, b, bytes);
+        }
+        _ => {}
     }
     super::runtime()?.block_on(async {
         with_local_parties!(transport, 2, |parties| {
@@ -67,6 +69,23 @@ pub fn probe(transport: Transport, bytes: usize) -> Result<(), String> {
             report(transfer(&mut a, &mut b, bytes).await.map_err(err)?)
         })
     })
+}
+
+/// The probe over a blocking pair: party 1 receives only once the whole
+/// message was handed over (the transport buffers it).
+fn blocking_probe<C: channel_core::blocking::Channel>(
+    mut a: C,
+    mut b: C,
+    bytes: usize,
+) -> Result<(), String> {
+    let err = |e: Error| error_chain(&e);
+    let before = status_bytes("VmRSS:")?;
+    let msg = vec![0xA5u8; bytes];
+    channel_core::blocking::send_bytes(&mut a, 1, "mem", &msg).map_err(err)?;
+    drop(msg);
+    let got = channel_core::blocking::recv_bytes(&mut b, 0, "mem").map_err(err)?;
+    check(got.len(), bytes)?;
+    report(before)
 }
 
 /// Sends then receives one message; returns the resident memory before it.

@@ -246,7 +246,15 @@ fn bench_one(transport: Transport, s: &Settings) -> Result<Row, String> {
     let name = transport.name();
     match transport {
         Transport::Memcpy => Ok(memcpy_row(s)),
-        Transport::Std => std_row(s),
+        Transport::Std => {
+            let (a, b) = two(channel_std::StdChannel::network(2))?;
+            blocking_row(name, a, b, s)
+        }
+        Transport::TcpBlocking => {
+            let rt = runtime()?;
+            let (a, b) = two(crate::transports::tcp_blocking(2, &rt)?)?;
+            blocking_row(name, a, b, s)
+        }
         Transport::RawTcp => runtime()?.block_on(async {
             let (a, b) = crate::raw_tcp::pair().await.map_err(|e| e.to_string())?;
             frames::row(name, a, b, s).await
@@ -265,9 +273,14 @@ fn bench_one(transport: Transport, s: &Settings) -> Result<Row, String> {
 }
 
 /// The blocking in-process transport, each party on a thread of its own.
-fn std_row(s: &Settings) -> Result<Row, String> {
-    let (mut a, mut b) = two(channel_std::StdChannel::network(2))?;
-    let mut row = Row::new("std");
+/// Measures one blocking pair, each party on a thread of its own.
+fn blocking_row<C: channel_core::blocking::Channel + Send>(
+    name: &'static str,
+    mut a: C,
+    mut b: C,
+    s: &Settings,
+) -> Result<Row, String> {
+    let mut row = Row::new(name);
     for &size in &s.sizes {
         let reps = reps(s, size);
         let mut rates = Vec::new();

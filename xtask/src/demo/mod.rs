@@ -92,7 +92,13 @@ pub fn run(flags: &flags::Demo) -> Result<(), String> {
 fn run_one(transport: Transport, s: &Scenario) -> Result<Outcome, String> {
     let s = *s;
     match transport {
-        Transport::Std => run_std(&s),
+        Transport::Std => run_blocking(channel_std::StdChannel::network(s.parties), &s),
+        Transport::TcpBlocking => {
+            // The runtime drives the parties' links until every party is done.
+            let rt = runtime()?;
+            let parties = crate::transports::tcp_blocking(s.parties, &rt)?;
+            run_blocking(parties, &s)
+        }
         Transport::Browser => browser_row::run(&s),
         async_transport => runtime()?.block_on(async move {
             with_local_parties!(async_transport, s.parties, |parties| {
@@ -258,9 +264,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))
 }
 
-fn run_std(s: &Scenario) -> Result<Outcome, String> {
+/// Every party of a blocking transport on a thread of its own.
+fn run_blocking<C: channel_core::blocking::Channel + Send + 'static>(
+    parties: Vec<C>,
+    s: &Scenario,
+) -> Result<Outcome, String> {
     let s = *s;
-    let threads: Vec<_> = channel_std::StdChannel::network(s.parties)
+    let threads: Vec<_> = parties
         .into_iter()
         .enumerate()
         .map(|(me, ch)| std::thread::spawn(move || party_blocking(ch, me, s)))

@@ -88,6 +88,17 @@ macro_rules! with_wan_parties {
                     .map_err(|e| failed(&e))?;
                 $body
             }
+            Transport::Tcp => {
+                let link = link_for(false, profile);
+                let $parties = channel_tcp::local::network_routed(
+                    2,
+                    &channel_tcp::TcpOptions::default(),
+                    async |_, addr| proxies.route(addr, link).await,
+                )
+                .await
+                .map_err(|e| failed(&e))?;
+                $body
+            }
             other => Err(format!("{} is not measured on a WAN", other.name())),
         }
     }};
