@@ -3,6 +3,7 @@
 pub mod app;
 pub mod heard;
 pub mod link_state;
+pub mod reconnect;
 pub mod session;
 pub mod stream_io;
 pub mod wire;

@@ -16,6 +16,7 @@ use channel_core::transport::liveness::KeepAlive;
 
 use crate::P2pError;
 use channel_link::link_state::{LinkState, Violation};
+use channel_link::reconnect::Period;
 use channel_link::session::{self, AppEnds, Events, Inbound, Interrupt, Limits};
 
 use crate::shared::Shared;
@@ -76,13 +77,14 @@ impl Link {
     pub(crate) async fn run(mut self) {
         let mut state = LinkState::new(self.lanes);
         let mut next_stream: Option<Stream> = None;
-        let mut deadline = Instant::now() + self.connect_timeout;
+        let mut period =
+            Period::connecting(Instant::now(), self.connect_timeout, self.reconnect_timeout);
         let mut last = String::from("no attempt yet");
-        // Bounded: every pass either ends the link or waits for a stream until `deadline`.
+        // Bounded: every pass either ends the link or waits for a stream until the period's end.
         loop {
             let stream = match next_stream.take() {
                 Some(s) => s,
-                None => match self.obtain_or_lost(deadline, &mut last).await {
+                None => match self.obtain_or_lost(period.ends(), &mut last).await {
                     Ok(Some(s)) => s,
                     Err(e) => {
                         self.give_up(e.clone(), e.to_string());
@@ -96,7 +98,6 @@ impl Link {
                     }
                 },
             };
-            let sessions = self.shared.sessions.load(Ordering::Acquire);
             match self.session(stream, &mut state).await {
                 Ok(Ended::Finished) => {
                     self.shared.record(P2pError::Transport(
@@ -108,12 +109,7 @@ impl Link {
                     tracing::debug!(party = self.party, %why, "stream to peer broke; reconnecting");
                     last = why;
                     next_stream = replacement;
-                    // A new period only after a stream that carried the link:
-                    // one that breaks before its HELLOs (e.g. refused after the
-                    // TLS handshake) must not extend the time allowed forever.
-                    if self.shared.sessions.load(Ordering::Acquire) > sessions {
-                        deadline = Instant::now() + self.reconnect_timeout;
-                    }
+                    period.broke(Instant::now(), self.shared.sessions.load(Ordering::Acquire));
                 }
                 Err(e) => {
                     self.give_up(e.clone(), e.to_string());
@@ -151,7 +147,7 @@ impl Link {
             .unwrap_or_else(|| P2pError::lost(self.party, "another lane to the peer failed"))
     }
 
-    /// Opens (or waits for) a stream to the peer, until `deadline`.
+    /// Opens (or waits for) a stream to the peer, until the period's end.
     async fn obtain_stream(&mut self, deadline: Instant, last: &mut String) -> Option<Stream> {
         let mut delay = Duration::from_millis(20);
         loop {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use channel_core::transport::TransportError;
 use channel_core::transport::liveness::KeepAlive;
 use channel_link::link_state::{LinkState, Violation};
+use channel_link::reconnect::Period;
 use channel_link::session::{self, AppEnds, Events, Inbound, Interrupt, Limits};
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
@@ -64,13 +65,14 @@ impl Link {
     pub(crate) async fn run(mut self) {
         let mut state = LinkState::new(1);
         let mut next: Option<Stream> = None;
-        let mut deadline = Instant::now() + self.connect_timeout;
+        let mut period =
+            Period::connecting(Instant::now(), self.connect_timeout, self.reconnect_timeout);
         let mut last = String::from("no attempt yet");
-        // Bounded: every pass either ends the link or waits for a connection until `deadline`.
+        // Bounded: every pass either ends the link or waits for a connection until the period's end.
         loop {
             let stream = match next.take() {
                 Some(s) => s,
-                None => match self.obtain(deadline, &mut last).await {
+                None => match self.obtain(period.ends(), &mut last).await {
                     Some(s) => s,
                     None => {
                         let reason =
@@ -80,7 +82,6 @@ impl Link {
                     }
                 },
             };
-            let sessions = self.shared.sessions.load(Ordering::Acquire);
             match self.session(stream, &mut state).await {
                 Ok(None) => {
                     self.shared
@@ -91,12 +92,7 @@ impl Link {
                     tracing::debug!(party = self.party, %why, "connection to peer broke; reconnecting");
                     last = why;
                     next = newer;
-                    // A new period only after a stream that carried the link:
-                    // one that breaks before its HELLOs (e.g. refused after the
-                    // TLS handshake) must not extend the time allowed forever.
-                    if self.shared.sessions.load(Ordering::Acquire) > sessions {
-                        deadline = Instant::now() + self.reconnect_timeout;
-                    }
+                    period.broke(Instant::now(), self.shared.sessions.load(Ordering::Acquire));
                 }
                 Err(e) => {
                     self.give_up(e.clone(), e.to_string());
@@ -114,7 +110,7 @@ impl Link {
         }
     }
 
-    /// Dials (or waits for) an authenticated connection to the peer, until `deadline`.
+    /// Dials (or waits for) an authenticated connection to the peer, until the period's end.
     async fn obtain(&mut self, deadline: Instant, last: &mut String) -> Option<Stream> {
         let mut delay = Duration::from_millis(20);
         loop {
