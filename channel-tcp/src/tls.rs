@@ -48,8 +48,8 @@ fn certified(key: &PartyKey, provider: &CryptoProvider) -> Result<Arc<CertifiedK
 pub(crate) fn dialer(key: &PartyKey, expected: PublicKey) -> Result<Arc<ClientConfig>, TcpError> {
     let provider = provider();
     let me = certified(key, &provider)?;
-    let verifier = Arc::new(PinnedServer {
-        expected,
+    let verifier = Arc::new(Pinned {
+        allowed: vec![expected],
         algorithms: provider.signature_verification_algorithms,
     });
     let config = ClientConfig::builder_with_provider(provider)
@@ -70,7 +70,7 @@ pub(crate) fn acceptor(
 ) -> Result<Arc<ServerConfig>, TcpError> {
     let provider = provider();
     let me = certified(key, &provider)?;
-    let verifier = Arc::new(PinnedClients {
+    let verifier = Arc::new(Pinned {
         allowed: dialers,
         algorithms: provider.signature_verification_algorithms,
     });
@@ -90,32 +90,48 @@ pub(crate) fn proven_key(certs: Option<&[CertificateDer<'_>]>) -> Option<PublicK
     PublicKey::from_spki(certs?.first()?.as_ref())
 }
 
-fn refused() -> rustls::Error {
-    rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
-}
-
-fn verify_signature(
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-    algorithms: &WebPkiSupportedAlgorithms,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    verify_tls13_signature_with_raw_key(
-        message,
-        &SubjectPublicKeyInfoDer::from(cert.as_ref()),
-        dss,
-        algorithms,
-    )
-}
-
-/// Accepts exactly one server key.
+/// Accepts the keys in `allowed`: the one party a dialer dials, or the
+/// parties that dial an acceptor. One type serves both sides of the handshake.
 #[derive(Debug)]
-struct PinnedServer {
-    expected: PublicKey,
+struct Pinned {
+    allowed: Vec<PublicKey>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedServer {
+impl Pinned {
+    /// Whether `cert` (a SubjectPublicKeyInfo in raw-key mode) is an allowed key.
+    fn check(&self, cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        match PublicKey::from_spki(cert.as_ref()) {
+            Some(key) if self.allowed.contains(&key) => Ok(()),
+            _ => Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            )),
+        }
+    }
+
+    fn tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature_with_raw_key(
+            message,
+            &SubjectPublicKeyInfoDer::from(cert.as_ref()),
+            dss,
+            &self.algorithms,
+        )
+    }
+}
+
+/// Only TLS 1.3 is configured; a 1.2 signature never gets here.
+fn no_tls12() -> Result<HandshakeSignatureValid, rustls::Error> {
+    Err(rustls::Error::PeerIncompatible(
+        PeerIncompatible::Tls13RequiredForQuic,
+    ))
+}
+
+impl ServerCertVerifier for Pinned {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -124,10 +140,8 @@ impl ServerCertVerifier for PinnedServer {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match PublicKey::from_spki(end_entity.as_ref()) {
-            Some(key) if key == self.expected => Ok(ServerCertVerified::assertion()),
-            _ => Err(refused()),
-        }
+        self.check(end_entity)
+            .map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -136,9 +150,7 @@ impl ServerCertVerifier for PinnedServer {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::PeerIncompatible(
-            PeerIncompatible::Tls13RequiredForQuic,
-        ))
+        no_tls12()
     }
 
     fn verify_tls13_signature(
@@ -147,7 +159,7 @@ impl ServerCertVerifier for PinnedServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signature(message, cert, dss, &self.algorithms)
+        self.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -159,14 +171,7 @@ impl ServerCertVerifier for PinnedServer {
     }
 }
 
-/// Accepts the keys of the parties that dial this one.
-#[derive(Debug)]
-struct PinnedClients {
-    allowed: Vec<PublicKey>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ClientCertVerifier for PinnedClients {
+impl ClientCertVerifier for Pinned {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
     }
@@ -177,10 +182,8 @@ impl ClientCertVerifier for PinnedClients {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        match PublicKey::from_spki(end_entity.as_ref()) {
-            Some(key) if self.allowed.contains(&key) => Ok(ClientCertVerified::assertion()),
-            _ => Err(refused()),
-        }
+        self.check(end_entity)
+            .map(|()| ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -189,9 +192,7 @@ impl ClientCertVerifier for PinnedClients {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::PeerIncompatible(
-            PeerIncompatible::Tls13RequiredForQuic,
-        ))
+        no_tls12()
     }
 
     fn verify_tls13_signature(
@@ -200,7 +201,7 @@ impl ClientCertVerifier for PinnedClients {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signature(message, cert, dss, &self.algorithms)
+        self.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
