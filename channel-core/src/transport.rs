@@ -261,6 +261,11 @@ impl QueueBudget {
             });
     }
 
+    /// The bound, if any.
+    pub fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+
     /// Bytes queued right now.
     pub fn queued(&self) -> usize {
         self.queued.load(std::sync::atomic::Ordering::Acquire)

@@ -1,8 +1,10 @@
 //! The application's side of a transport's links to one peer: what a
 //! `Channel`'s `send_bytes_to`, `recv_bytes_from` and `flush` do with them.
 //!
-//! A send only queues (bounded by the outbound budget: bytes sent and not yet
-//! acknowledged), so it never waits for the peer to read; a receive takes the
+//! A send only queues, bounded by the outbound budget (bytes sent and not yet
+//! acknowledged; a send beyond it waits for acknowledgements, which the peer's
+//! link gives as it takes chunks in, without waiting for its application); a
+//! receive takes the
 //! next chunk, in the same turn over the lanes as the sends were dealt; flush
 //! waits until the peer acknowledged everything. The link tasks (driving
 //! [`session`](crate::session)) fill the other ends and report progress and
@@ -17,6 +19,20 @@ use channel_core::transport::{QueueBudget, TransportError};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::session::Inbound;
+
+/// The default outbound budget per peer (bytes sent and not yet
+/// acknowledged): a few chunks in flight keep a path busy (it is well above
+/// a WAN's bandwidth-delay product), and a sender of a large message holds
+/// only this much beyond the message itself.
+pub const DEFAULT_MAX_OUTBOUND: usize = 32 << 20;
+
+/// The default bound on what one peer's link takes in that the application
+/// has not read yet: a whole message of the helpers' largest size
+/// (`channel_core::DEFAULT_MAX_MESSAGE_SIZE`), so "everyone sends, then
+/// everyone receives" works at every message size the helpers accept. Only a
+/// peer's (authenticated) data fills it, and only while the application does
+/// not read.
+pub const DEFAULT_MAX_INBOUND: usize = channel_core::DEFAULT_MAX_MESSAGE_SIZE;
 
 /// A transport's error, as far as the links need it.
 pub trait LinkError: Clone + From<TransportError> {
@@ -148,11 +164,21 @@ impl<E: LinkError> PeerLinks<E> {
             .saturating_sub(self.lanes.len())
     }
 
-    /// Queues `msg` for `party` (this peer), at most `limit` bytes.
-    pub fn send(&mut self, party: usize, msg: Vec<u8>, limit: usize) -> Result<(), E> {
-        if let Some(e) = self.shared.failure() {
-            return Err(e);
-        }
+    /// Queues `msg` for `party` (this peer), a chunk of at most `limit` bytes.
+    ///
+    /// While the outbound budget (bytes sent and not yet acknowledged) has no
+    /// room for it, waits for acknowledgements until `deadline` (`after` is the
+    /// bound reported on a timeout): the sender is held back to the pace of the
+    /// peer instead of queueing without bound. A chunk larger than the whole
+    /// budget fails at once with `TransportError::QueueFull`.
+    pub async fn send(
+        &mut self,
+        party: usize,
+        msg: Vec<u8>,
+        limit: usize,
+        deadline: tokio::time::Instant,
+        after: Duration,
+    ) -> Result<(), E> {
         if msg.len() > limit {
             return Err(TransportError::ChunkTooLarge {
                 party,
@@ -162,17 +188,62 @@ impl<E: LinkError> PeerLinks<E> {
             .into());
         }
         let len = msg.len();
-        let lane = self
-            .lanes
-            .get(self.sent % self.lanes.len().max(1))
-            .ok_or(TransportError::Closed { party })?;
-        self.shared.outbound.reserve(party, len)?;
+        let lane = self.sent % self.lanes.len().max(1);
+        self.reserve(party, len, deadline, after).await?;
+        let Some(lane) = self.lanes.get(lane) else {
+            self.shared.outbound.release(len);
+            return Err(TransportError::Closed { party }.into());
+        };
         if lane.to_link.send(msg).is_err() {
             self.shared.outbound.release(len);
             return Err(self.lost_error(party));
         }
         self.sent += 1;
         Ok(())
+    }
+
+    /// Takes `len` bytes of the outbound budget, waiting for room until `deadline`.
+    async fn reserve(
+        &self,
+        party: usize,
+        len: usize,
+        deadline: tokio::time::Instant,
+        after: Duration,
+    ) -> Result<(), E> {
+        let budget = &self.shared.outbound;
+        // Bounded by the deadline: each pass waits for progress or gives up.
+        loop {
+            let progress = self.shared.progress.notified();
+            tokio::pin!(progress);
+            // Register before trying, so no acknowledgement slips between.
+            progress.as_mut().enable();
+            if let Some(e) = self.shared.failure() {
+                return Err(e);
+            }
+            match budget.reserve(party, len) {
+                Ok(()) => return Ok(()),
+                Err(full @ TransportError::QueueFull { .. })
+                    if budget.limit().is_some_and(|l| len > l) =>
+                {
+                    return Err(full.into());
+                }
+                Err(TransportError::QueueFull { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                return Err(TransportError::Timeout {
+                    party,
+                    after,
+                    waiting_for: format!(
+                        "room to queue {len} bytes: {} bytes sent to it are not acknowledged yet \
+                         (the limit is {})",
+                        budget.queued(),
+                        budget.limit().unwrap_or(usize::MAX)
+                    ),
+                }
+                .into());
+            }
+        }
     }
 
     /// The next chunk from `party` (this peer), waiting at most `after`.
@@ -289,11 +360,24 @@ mod tests {
         RecvInfo::new("test", 0, None)
     }
 
+    /// Sends with a wait for budget room of at most `wait`.
+    async fn put(
+        links: &mut PeerLinks<TestError>,
+        msg: Vec<u8>,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<(), TestError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        links.send(1, msg, limit, deadline, wait).await
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
     #[tokio::test]
     async fn chunks_are_dealt_to_the_lanes_in_turn_and_collected_in_the_same_turn() {
         let (mut links, mut ends) = peer(1 << 20);
         for i in 0..4u8 {
-            links.send(1, vec![i], 100).unwrap();
+            put(&mut links, vec![i], 100, SECOND).await.unwrap();
         }
         assert_eq!(ends[0].link_rx.try_recv().unwrap(), vec![0]);
         assert_eq!(ends[1].link_rx.try_recv().unwrap(), vec![1]);
@@ -310,21 +394,25 @@ mod tests {
     async fn limits_are_typed_errors_naming_the_peer() {
         let (mut links, _ends) = peer(10);
         assert!(matches!(
-            links.send(1, vec![0; 101], 100),
+            put(&mut links, vec![0; 101], 100, SECOND).await,
             Err(TestError::Transport(TransportError::ChunkTooLarge {
                 party: 1,
                 size: 101,
                 limit: 100
             }))
         ));
-        links.send(1, vec![0; 10], 100).unwrap();
+        // Larger than the whole budget: it could never fit, so no wait.
+        let started = std::time::Instant::now();
         assert!(matches!(
-            links.send(1, vec![0; 1], 100),
+            put(&mut links, vec![0; 11], 100, Duration::from_secs(60)).await,
             Err(TestError::Transport(TransportError::QueueFull {
                 party: 1,
+                adding: 11,
+                limit: 10,
                 ..
             }))
         ));
+        assert!(started.elapsed() < Duration::from_secs(30));
         let e = links
             .recv(1, Duration::from_millis(10), &info())
             .await
@@ -339,9 +427,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_full_budget_holds_the_sender_until_acknowledgements_make_room() {
+        let (mut links, mut ends) = peer(10);
+        put(&mut links, vec![0; 10], 100, SECOND).await.unwrap();
+        // Nothing acknowledged: the send waits, then names the peer and the bytes.
+        let e = put(&mut links, vec![1; 4], 100, Duration::from_millis(20))
+            .await
+            .unwrap_err();
+        match e {
+            TestError::Transport(TransportError::Timeout {
+                party: 1,
+                waiting_for,
+                ..
+            }) => assert!(
+                waiting_for.contains("10 bytes") && waiting_for.contains("limit is 10"),
+                "{waiting_for}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ends[1].link_rx.try_recv().ok(), None, "nothing was queued");
+        // An acknowledgement arrives while the sender waits: the send completes.
+        let shared = links.shared.clone();
+        let acker = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            shared.released(6);
+        });
+        put(&mut links, vec![2; 4], 100, Duration::from_secs(5))
+            .await
+            .unwrap();
+        acker.await.unwrap();
+        assert_eq!(ends[0].link_rx.try_recv().unwrap(), vec![0; 10]);
+        assert_eq!(ends[1].link_rx.try_recv().unwrap(), vec![2; 4]);
+        assert_eq!(links.shared.outbound.queued(), 8);
+        // A link that fails while the sender waits: the send says why.
+        let shared = links.shared.clone();
+        let failer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            shared.fail(TestError::lost(1, "cut"));
+        });
+        let e = put(&mut links, vec![3; 4], 100, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        failer.await.unwrap();
+        assert_eq!(e, TestError::Lost(1, "cut".into()));
+    }
+
+    #[tokio::test]
     async fn flush_waits_for_the_acknowledgements_and_reports_a_failure() {
         let (mut links, _ends) = peer(1 << 20);
-        links.send(1, vec![0; 100], 1000).unwrap();
+        put(&mut links, vec![0; 100], 1000, SECOND).await.unwrap();
         let shared = links.shared.clone();
         let acker = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -355,7 +489,7 @@ mod tests {
         acker.await.unwrap();
 
         // Unacknowledged bytes and a link that fails: flush says why.
-        links.send(1, vec![0; 100], 1000).unwrap();
+        put(&mut links, vec![0; 100], 1000, SECOND).await.unwrap();
         links.shared.fail(TestError::lost(1, "cut"));
         let e = links
             .flush(1, deadline, Duration::from_secs(5))
@@ -364,7 +498,7 @@ mod tests {
         assert_eq!(e, TestError::Lost(1, "cut".into()));
         assert!(*links.shared.lost().borrow(), "the other lanes are told");
         assert_eq!(
-            links.send(1, vec![1], 1000).unwrap_err(),
+            put(&mut links, vec![1], 1000, SECOND).await.unwrap_err(),
             TestError::Lost(1, "cut".into())
         );
     }
@@ -372,7 +506,7 @@ mod tests {
     #[tokio::test]
     async fn a_flush_that_gets_no_acknowledgement_times_out_naming_the_bytes() {
         let (mut links, _ends) = peer(1 << 20);
-        links.send(1, vec![0; 7], 1000).unwrap();
+        put(&mut links, vec![0; 7], 1000, SECOND).await.unwrap();
         let after = Duration::from_millis(20);
         let e = links
             .flush(1, tokio::time::Instant::now() + after, after)

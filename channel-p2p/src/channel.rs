@@ -33,15 +33,20 @@ pub struct P2pOptions {
     pub connect_timeout: Duration,
     /// How long a dropped connection may take to come back before the peer is lost.
     pub reconnect_timeout: Duration,
-    /// How long a receive waits for a message.
+    /// How long a receive waits for a message, and a send for room in the
+    /// outbound budget (`max_outbound_bytes`).
     pub recv_timeout: Duration,
     /// Largest chunk payload (the helpers split messages to fit; frames beyond are refused).
     pub chunk_size: usize,
-    /// Bytes sent to one peer and not yet acknowledged, at most; a send beyond
-    /// fails at once with [`TransportError::QueueFull`].
+    /// Bytes sent to one peer and not yet acknowledged, at most (the window
+    /// that keeps a fast sender's memory bounded). A send beyond it waits for
+    /// acknowledgements, at most `recv_timeout`; a single chunk larger than the
+    /// whole budget fails at once with [`TransportError::QueueFull`]. Keep it above the path's
+    /// bandwidth-delay product (2 MB for 100 Mbit/s over a 150 ms round trip).
     pub max_outbound_bytes: usize,
-    /// Bytes received from one peer and not yet read by the application; beyond
-    /// it the link stops reading and the peer's sends queue up on its side.
+    /// Bytes received from one peer and not yet read by the application (1 GiB,
+    /// one largest message, by default); beyond it the link stops reading and
+    /// the peer's sender is held back.
     pub max_inbound_bytes: usize,
     /// The largest message the `channel_core` helpers send or accept.
     pub max_message_size: usize,
@@ -72,8 +77,8 @@ impl Default for P2pOptions {
             reconnect_timeout: Duration::from_secs(30),
             recv_timeout: Duration::from_secs(300),
             chunk_size: channel_core::DEFAULT_CHUNK_SIZE,
-            max_outbound_bytes: 1 << 30,
-            max_inbound_bytes: 256 << 20,
+            max_outbound_bytes: channel_link::app::DEFAULT_MAX_OUTBOUND,
+            max_inbound_bytes: channel_link::app::DEFAULT_MAX_INBOUND,
             max_message_size: channel_core::DEFAULT_MAX_MESSAGE_SIZE,
             lanes: DEFAULT_LANES,
             keepalive: channel_core::transport::liveness::KeepAlive::DEFAULT,
@@ -265,7 +270,12 @@ impl Channel for P2pChannel {
         _info: SendInfo,
     ) -> Result<(), P2pError> {
         let limit = self.options.chunk_size + channel_core::frame::FOOTER_LEN;
-        self.peer_mut(p)?.links.send(p, msg, limit)
+        let after = self.options.recv_timeout;
+        let deadline = tokio::time::Instant::now() + after;
+        self.peer_mut(p)?
+            .links
+            .send(p, msg, limit, deadline, after)
+            .await
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, P2pError> {

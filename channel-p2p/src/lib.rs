@@ -51,11 +51,12 @@
 //!
 //! # Guarantees
 //!
-//! - **Sends never wait for the peer's application**: a chunk goes to the link's
-//!   queue (bounded by [`P2pOptions::max_outbound_bytes`], beyond which a send
-//!   fails with `TransportError::QueueFull`), and the peer's link drains incoming
-//!   data into its own queue (bounded by `max_inbound_bytes`, beyond which it
-//!   stops reading and the sender's queue absorbs the rest).
+//! - **Sends wait for the peer's link, never its application**: a chunk goes to
+//!   the link's queue, bounded by [`P2pOptions::max_outbound_bytes`] (bytes sent
+//!   and not yet acknowledged; a send beyond it waits for acknowledgements, at
+//!   most `recv_timeout`), and the peer's link drains incoming data into its own
+//!   queue (bounded by `max_inbound_bytes`, beyond which it stops reading and
+//!   the sender is held back).
 //! - **Exactly once, in order, across reconnects**: chunks carry sequence numbers
 //!   and are kept until acknowledged; when a connection drops, the link re-dials
 //!   (the lower-numbered party dials) within `reconnect_timeout` and resends what

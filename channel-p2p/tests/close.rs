@@ -90,6 +90,9 @@ async fn flush_towards_a_dead_peer_is_a_typed_error() {
     let options = P2pOptions {
         connect_timeout: Duration::from_secs(10),
         reconnect_timeout: Duration::from_secs(2),
+        // Room for the whole message, so that the send returns and the
+        // flush is what meets the dead peer.
+        max_outbound_bytes: 64 << 20,
         ..P2pOptions::default()
     };
     // Party 1 lives in its own runtime, so that it can die abruptly.

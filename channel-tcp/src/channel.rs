@@ -105,7 +105,9 @@ impl Channel for TcpChannel {
         _info: SendInfo,
     ) -> Result<(), TcpError> {
         let limit = self.options.chunk_size + channel_core::frame::FOOTER_LEN;
-        self.peer_mut(p)?.send(p, msg, limit)
+        let after = self.options.recv_timeout;
+        let deadline = tokio::time::Instant::now() + after;
+        self.peer_mut(p)?.send(p, msg, limit, deadline, after).await
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, TcpError> {

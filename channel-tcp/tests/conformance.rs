@@ -9,8 +9,12 @@ use channel_core::testkit::Kit;
 use channel_tcp::{TcpOptions, local};
 
 async fn kit(n: usize) {
+    kit_with(Kit::new(n)).await;
+}
+
+async fn kit_with(kit: Kit) {
     let options = TcpOptions::default();
-    let report = Kit::new(n)
+    let report = kit
         .run_async(async |n| Ok(local::network(n, &options).await?))
         .await
         .unwrap_or_else(|failure| panic!("tcp: {failure}"));
@@ -30,6 +34,14 @@ async fn three_parties() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_parties() {
     kit(5).await;
+}
+
+/// "Everyone sends, then everyone receives" with messages beyond the sender's
+/// window (`max_outbound_bytes`, 32 MiB): the receiving links take them in
+/// unread, so nobody waits on an application that is itself sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_parties_all_to_all_beyond_the_window() {
+    kit_with(Kit::new(3).with_all_to_all_message(48 << 20)).await;
 }
 
 fn blocking_kit(n: usize) {

@@ -231,3 +231,58 @@ async fn a_dead_peer_is_a_typed_error_within_the_bound_not_a_hang() {
     let bound = options.keepalive.timeout + options.reconnect_timeout + Duration::from_secs(2);
     assert!(took < bound, "{took:?} > {bound:?}");
 }
+
+/// A receiver that does not read: the sender is held back once its window
+/// (`max_outbound_bytes`) and the receiver's bound (`max_inbound_bytes`) are
+/// full, and a send that finds no room within `recv_timeout` is a typed error
+/// naming the peer; nothing it refused is delivered, nothing it took is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_does_not_read_holds_the_sender_back() {
+    let options = TcpOptions {
+        chunk_size: 256 << 10,
+        max_outbound_bytes: 1 << 20,
+        max_inbound_bytes: 1 << 20,
+        recv_timeout: Duration::from_secs(1),
+        ..quick()
+    };
+    let mut parties = channel_tcp::local::network(2, &options).await.unwrap();
+    let mut one = parties.pop().unwrap();
+    let mut zero = parties.pop().unwrap();
+    const SIZE: usize = 200 << 10;
+    // Bounded: at most 200 messages (40 MiB, far beyond both bounds and the
+    // sockets' buffers) before the refusal.
+    let mut taken = 0;
+    let refusal = loop {
+        assert!(taken < 200, "the sender was never held back");
+        match send_bytes(&mut zero, 1, "data", &pattern(taken, SIZE)).await {
+            Ok(()) => taken += 1,
+            Err(e) => break e,
+        }
+    };
+    let chain = channel_core::error_chain(&refusal);
+    assert!(
+        chain.contains("party 1") && chain.contains("room to queue"),
+        "{chain}"
+    );
+    // Everything taken arrives once and in order, and nothing after it.
+    for i in 0..taken {
+        let got = recv_bytes(&mut one, 0, "data").await.unwrap();
+        assert_eq!(got, pattern(i, SIZE), "message {i}");
+    }
+    assert!(recv_bytes(&mut one, 0, "data").await.is_err());
+    // Once read, the window is open again.
+    send_bytes(&mut zero, 1, "after", &pattern(999, SIZE))
+        .await
+        .unwrap();
+    assert_eq!(
+        recv_bytes(&mut one, 0, "after").await.unwrap(),
+        pattern(999, SIZE)
+    );
+    zero.flush().await.unwrap();
+}
+
+fn pattern(seed: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(31) ^ seed) as u8)
+        .collect()
+}
