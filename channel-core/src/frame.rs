@@ -317,8 +317,11 @@ impl Reassembler {
                     return Ok(Some(frame));
                 }
                 // `total_len <= limit` was checked above, so this allocation is bounded.
-                let mut buf = Vec::with_capacity(total_len);
-                buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
+                // The first chunk's buffer grows into the message's: no copy when
+                // the allocator can extend it in place (or remap it, for large ones).
+                frame.truncate(payload_len);
+                frame.reserve_exact(total_len.saturating_sub(payload_len));
+                let buf = frame;
                 self.state = State::Partial {
                     total_len: footer.total_len,
                     count: footer.count,

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use channel_core::transport::liveness::{Due, KeepAlive, Liveness};
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
 
 use crate::heard::{Heard, LastHeard};
@@ -114,7 +114,7 @@ where
     E: Events<Stream = S>,
 {
     let heard = LastHeard::new();
-    let (mut rd, mut wr) = Heard::new(stream, heard.clone()).split();
+    let (mut rd, mut wr) = tokio::io::split(Heard::new(stream, heard.clone()));
     // Frames queue in `outbox` while a write is in flight; first the resends.
     let mut outbox = match handshake(&mut rd, &mut wr, state, limits, events).await {
         Ok(resends) => resends,
@@ -208,8 +208,8 @@ where
 /// Exchanges HELLOs on a new stream; returns what to (re)send, or how the
 /// session ended.
 async fn handshake<S, E>(
-    rd: &mut futures::io::ReadHalf<Heard<S>>,
-    wr: &mut futures::io::WriteHalf<Heard<S>>,
+    rd: &mut tokio::io::ReadHalf<Heard<S>>,
+    wr: &mut tokio::io::WriteHalf<Heard<S>>,
     state: &mut LinkState,
     limits: Limits,
     events: &mut E,
@@ -221,9 +221,7 @@ where
     let hello = state.hello();
     let exchange = async {
         write_frame(wr, &hello).await.map_err(WireError::Io)?;
-        futures::AsyncWriteExt::flush(wr)
-            .await
-            .map_err(WireError::Io)?;
+        wr.flush().await.map_err(WireError::Io)?;
         read_frame(rd, limits.max_payload).await
     };
     let theirs = match tokio::time::timeout(limits.handshake_timeout, exchange).await {

@@ -3,8 +3,7 @@
 //! so the link's `select!` can keep it pending across iterations instead of
 //! cancelling it mid-frame.
 
-use futures::io::{ReadHalf, WriteHalf};
-use futures::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::wire::{Frame, WireError, encode_header, read_frame};
 
@@ -39,7 +38,7 @@ impl<S: AsyncRead + AsyncWrite> Writer<S> {
 
     /// Closes our side of the stream.
     pub async fn close(&mut self) -> std::io::Result<()> {
-        futures::AsyncWriteExt::close(&mut self.wr).await
+        self.wr.shutdown().await
     }
 
     /// Writes `frames` and flushes, then hands itself back (so the session can
@@ -53,7 +52,6 @@ impl<S: AsyncRead + AsyncWrite> Writer<S> {
     /// and written together, because every write on a Yamux stream becomes its
     /// own Yamux frame and Noise message; large payloads go straight through.
     pub async fn write_all(&mut self, frames: &[Frame]) -> std::io::Result<()> {
-        use futures::AsyncWriteExt;
         for frame in frames {
             encode_header(frame, &mut self.batch)?;
             if let Frame::Data { payload, .. } = frame {

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// One frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +124,20 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
                     "a frame of {len} bytes exceeds the maximum of {max_payload}"
                 )));
             }
-            let mut payload = vec![0u8; len];
-            rd.read_exact(&mut payload).await.map_err(WireError::Io)?;
+            // Read into spare capacity: no zeroing of what is overwritten anyway.
+            let mut payload = Vec::with_capacity(len);
+            // Bounded: every pass adds at least one byte, or ends.
+            while payload.len() < len {
+                let want = (len - payload.len()) as u64;
+                let got = (&mut *rd)
+                    .take(want)
+                    .read_buf(&mut payload)
+                    .await
+                    .map_err(WireError::Io)?;
+                if got == 0 {
+                    return Err(WireError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                }
+            }
             Ok(Frame::Data {
                 seq: u64::from_le_bytes(word),
                 payload: Payload::new(payload),
@@ -181,9 +193,9 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(wr: &mut W, frame: &Frame) -> st
 mod tests {
     use super::*;
 
-    #[test]
-    fn frames_roundtrip_and_bad_ones_are_typed_errors() {
-        futures::executor::block_on(async {
+    #[tokio::test]
+    async fn frames_roundtrip_and_bad_ones_are_typed_errors() {
+        {
             let frames = vec![
                 Frame::Hello {
                     next_expected: 7,
@@ -205,7 +217,7 @@ mod tests {
             for f in &frames {
                 write_frame(&mut buf, f).await.unwrap();
             }
-            let mut rd = futures::io::Cursor::new(buf);
+            let mut rd = std::io::Cursor::new(buf);
             for f in &frames {
                 assert_eq!(&read_frame(&mut rd, 10).await.unwrap(), f);
             }
@@ -217,12 +229,22 @@ mod tests {
             let mut huge = vec![1u8];
             huge.extend_from_slice(&0u64.to_le_bytes());
             huge.extend_from_slice(&u32::MAX.to_le_bytes());
-            let err = read_frame(&mut futures::io::Cursor::new(huge), 1 << 20).await;
+            let err = read_frame(&mut std::io::Cursor::new(huge), 1 << 20).await;
             assert!(matches!(err, Err(WireError::Malformed(m)) if m.contains("exceeds")));
-            let err = read_frame(&mut futures::io::Cursor::new(vec![9u8]), 10).await;
+            // A DATA frame that declares 5 bytes and ends after 2.
+            let mut short = vec![1u8];
+            short.extend_from_slice(&0u64.to_le_bytes());
+            short.extend_from_slice(&5u32.to_le_bytes());
+            short.extend_from_slice(&[1, 2]);
+            let err = read_frame(&mut std::io::Cursor::new(short), 10).await;
+            assert!(
+                matches!(&err, Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof),
+                "{err:?}"
+            );
+            let err = read_frame(&mut std::io::Cursor::new(vec![9u8]), 10).await;
             assert!(
                 matches!(err, Err(WireError::Malformed(m)) if m.contains("unknown frame type 9"))
             );
-        });
+        }
     }
 }

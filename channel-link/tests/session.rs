@@ -11,9 +11,8 @@ use channel_core::transport::liveness::KeepAlive;
 use channel_link::link_state::LinkState;
 use channel_link::session::{self, AppEnds, Ended, Events, Inbound, Interrupt, Limits};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
-type Stream = Compat<tokio::io::DuplexStream>;
+type Stream = tokio::io::DuplexStream;
 
 struct TestEvents {
     interrupt: Option<oneshot::Receiver<()>>,
@@ -115,8 +114,7 @@ impl Side {
 }
 
 fn pipe() -> (Stream, Stream) {
-    let (a, b) = tokio::io::duplex(64 * 1024);
-    (a.compat(), b.compat())
+    tokio::io::duplex(64 * 1024)
 }
 
 fn numbered(range: std::ops::Range<u32>) -> Vec<Vec<u8>> {
@@ -156,7 +154,7 @@ async fn a_silent_peer_ends_the_session_as_broken_within_the_bound() {
         channel_link::wire::write_frame(&mut sb, &state.hello())
             .await
             .unwrap();
-        futures::AsyncWriteExt::flush(&mut sb).await.unwrap();
+        tokio::io::AsyncWriteExt::flush(&mut sb).await.unwrap();
         // Keep the stream open.
         tokio::time::sleep(Duration::from_secs(3600)).await;
         drop(sb);

@@ -8,9 +8,13 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use libp2p::{PeerId, Stream, StreamProtocol};
+use libp2p::{PeerId, StreamProtocol};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
+use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
+
+/// A lane's libp2p stream, seen through tokio's I/O traits (what channel-link drives).
+pub(crate) type Stream = Compat<libp2p::Stream>;
 
 use channel_core::transport::liveness::KeepAlive;
 
@@ -163,7 +167,7 @@ impl Link {
                 let attempt = left.min(OPEN_ATTEMPT);
                 let opened = self.control.open_stream(self.peer, self.protocol.clone());
                 match tokio::time::timeout(attempt, opened).await {
-                    Ok(Ok(stream)) => return Some(stream),
+                    Ok(Ok(stream)) => return Some(stream.compat()),
                     Ok(Err(e)) => *last = e.to_string(),
                     Err(_) => *last = format!("opening a stream took longer than {attempt:?}"),
                 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use futures::StreamExt;
-use libp2p::{PeerId, Stream, Swarm};
+use libp2p::{PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::channel::{Lane, Peer};
-use crate::link::{Link, protocol};
+use crate::link::{Link, Stream, protocol};
 use crate::shared::{Inbound, Shared};
 use crate::swarm::{Behaviour, Command, PeerEvents, drive};
 use crate::{P2pError, P2pOptions, PartyEntry, PartyTable};
@@ -164,7 +165,7 @@ impl Wiring {
                         tracing::warn!(%peer, lane, "dropped a stream from a peer that does not open to us");
                         continue;
                     };
-                    if route.try_send(stream).is_err() {
+                    if route.try_send(stream.compat()).is_err() {
                         tracing::warn!(%peer, lane, "dropped a stream its link is not taking");
                     }
                 }

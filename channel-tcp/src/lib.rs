@@ -13,4 +13,4 @@ pub use channel::TcpChannel;
 pub use error::{TcpError, TransportError};
 pub use keys::{PartyKey, PublicKey};
 pub use node::{PartyEntry, TcpNode};
-pub use options::TcpOptions;
+pub use options::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_OUTBOUND, TcpOptions};

@@ -18,14 +18,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 use crate::TcpError;
 
-/// A party-to-party connection: TLS over TCP, as futures-io for channel-link.
-/// The socket is read in large gulps (TLS would read it a record header at a
-/// time otherwise).
-pub(crate) type Stream = Compat<tokio_rustls::TlsStream<BufReader<TcpStream>>>;
+/// A party-to-party connection: TLS over TCP. The socket is read in large
+/// gulps (TLS would read it a record header at a time otherwise).
+pub(crate) type Stream = tokio_rustls::TlsStream<BufReader<TcpStream>>;
 
 /// How much of the socket one read takes at most.
 pub(crate) const READ_BUFFER: usize = 256 * 1024;
@@ -196,7 +194,7 @@ async fn dial(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Stream, Str
         .connect(name, BufReader::with_capacity(READ_BUFFER, tcp))
         .await
         .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
-    Ok(tokio_rustls::TlsStream::Client(tls).compat())
+    Ok(tokio_rustls::TlsStream::Client(tls))
 }
 
 /// What only this transport knows during a session.

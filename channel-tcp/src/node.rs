@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_rustls::rustls::ServerConfig;
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::channel::TcpChannel;
 use crate::link::{Link, Obtain, Shared, Stream};
@@ -243,7 +242,7 @@ async fn handshake(
     let tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
     let key = crate::tls::proven_key(tls.get_ref().1.peer_certificates())
         .ok_or("the peer proved no key")?;
-    Ok((key, tokio_rustls::TlsStream::Server(tls).compat()))
+    Ok((key, tokio_rustls::TlsStream::Server(tls)))
 }
 
 #[cfg(test)]
@@ -255,8 +254,7 @@ mod hostile_tests {
     use std::time::{Duration, Instant};
 
     use channel_link::wire::{Frame, write_frame};
-    use futures::AsyncWriteExt;
-    use tokio_util::compat::TokioAsyncReadCompatExt;
+    use tokio::io::AsyncWriteExt;
 
     use super::*;
 
@@ -291,7 +289,7 @@ mod hostile_tests {
                 .connect(name, tcp)
                 .await
                 .unwrap();
-            let mut stream = tokio_rustls::TlsStream::Client(tls).compat();
+            let mut stream = tokio_rustls::TlsStream::Client(tls);
             let hello = Frame::Hello {
                 next_expected: 0,
                 lanes: 1,
