@@ -1,22 +1,25 @@
 //! Blocking engines over async transports: [`OnRuntime`] turns any async
 //! [`Channel`](crate::asynchronous::Channel) into a blocking one.
 //!
-//! The networked transports (`channel-http`, `channel-p2p`, ...) are async and
-//! run on tokio. An engine written against [`blocking::Channel`](crate::blocking::Channel)
-//! reaches them through this adapter: the async channel lives on a thread of
-//! its own that drives it on a tokio runtime, and each blocking call hands it
-//! one operation and waits for the answer.
+//! The networked transports (`channel-http`, `channel-p2p`, `channel-tcp`, ...)
+//! are async and run on tokio. An engine written against
+//! [`blocking::Channel`](crate::blocking::Channel) reaches them through this
+//! adapter. On a multi-thread runtime each blocking call runs the async call on
+//! the engine's own thread ([`Handle::block_on`]); a current-thread runtime
+//! gets a thread of its own that drives the channel, and each call hands it
+//! one operation.
 //!
-//! The runtime keeps running between calls, so everything the transport does
-//! in the background (keepalives, acknowledgements, resends after a reconnect,
-//! requests in flight) goes on while the engine computes. That is why this is
-//! not `block_on` around each call: with a runtime that only runs inside
-//! calls, a peer would see a party that computes for a minute as dead.
+//! Either way the runtime keeps running between calls, so everything the
+//! transport does in the background (keepalives, acknowledgements, resends
+//! after a reconnect, requests in flight) goes on while the engine computes.
+//! That is why a current-thread runtime is not simply `block_on` around each
+//! call: a runtime that only runs inside calls would make a party that
+//! computes for a minute look dead to its peers.
 //!
 //! When to prefer it: for a blocking engine over a networked transport. An
 //! in-process blocking engine is better served by `channel-std`, and async
-//! code by the async channel itself (each call here costs a hop between
-//! threads, some microseconds).
+//! code by the async channel itself. Make the calls from a plain thread (or
+//! `spawn_blocking`), never from inside a task.
 //!
 //! ```
 //! use channel_core::blocking::{Channel, OnRuntime, recv_from, send_to};
@@ -73,6 +76,13 @@ pub enum OnRuntimeError<E: std::error::Error + 'static> {
     /// down, or the channel panicked): nothing more can be sent or received.
     #[error("the runtime driving this channel stopped")]
     Stopped,
+    /// The call came from inside an async context (a task), where blocking
+    /// would stall a runtime's thread: call the async channel there, or make
+    /// the blocking call from a plain thread or `spawn_blocking`.
+    #[error(
+        "a blocking call on OnRuntime from inside an async task; use the async channel there, or call from a plain thread or spawn_blocking"
+    )]
+    InsideAsync,
 }
 
 /// Why an [`OnRuntime`] could not be started.
@@ -98,17 +108,40 @@ enum Command<C: AsyncChannel> {
     Flush(Reply<Result<(), C::SendError>>),
 }
 
-/// An async channel driven on a tokio runtime by a thread of its own, usable as
-/// a [`blocking::Channel`](crate::blocking::Channel). See the
+/// An async channel driven on a tokio runtime, usable as a
+/// [`blocking::Channel`](crate::blocking::Channel). See the
 /// [module docs](self) for when to use it.
 ///
+/// On a multi-thread runtime, each call runs on the calling thread (with
+/// [`Handle::block_on`]) while the runtime's workers run everything else, so
+/// a call costs no hop between threads. A current-thread runtime runs only
+/// inside its `block_on`, so it gets a thread of its own that drives the
+/// channel, and each call hands it one operation.
+///
 /// Calls are answered in the order they are made, one at a time, as on the
-/// async channel. Dropping the `OnRuntime` drops the channel on its thread
-/// (call `flush` first where the transport needs it).
+/// async channel. Calls must come from outside any async context (a plain
+/// thread, or `spawn_blocking`): inside a task they fail with
+/// [`OnRuntimeError::InsideAsync`] instead of blocking a runtime's thread.
+/// Dropping the `OnRuntime` drops the channel (call `flush` first where the
+/// transport needs it).
 pub struct OnRuntime<C: AsyncChannel> {
-    commands: mpsc::UnboundedSender<Command<C>>,
+    drive: Drive<C>,
     chunk_size: usize,
     max_message_size: usize,
+}
+
+/// How calls reach the channel.
+enum Drive<C: AsyncChannel> {
+    /// The caller's thread runs each call on a multi-thread runtime.
+    Direct {
+        /// `None` only while being dropped.
+        channel: Option<C>,
+        handle: Handle,
+        /// The runtime, when the adapter owns it.
+        owned: Option<Runtime>,
+    },
+    /// A thread of its own drives the channel (current-thread runtimes).
+    Thread(mpsc::UnboundedSender<Command<C>>),
 }
 
 impl<C> OnRuntime<C>
@@ -119,7 +152,15 @@ where
     /// flavor; create the channel with `runtime.block_on(..)` first). The
     /// runtime is shut down when the adapter is dropped.
     pub fn new(channel: C, runtime: Runtime) -> Result<Self, OnRuntimeSetupError> {
-        Self::start(channel, move |driver| runtime.block_on(driver))
+        match runtime.handle().runtime_flavor() {
+            RuntimeFlavor::CurrentThread => {
+                Self::start(channel, move |driver| runtime.block_on(driver))
+            }
+            _ => {
+                let handle = runtime.handle().clone();
+                Ok(Self::direct(channel, handle, Some(runtime)))
+            }
+        }
     }
 
     /// Drives `channel` on the multi-thread runtime behind `handle`, which the
@@ -128,7 +169,19 @@ where
         if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
             return Err(OnRuntimeSetupError::CurrentThreadHandle);
         }
-        Self::start(channel, move |driver| handle.block_on(driver))
+        Ok(Self::direct(channel, handle, None))
+    }
+
+    fn direct(channel: C, handle: Handle, owned: Option<Runtime>) -> Self {
+        Self {
+            chunk_size: channel.chunk_size(),
+            max_message_size: channel.max_message_size(),
+            drive: Drive::Direct {
+                channel: Some(channel),
+                handle,
+                owned,
+            },
+        }
     }
 
     fn start(
@@ -145,19 +198,63 @@ where
             .spawn(move || run(Box::pin(drive(channel, queue))))
             .map_err(OnRuntimeSetupError::Thread)?;
         Ok(Self {
-            commands,
+            drive: Drive::Thread(commands),
             chunk_size,
             max_message_size,
         })
     }
 
-    /// Hands one command over and waits for its answer.
-    fn call<T, E: std::error::Error + 'static>(
+    /// The channel and the runtime to run a call on this thread, or `None`
+    /// when a driving thread runs the calls.
+    fn direct_parts<E: std::error::Error + 'static>(
+        &mut self,
+    ) -> Result<Option<(&mut C, &Handle)>, OnRuntimeError<E>> {
+        match &mut self.drive {
+            Drive::Direct {
+                channel, handle, ..
+            } => {
+                // `block_on` inside an async context would panic.
+                if Handle::try_current().is_ok() {
+                    return Err(OnRuntimeError::InsideAsync);
+                }
+                let channel = channel.as_mut().ok_or(OnRuntimeError::Stopped)?;
+                Ok(Some((channel, handle)))
+            }
+            Drive::Thread(_) => Ok(None),
+        }
+    }
+
+    /// After a call that ended as `Stopped` (the channel panicked), every
+    /// later call says the same at once.
+    fn stop_after<T, E: std::error::Error + 'static>(
+        &mut self,
+        result: &Result<T, OnRuntimeError<E>>,
+    ) {
+        if let (
+            Err(OnRuntimeError::Stopped),
+            Drive::Direct {
+                channel, handle, ..
+            },
+        ) = (result, &mut self.drive)
+        {
+            let broken = channel.take();
+            let _entered = handle.enter();
+            // Its state is whatever the panic left; a second panic in its
+            // destructor must not unwind into the engine either.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(broken)));
+        }
+    }
+
+    /// Hands one command to the driving thread and waits for its answer.
+    fn hand_over<T, E: std::error::Error + 'static>(
         &self,
         make: impl FnOnce(Reply<Result<T, E>>) -> Command<C>,
     ) -> Result<T, OnRuntimeError<E>> {
+        let Drive::Thread(commands) = &self.drive else {
+            return Err(OnRuntimeError::Stopped);
+        };
         let (reply, answer) = std_mpsc::sync_channel(1);
-        self.commands
+        commands
             .send(make(reply))
             .map_err(|_| OnRuntimeError::Stopped)?;
         // Bounded by the driver: it answers every command it takes, and a
@@ -166,6 +263,38 @@ where
             .recv()
             .map_err(|_| OnRuntimeError::Stopped)?
             .map_err(OnRuntimeError::Channel)
+    }
+}
+
+impl<C: AsyncChannel> Drop for OnRuntime<C> {
+    fn drop(&mut self) {
+        if let Drive::Direct {
+            channel,
+            handle,
+            owned,
+        } = &mut self.drive
+        {
+            // The channel may stop tasks of its own: drop it inside the runtime.
+            let entered = handle.enter();
+            drop(channel.take());
+            drop(entered);
+            // Never blocks (a drop may happen anywhere, even in a task).
+            if let Some(runtime) = owned.take() {
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
+
+/// Runs a call on this thread; a channel that panics (or a runtime that was
+/// shut down under it) ends as [`OnRuntimeError::Stopped`], as it does when
+/// a driving thread runs it, instead of unwinding into the engine.
+fn guarded<T, E: std::error::Error + 'static>(
+    call: impl FnOnce() -> Result<T, E>,
+) -> Result<T, OnRuntimeError<E>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(result) => result.map_err(OnRuntimeError::Channel),
+        Err(_) => Err(OnRuntimeError::Stopped),
     }
 }
 
@@ -201,15 +330,36 @@ where
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), Self::SendError> {
-        self.call(|reply| Command::Send(p, msg, info, reply))
+        match self.direct_parts()? {
+            Some((channel, handle)) => {
+                let result = guarded(|| handle.block_on(channel.send_bytes_to(p, msg, info)));
+                self.stop_after(&result);
+                result
+            }
+            None => self.hand_over(|reply| Command::Send(p, msg, info, reply)),
+        }
     }
 
     fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, Self::RecvError> {
-        self.call(|reply| Command::Recv(p, info, reply))
+        match self.direct_parts()? {
+            Some((channel, handle)) => {
+                let result = guarded(|| handle.block_on(channel.recv_bytes_from(p, info)));
+                self.stop_after(&result);
+                result
+            }
+            None => self.hand_over(|reply| Command::Recv(p, info, reply)),
+        }
     }
 
     fn flush(&mut self) -> Result<(), Self::SendError> {
-        self.call(Command::Flush)
+        match self.direct_parts()? {
+            Some((channel, handle)) => {
+                let result = guarded(|| handle.block_on(channel.flush()));
+                self.stop_after(&result);
+                result
+            }
+            None => self.hand_over(Command::Flush),
+        }
     }
 
     fn chunk_size(&self) -> usize {
@@ -360,6 +510,64 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, OnRuntimeError::Stopped), "{e}");
         // And every later call says the same at once.
+        assert!(matches!(b.flush(), Err(OnRuntimeError::Stopped)));
+    }
+
+    fn multi_thread() -> Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn on_a_multi_thread_runtime_calls_run_here_and_tasks_run_between_them() {
+        let runtime = multi_thread();
+        let (a, b) = pair();
+        let flag = a.background_ran.clone();
+        let mut a = OnRuntime::on_handle(a, runtime.handle().clone()).unwrap();
+        let mut b = OnRuntime::new(b, multi_thread()).unwrap();
+        assert!(matches!(a.drive, Drive::Direct { .. }));
+        assert!(matches!(b.drive, Drive::Direct { .. }));
+        for i in 0..10u64 {
+            send_to(&mut a, 1, "count", &i).unwrap();
+        }
+        for i in 0..10u64 {
+            assert_eq!(recv_from::<_, u64>(&mut b, 0, "count").unwrap(), i);
+        }
+        a.send_bytes_to(1, vec![0xEE], SendInfo::new("bg", 0, 1))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !flag.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the background task never ran");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_call_from_inside_a_task_is_refused_not_a_panic() {
+        let runtime = multi_thread();
+        let (a, _b) = pair();
+        let mut a = OnRuntime::on_handle(a, runtime.handle().clone()).unwrap();
+        let refused = runtime.block_on(async { a.flush() });
+        assert!(matches!(refused, Err(OnRuntimeError::InsideAsync)));
+        // From a plain thread the same adapter works.
+        a.flush().unwrap();
+    }
+
+    #[test]
+    fn a_channel_that_panics_on_the_callers_thread_is_stopped_not_unwound() {
+        let runtime = multi_thread();
+        let (a, b) = pair();
+        let mut a = OnRuntime::on_handle(a, runtime.handle().clone()).unwrap();
+        let mut b = OnRuntime::on_handle(b, runtime.handle().clone()).unwrap();
+        a.send_bytes_to(1, vec![0xDD], SendInfo::new("x", 0, 1))
+            .unwrap();
+        let e = b
+            .recv_bytes_from(0, RecvInfo::new("x", 0, Some(1)))
+            .unwrap_err();
+        assert!(matches!(e, OnRuntimeError::Stopped), "{e}");
         assert!(matches!(b.flush(), Err(OnRuntimeError::Stopped)));
     }
 
