@@ -8,9 +8,3 @@ pub(crate) use channel_link::session::Inbound;
 /// Per peer: the outbound budget, the failure and its signal to every lane,
 /// and progress.
 pub(crate) type Shared = channel_link::app::Shared<P2pError>;
-
-impl channel_link::app::LinkError for P2pError {
-    fn lost(party: usize, reason: &str) -> Self {
-        P2pError::lost(party, reason)
-    }
-}

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
+use channel_link::task::LinkTask;
 use futures::StreamExt;
 use libp2p::{PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::channel::{Lane, Peer};
-use crate::link::{Link, Stream, protocol};
+use crate::link::{LaneStreams, Stream, protocol};
 use crate::shared::{Inbound, Shared};
 use crate::swarm::{Behaviour, Command, PeerEvents, drive};
 use crate::{P2pError, P2pOptions, PartyEntry, PartyTable};
@@ -105,30 +106,34 @@ impl Wiring {
             let (to_app, from_link) = mpsc::unbounded_channel();
             let inbound = Inbound::default();
             let (established_tx, established_rx) = oneshot::channel();
-            let link = Link {
+            let link = LinkTask {
                 party,
-                peer: entry.peer_id,
-                addrs: entry.addrs.clone(),
                 lanes: wire_lanes,
-                protocol: protocol(lane)?,
-                opener,
-                control: self.controls[swarm].clone(),
-                incoming,
-                closed,
+                connector: LaneStreams {
+                    party,
+                    peer: entry.peer_id,
+                    addrs: entry.addrs.clone(),
+                    protocol: protocol(lane)?,
+                    opener,
+                    control: self.controls[swarm].clone(),
+                    incoming,
+                    closed,
+                    peer_lost: shared.lost(),
+                    shared: shared.clone(),
+                    driver: self.drivers[swarm].clone(),
+                },
                 app_rx,
                 to_app,
-                shared: shared.clone(),
-                peer_lost: shared.lost(),
                 inbound: inbound.clone(),
-                max_payload: options.chunk_size + channel_core::frame::FOOTER_LEN,
                 // Each lane gets its share, so a full lane never starves the
                 // one the application reads next.
                 max_inbound: (options.max_inbound_bytes / lanes).max(1),
+                shared: shared.clone(),
+                max_payload: options.chunk_size + channel_core::frame::FOOTER_LEN,
+                keepalive: options.keepalive,
                 connect_timeout: options.connect_timeout,
                 reconnect_timeout: options.reconnect_timeout,
-                keepalive: options.keepalive,
                 established: Some(established_tx),
-                driver: self.drivers[swarm].clone(),
             };
             tokio::spawn(link.run());
             established.push(established_rx);

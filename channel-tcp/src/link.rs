@@ -1,20 +1,16 @@
-//! One task per peer: owns the one TLS connection to that peer, re-establishes
-//! it when it drops (the lower-numbered party dials, the other accepts), and
-//! runs channel-link's session on each connection.
+//! How one peer's link obtains its TLS connection (the lower-numbered party
+//! dials, the other accepts) and what only TCP knows during a session; the
+//! link task itself, sessions and reconnects, is channel-link's `LinkTask`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use channel_core::transport::TransportError;
-use channel_core::transport::liveness::KeepAlive;
-use channel_link::link_state::{LinkState, Violation};
-use channel_link::reconnect::Period;
-use channel_link::session::{self, AppEnds, Events, Inbound, Interrupt, Limits};
+use channel_link::session::Interrupt;
+use channel_link::task::Connector;
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -43,84 +39,33 @@ pub(crate) enum Obtain {
     Accept(mpsc::Receiver<Stream>),
 }
 
-/// Everything a link task needs.
-pub(crate) struct Link {
-    pub(crate) party: usize,
+/// How one peer's link obtains its connections, for channel-link's
+/// [`LinkTask`](channel_link::task::LinkTask).
+pub(crate) struct Connection {
     pub(crate) obtain: Obtain,
-    pub(crate) app_rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    pub(crate) to_app: mpsc::UnboundedSender<Vec<u8>>,
-    pub(crate) inbound: Inbound,
-    pub(crate) shared: Shared,
-    pub(crate) max_payload: usize,
-    pub(crate) max_inbound: usize,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) reconnect_timeout: Duration,
-    pub(crate) keepalive: KeepAlive,
-    pub(crate) established: Option<oneshot::Sender<Result<(), String>>>,
 }
 
-impl Link {
-    pub(crate) async fn run(mut self) {
-        let mut state = LinkState::new(1);
-        let mut next: Option<Stream> = None;
-        let mut period =
-            Period::connecting(Instant::now(), self.connect_timeout, self.reconnect_timeout);
-        let mut last = String::from("no attempt yet");
-        // Bounded: every pass either ends the link or waits for a connection until the period's end.
-        loop {
-            let stream = match next.take() {
-                Some(s) => s,
-                None => match self.obtain(period.ends(), &mut last).await {
-                    Some(s) => s,
-                    None => {
-                        let reason =
-                            format!("no connection within the time allowed; last problem: {last}");
-                        self.give_up(TcpError::lost(self.party, reason.clone()), reason);
-                        return;
-                    }
-                },
-            };
-            match self.session(stream, &mut state).await {
-                Ok(None) => {
-                    self.shared
-                        .record(TransportError::Closed { party: self.party }.into());
-                    return;
-                }
-                Ok(Some((why, newer))) => {
-                    tracing::debug!(party = self.party, %why, "connection to peer broke; reconnecting");
-                    last = why;
-                    next = newer;
-                    period.broke(Instant::now(), self.shared.sessions.load(Ordering::Acquire));
-                }
-                Err(e) => {
-                    self.give_up(e.clone(), e.to_string());
-                    return;
-                }
-            }
-        }
-    }
+impl Connector for Connection {
+    type Stream = Stream;
 
-    fn give_up(&mut self, e: TcpError, reason: String) {
-        tracing::debug!(party = self.party, %reason, "link to peer failed");
-        self.shared.fail(e);
-        if let Some(tx) = self.established.take() {
-            let _ = tx.send(Err(reason));
-        }
-    }
-
-    /// Dials (or waits for) an authenticated connection to the peer, until the period's end.
-    async fn obtain(&mut self, deadline: Instant, last: &mut String) -> Option<Stream> {
+    /// Dials (or waits for) an authenticated connection to the peer, until `deadline`.
+    async fn obtain(
+        &mut self,
+        deadline: Instant,
+        last: &mut String,
+    ) -> Result<Option<Stream>, TcpError> {
         let mut delay = Duration::from_millis(20);
+        // Bounded by the deadline: every pass dials once or waits until it.
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return None;
+                return Ok(None);
             }
             match &mut self.obtain {
                 Obtain::Dial(addr, config) => {
                     let attempt = left.min(DIAL_ATTEMPT);
                     match tokio::time::timeout(attempt, dial(*addr, config.clone())).await {
-                        Ok(Ok(stream)) => return Some(stream),
+                        Ok(Ok(stream)) => return Ok(Some(stream)),
                         Ok(Err(e)) => *last = e,
                         Err(_) => *last = format!("dialing {addr} took longer than {attempt:?}"),
                     }
@@ -129,10 +74,10 @@ impl Link {
                 }
                 Obtain::Accept(incoming) => {
                     return match tokio::time::timeout(left, incoming.recv()).await {
-                        Ok(Some(stream)) => Some(stream),
+                        Ok(Some(stream)) => Ok(Some(stream)),
                         Ok(None) | Err(_) => {
                             *last = "the peer did not connect to us".into();
-                            None
+                            Ok(None)
                         }
                     };
                 }
@@ -140,44 +85,17 @@ impl Link {
         }
     }
 
-    /// Runs one connection; `Ok(None)` when both sides are done, `Ok(Some)`
-    /// when it broke (with a newer connection, if one replaced it).
-    async fn session(
-        &mut self,
-        stream: Stream,
-        state: &mut LinkState,
-    ) -> Result<Option<(String, Option<Stream>)>, TcpError> {
-        let limits = Limits {
-            max_payload: self.max_payload,
-            keepalive: self.keepalive,
-            handshake_timeout: self.reconnect_timeout.max(Duration::from_secs(5)),
-        };
-        let app = AppEnds {
-            from_app: &mut self.app_rx,
-            to_app: &self.to_app,
-            inbound: &self.inbound,
-            max_inbound: self.max_inbound,
-        };
-        let mut events = PeerEvents {
-            incoming: match &mut self.obtain {
-                Obtain::Accept(incoming) => Some(incoming),
-                Obtain::Dial(..) => None,
+    /// On the accepting side, a newer connection from the peer replaces the
+    /// current one (the peer saw it break first).
+    async fn interrupted(&mut self) -> Interrupt<Stream> {
+        match &mut self.obtain {
+            // No more connections once the accept loop is gone; the current
+            // one carries on.
+            Obtain::Accept(incoming) => match incoming.recv().await {
+                Some(stream) => Interrupt::Broken("the peer connected anew".into(), Some(stream)),
+                None => std::future::pending().await,
             },
-            shared: &self.shared,
-            established: &mut self.established,
-        };
-        match session::run(stream, state, app, limits, &mut events).await {
-            session::Ended::Finished => Ok(None),
-            session::Ended::Broken(why, newer) => Ok(Some((why, newer))),
-            session::Ended::Lost => Err(TcpError::lost(self.party, "the link ended")),
-            session::Ended::Violation(Violation::Malformed(reason)) => Err(TcpError::Malformed {
-                party: self.party,
-                reason,
-            }),
-            session::Ended::Violation(Violation::Lanes { theirs }) => Err(TcpError::Malformed {
-                party: self.party,
-                reason: format!("the peer says it uses {theirs} lanes; TCP links have one"),
-            }),
+            Obtain::Dial(..) => std::future::pending().await,
         }
     }
 }
@@ -195,39 +113,4 @@ async fn dial(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Stream, Str
         .await
         .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
     Ok(tokio_rustls::TlsStream::Client(tls))
-}
-
-/// What only this transport knows during a session.
-struct PeerEvents<'a> {
-    /// Newer connections from the peer, on the accepting side.
-    incoming: Option<&'a mut mpsc::Receiver<Stream>>,
-    shared: &'a Shared,
-    established: &'a mut Option<oneshot::Sender<Result<(), String>>>,
-}
-
-impl Events for PeerEvents<'_> {
-    type Stream = Stream;
-
-    async fn interrupted(&mut self) -> Interrupt<Stream> {
-        match self.incoming.as_mut() {
-            // No more connections once the accept loop is gone; the current
-            // one carries on.
-            Some(incoming) => match incoming.recv().await {
-                Some(stream) => Interrupt::Broken("the peer connected anew".into(), Some(stream)),
-                None => std::future::pending().await,
-            },
-            None => std::future::pending().await,
-        }
-    }
-
-    fn established(&mut self) {
-        self.shared.sessions.fetch_add(1, Ordering::AcqRel);
-        if let Some(tx) = self.established.take() {
-            let _ = tx.send(Ok(()));
-        }
-    }
-
-    fn released(&mut self, bytes: usize) {
-        self.shared.released(bytes);
-    }
 }

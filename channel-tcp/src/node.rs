@@ -10,10 +10,11 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::channel::TcpChannel;
-use crate::link::{Link, Obtain, Shared, Stream};
+use crate::link::{Connection, Obtain, Shared, Stream};
 use crate::{PartyKey, PublicKey, TcpError, TcpOptions};
 use channel_link::app::{Lane, PeerLinks};
 use channel_link::session::Inbound;
+use channel_link::task::LinkTask;
 
 /// One row of the party table: who party i is (its public key) and where it
 /// listens.
@@ -98,18 +99,19 @@ impl TcpNode {
             let (established, wait) = oneshot::channel();
             waits.push((q, wait));
             tokio::spawn(
-                Link {
+                LinkTask {
                     party: q,
-                    obtain,
+                    lanes: 1,
+                    connector: Connection { obtain },
                     app_rx,
                     to_app,
                     inbound: inbound.clone(),
+                    max_inbound: options.max_inbound_bytes,
                     shared: shared.clone(),
                     max_payload,
-                    max_inbound: options.max_inbound_bytes,
+                    keepalive: options.keepalive,
                     connect_timeout: options.connect_timeout,
                     reconnect_timeout: options.reconnect_timeout,
-                    keepalive: options.keepalive,
                     established: Some(established),
                 }
                 .run(),
