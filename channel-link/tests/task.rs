@@ -119,7 +119,7 @@ async fn a_link_that_obtains_no_stream_gives_up_naming_the_peer() {
 
 #[tokio::test]
 async fn chunks_cross_a_broken_stream_once_and_both_links_finish() {
-    let (a, mut ea) = link(1);
+    let (a, ea) = link(1);
     let (b, mut eb) = link(0);
     let (sa, sb) = tokio::io::duplex(1 << 10);
     ea.streams.send(sa).unwrap();
