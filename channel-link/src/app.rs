@@ -18,7 +18,10 @@ use channel_core::RecvInfo;
 use channel_core::transport::{QueueBudget, TransportError};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::session::Inbound;
+use crate::session::{Delivery, Inbound};
+
+/// Why a peer's links end when it said goodbye.
+pub const GOODBYE: &str = "it closed its channel";
 
 /// The default outbound budget per peer (bytes sent and not yet
 /// acknowledged): a few chunks in flight keep a path busy (it is well above
@@ -48,6 +51,9 @@ pub struct Shared<E> {
     pub outbound: QueueBudget,
     /// Why the links ended, once they have.
     failure: Arc<Mutex<Option<E>>>,
+    /// Set when the peer said goodbye (its channel is gone): sends fail from
+    /// then on, while what is in flight is still acknowledged.
+    goodbye: Arc<Mutex<Option<E>>>,
     /// Set when a lane fails, so that the peer's other lanes end too (order
     /// across lanes cannot survive one of them).
     lost: Arc<watch::Sender<bool>>,
@@ -64,6 +70,7 @@ impl<E> Clone for Shared<E> {
         Self {
             outbound: self.outbound.clone(),
             failure: self.failure.clone(),
+            goodbye: self.goodbye.clone(),
             lost: self.lost.clone(),
             sessions: self.sessions.clone(),
             progress: self.progress.clone(),
@@ -77,6 +84,7 @@ impl<E: Clone> Shared<E> {
         Self {
             outbound: QueueBudget::new(Some(max_outbound)),
             failure: Arc::default(),
+            goodbye: Arc::default(),
             lost: Arc::new(watch::channel(false).0),
             sessions: Arc::default(),
             progress: Arc::default(),
@@ -89,6 +97,29 @@ impl<E: Clone> Shared<E> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The peer said goodbye: later sends fail with `e` (its receives end
+    /// through the lanes, after everything the peer sent).
+    pub fn said_goodbye(&self, e: E) {
+        let mut slot = self.goodbye.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.get_or_insert(e);
+        drop(slot);
+        // A send waiting for room learns it at once.
+        self.progress.notify_waiters();
+    }
+
+    /// The peer's goodbye, if it said it.
+    pub fn goodbye(&self) -> Option<E> {
+        self.goodbye
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Why sends to the peer fail: its links ended, or it said goodbye.
+    fn refusal(&self) -> Option<E> {
+        self.failure().or_else(|| self.goodbye())
     }
 
     /// Records why the peer is lost and ends all its lanes.
@@ -123,8 +154,8 @@ impl<E: Clone> Shared<E> {
 pub struct Lane {
     /// Chunks to send on the lane.
     pub to_link: mpsc::UnboundedSender<Vec<u8>>,
-    /// Chunks the lane delivered.
-    pub from_link: mpsc::UnboundedReceiver<Vec<u8>>,
+    /// Chunks the lane delivered, then the peer's goodbye.
+    pub from_link: mpsc::UnboundedReceiver<Delivery>,
     /// What the lane delivered and the application did not take yet.
     pub inbound: Inbound,
 }
@@ -138,6 +169,8 @@ pub struct PeerLinks<E> {
     /// Chunks sent and received so far: chunk n travels on lane n mod lanes.
     sent: usize,
     received: usize,
+    /// Set once the peer said goodbye: every later receive fails at once.
+    goodbye: Option<E>,
 }
 
 impl<E: LinkError> PeerLinks<E> {
@@ -148,6 +181,7 @@ impl<E: LinkError> PeerLinks<E> {
             lanes,
             sent: 0,
             received: 0,
+            goodbye: None,
         }
     }
 
@@ -217,7 +251,7 @@ impl<E: LinkError> PeerLinks<E> {
             tokio::pin!(progress);
             // Register before trying, so no acknowledgement slips between.
             progress.as_mut().enable();
-            if let Some(e) = self.shared.failure() {
+            if let Some(e) = self.shared.refusal() {
                 return Err(e);
             }
             match budget.reserve(party, len) {
@@ -253,17 +287,26 @@ impl<E: LinkError> PeerLinks<E> {
         after: Duration,
         info: &RecvInfo,
     ) -> Result<Vec<u8>, E> {
+        if let Some(e) = &self.goodbye {
+            return Err(e.clone());
+        }
         let lanes = self.lanes.len().max(1);
         let lane = self
             .lanes
             .get_mut(self.received % lanes)
             .ok_or(TransportError::Closed { party })?;
         match tokio::time::timeout(after, lane.from_link.recv()).await {
-            Ok(Some(msg)) => {
+            Ok(Some(Delivery::Chunk(msg))) => {
                 lane.inbound.bytes.fetch_sub(msg.len(), Ordering::AcqRel);
                 lane.inbound.space.notify_one();
                 self.received += 1;
                 Ok(msg)
+            }
+            // Everything the peer sent came before its goodbye.
+            Ok(Some(Delivery::Goodbye)) => {
+                let e = E::lost(party, GOODBYE);
+                self.goodbye = Some(e.clone());
+                Err(e)
             }
             Ok(None) => Err(self.lost_error(party)),
             Err(_) => Err(TransportError::timeout(party, after, info).into()),
@@ -353,7 +396,7 @@ mod tests {
 
     struct LaneEnds {
         link_rx: mpsc::UnboundedReceiver<Vec<u8>>,
-        link_tx: mpsc::UnboundedSender<Vec<u8>>,
+        link_tx: mpsc::UnboundedSender<Delivery>,
     }
 
     fn info() -> RecvInfo {
@@ -383,11 +426,31 @@ mod tests {
         assert_eq!(ends[1].link_rx.try_recv().unwrap(), vec![1]);
         assert_eq!(ends[0].link_rx.try_recv().unwrap(), vec![2]);
         // Deliveries arrive on lane 1 first; the receive still takes lane 0's.
-        ends[1].link_tx.send(vec![11]).unwrap();
-        ends[0].link_tx.send(vec![10]).unwrap();
+        ends[1].link_tx.send(Delivery::Chunk(vec![11])).unwrap();
+        ends[0].link_tx.send(Delivery::Chunk(vec![10])).unwrap();
         let after = Duration::from_secs(1);
         assert_eq!(links.recv(1, after, &info()).await.unwrap(), vec![10]);
         assert_eq!(links.recv(1, after, &info()).await.unwrap(), vec![11]);
+    }
+
+    #[tokio::test]
+    async fn a_goodbye_ends_the_receives_after_everything_sent_before_it() {
+        let (mut links, ends) = peer(1 << 20);
+        ends[0].link_tx.send(Delivery::Chunk(vec![1])).unwrap();
+        ends[1].link_tx.send(Delivery::Chunk(vec![2])).unwrap();
+        ends[0].link_tx.send(Delivery::Goodbye).unwrap();
+        assert_eq!(links.recv(1, SECOND, &info()).await.unwrap(), vec![1]);
+        assert_eq!(links.recv(1, SECOND, &info()).await.unwrap(), vec![2]);
+        let started = std::time::Instant::now();
+        for _ in 0..2 {
+            // At once, not at the receive timeout, and every time after.
+            let e = links
+                .recv(1, Duration::from_secs(60), &info())
+                .await
+                .unwrap_err();
+            assert_eq!(e, TestError::Lost(1, GOODBYE.into()));
+        }
+        assert!(started.elapsed() < Duration::from_secs(30));
     }
 
     #[tokio::test]

@@ -48,6 +48,9 @@ pub struct Received {
     pub deliver: Option<Vec<u8>>,
     /// Bytes the frame acknowledged.
     pub released: usize,
+    /// The peer said BYE just now (the first time): it sends nothing more,
+    /// ever, so its application's channel is gone.
+    pub goodbye: bool,
 }
 
 /// One lane's protocol state.
@@ -158,7 +161,10 @@ impl LinkState {
                 received.released = self.acknowledged(seq)?;
                 out.extend(self.bye_if_due());
             }
-            Frame::Bye => self.peer_done = true,
+            Frame::Bye => {
+                received.goodbye = !self.peer_done;
+                self.peer_done = true;
+            }
             // Its arrival is all it says (the link counts every byte heard).
             Frame::Ping => {}
             Frame::Hello { .. } => return Err(Violation::Malformed("a second HELLO".into())),
@@ -242,7 +248,8 @@ mod tests {
             state.on_frame(Frame::Ack { seq: 0 }, &mut out),
             Ok(Received {
                 deliver: None,
-                released: 2
+                released: 2,
+                goodbye: false,
             })
         );
         assert!(out.is_empty());
@@ -330,8 +337,10 @@ mod tests {
         state.on_frame(Frame::Ack { seq: 1 }, &mut out).ok();
         assert!(out.is_empty(), "one BYE per stream");
         assert!(!state.finished(), "the peer is not done yet");
-        state.on_frame(Frame::Bye, &mut out).ok();
+        assert!(state.on_frame(Frame::Bye, &mut out).unwrap().goodbye);
         assert!(state.finished());
+        // A BYE resent on a new stream is no second goodbye.
+        assert!(!state.on_frame(Frame::Bye, &mut out).unwrap().goodbye);
         // On a new stream the BYE is due again, after the (empty) resends.
         state.hello();
         assert_eq!(

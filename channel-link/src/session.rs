@@ -33,12 +33,22 @@ pub struct Inbound {
     pub space: Arc<Notify>,
 }
 
+/// What a link hands its application, in the order it arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The next chunk from the peer.
+    Chunk(Vec<u8>),
+    /// The peer said goodbye (its channel was dropped or closed): nothing
+    /// more will come.
+    Goodbye,
+}
+
 /// The application's ends of a link.
 pub struct AppEnds<'a> {
     /// Chunks the application sends; closed when it is done.
     pub from_app: &'a mut mpsc::UnboundedReceiver<Vec<u8>>,
-    /// Chunks delivered to the application.
-    pub to_app: &'a mpsc::UnboundedSender<Vec<u8>>,
+    /// Chunks (and the peer's goodbye) delivered to the application.
+    pub to_app: &'a mpsc::UnboundedSender<Delivery>,
     /// What the application holds, and the most it may hold before the link
     /// stops reading.
     pub inbound: &'a Inbound,
@@ -86,6 +96,9 @@ pub trait Events {
 
     /// The peer acknowledged `bytes` of what was sent.
     fn released(&mut self, bytes: usize);
+
+    /// The peer said goodbye: its channel is gone, it sends nothing more.
+    fn goodbye(&mut self) {}
 }
 
 /// How a session ended.
@@ -256,9 +269,17 @@ fn on_frame<S, E: Events<Stream = S>>(
                 events.released(received.released);
             }
             if let Some(chunk) = received.deliver {
-                app.inbound.bytes.fetch_add(chunk.len(), Ordering::AcqRel);
-                // The application may be gone; then nobody needs the chunk.
-                let _ = app.to_app.send(chunk);
+                let len = chunk.len();
+                app.inbound.bytes.fetch_add(len, Ordering::AcqRel);
+                // The application may be gone; then nobody needs the chunk,
+                // and it must not hold back the reading.
+                if app.to_app.send(Delivery::Chunk(chunk)).is_err() {
+                    app.inbound.bytes.fetch_sub(len, Ordering::AcqRel);
+                }
+            }
+            if received.goodbye {
+                events.goodbye();
+                let _ = app.to_app.send(Delivery::Goodbye);
             }
             None
         }

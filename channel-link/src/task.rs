@@ -19,7 +19,7 @@ use crate::app::Shared;
 use crate::error::MeshError;
 use crate::link_state::{LinkState, Violation};
 use crate::reconnect::Period;
-use crate::session::{self, AppEnds, Events, Inbound, Interrupt, Limits};
+use crate::session::{self, AppEnds, Delivery, Events, Inbound, Interrupt, Limits};
 
 /// What a transport does for one link.
 pub trait Connector {
@@ -73,8 +73,8 @@ pub struct LinkTask<C> {
     pub connector: C,
     /// Chunks from the application; closed when it is done.
     pub app_rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    /// Chunks to the application.
-    pub to_app: mpsc::UnboundedSender<Vec<u8>>,
+    /// Chunks (and the peer's goodbye) to the application.
+    pub to_app: mpsc::UnboundedSender<Delivery>,
     /// What the application holds of this lane's deliveries.
     pub inbound: Inbound,
     /// The most `inbound` may hold before the link stops reading.
@@ -214,5 +214,13 @@ impl<C: Connector> Events for SessionEvents<'_, C> {
     fn released(&mut self, bytes: usize) {
         tracing::trace!(party = self.party, bytes, "acknowledged");
         self.shared.released(bytes);
+    }
+
+    /// The peer's channel is gone: sends to it fail from now on (its
+    /// receives fail once they reach the goodbye, after everything it sent).
+    fn goodbye(&mut self) {
+        tracing::debug!(party = self.party, "the peer said goodbye");
+        self.shared
+            .said_goodbye(MeshError::lost(self.party, crate::app::GOODBYE));
     }
 }

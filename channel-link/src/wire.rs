@@ -4,7 +4,7 @@
 //! HELLO  | 0 | next_expected: u64 LE | lanes: u16 LE |       first frame of every session
 //! DATA   | 1 | seq: u64 LE | len: u32 LE | payload (len)     one chunk from the application
 //! ACK    | 2 | seq: u64 LE |                                 everything up to seq was delivered
-//! BYE    | 3 |                                               the sender is done; do not reconnect
+//! BYE    | 3 |                                               the sender's channel is gone; do not reconnect
 //! PING   | 4 |                                               keepalive: nothing else to send
 //! ```
 //!

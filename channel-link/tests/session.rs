@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use channel_core::transport::liveness::KeepAlive;
 use channel_link::link_state::LinkState;
-use channel_link::session::{self, AppEnds, Ended, Events, Inbound, Interrupt, Limits};
+use channel_link::session::{self, AppEnds, Delivery, Ended, Events, Inbound, Interrupt, Limits};
 use tokio::sync::{mpsc, oneshot};
 
 type Stream = tokio::io::DuplexStream;
@@ -69,8 +69,8 @@ struct Side {
     state: LinkState,
     app_tx: Option<mpsc::UnboundedSender<Vec<u8>>>,
     from_app: mpsc::UnboundedReceiver<Vec<u8>>,
-    to_app: mpsc::UnboundedSender<Vec<u8>>,
-    delivered: mpsc::UnboundedReceiver<Vec<u8>>,
+    to_app: mpsc::UnboundedSender<Delivery>,
+    delivered: mpsc::UnboundedReceiver<Delivery>,
     inbound: Inbound,
     events: TestEvents,
 }
@@ -104,7 +104,7 @@ impl Side {
         session::run(stream, &mut self.state, app, limits(), &mut self.events).await
     }
 
-    fn take_delivered(&mut self) -> Vec<Vec<u8>> {
+    fn take_delivered(&mut self) -> Vec<Delivery> {
         let mut out = Vec::new();
         while let Ok(chunk) = self.delivered.try_recv() {
             out.push(chunk);
@@ -119,6 +119,15 @@ fn pipe() -> (Stream, Stream) {
 
 fn numbered(range: std::ops::Range<u32>) -> Vec<Vec<u8>> {
     range.map(|i| i.to_le_bytes().to_vec()).collect()
+}
+
+/// `chunks` delivered, then the peer's goodbye if `goodbye`.
+fn delivered(chunks: Vec<Vec<u8>>, goodbye: bool) -> Vec<Delivery> {
+    let mut out: Vec<Delivery> = chunks.into_iter().map(Delivery::Chunk).collect();
+    if goodbye {
+        out.push(Delivery::Goodbye);
+    }
+    out
 }
 
 #[tokio::test]
@@ -139,8 +148,9 @@ async fn chunks_cross_once_in_order_and_both_sides_finish() {
     .expect("the sessions did not finish within 10 s");
     assert!(matches!(ea, Ended::Finished), "{ea:?}");
     assert!(matches!(eb, Ended::Finished), "{eb:?}");
-    assert_eq!(b.take_delivered(), numbered(0..100));
-    assert_eq!(a.take_delivered(), vec![b"back".to_vec()]);
+    // Each side's goodbye comes after everything it sent.
+    assert_eq!(b.take_delivered(), delivered(numbered(0..100), true));
+    assert_eq!(a.take_delivered(), delivered(vec![b"back".to_vec()], true));
     assert_eq!(a.events.released, 400, "every byte sent was acknowledged");
 }
 
@@ -205,7 +215,7 @@ async fn an_interrupt_breaks_the_session_and_the_next_stream_resumes_exactly_onc
     // Its end of the stream went with its session, so a's broke too.
     assert!(matches!(ea, Ended::Broken(..)), "{ea:?}");
     let before = b.take_delivered();
-    assert_eq!(before, numbered(0..10));
+    assert_eq!(before, delivered(numbered(0..10), false));
 
     // More chunks, then a second stream: nothing is lost or delivered twice.
     for chunk in numbered(10..20) {
@@ -221,5 +231,5 @@ async fn an_interrupt_breaks_the_session_and_the_next_stream_resumes_exactly_onc
     .unwrap();
     assert!(matches!(ea, Ended::Finished), "{ea:?}");
     assert!(matches!(eb, Ended::Finished), "{eb:?}");
-    assert_eq!(b.take_delivered(), numbered(10..20));
+    assert_eq!(b.take_delivered(), delivered(numbered(10..20), true));
 }

@@ -9,7 +9,7 @@ use channel_core::transport::TransportError;
 use channel_core::transport::liveness::KeepAlive;
 use channel_link::app::Shared;
 use channel_link::error::MeshError;
-use channel_link::session::{Inbound, Interrupt};
+use channel_link::session::{Delivery, Inbound, Interrupt};
 use channel_link::task::{Connector, LinkTask};
 use tokio::io::DuplexStream;
 use tokio::sync::{mpsc, oneshot};
@@ -49,7 +49,7 @@ impl Connector for Handed {
 
 struct Ends {
     app_tx: mpsc::UnboundedSender<Vec<u8>>,
-    delivered: mpsc::UnboundedReceiver<Vec<u8>>,
+    delivered: mpsc::UnboundedReceiver<Delivery>,
     shared: Shared<MeshError>,
     established: oneshot::Receiver<Result<(), String>>,
     streams: mpsc::UnboundedSender<DuplexStream>,
@@ -132,6 +132,7 @@ async fn chunks_cross_a_broken_stream_once_and_both_links_finish() {
     for _ in 0..10 {
         got.push(eb.delivered.recv().await.unwrap());
     }
+    assert!(got.iter().all(|d| matches!(d, Delivery::Chunk(_))));
     ea.established.await.unwrap().unwrap();
     // Party 1's side breaks the stream (party 0's sees it end); a new one
     // replaces it.
@@ -148,15 +149,31 @@ async fn chunks_cross_a_broken_stream_once_and_both_links_finish() {
     })
     .await
     .expect("the links did not finish");
-    let want: Vec<Vec<u8>> = (0..50u32).map(|i| i.to_le_bytes().to_vec()).collect();
-    assert_eq!(got, want, "every chunk once, in order");
+    let mut want: Vec<Delivery> = (0..50u32)
+        .map(|i| Delivery::Chunk(i.to_le_bytes().to_vec()))
+        .collect();
+    want.push(Delivery::Goodbye);
+    assert_eq!(got, want, "every chunk once, in order, then the goodbye");
     ra.await.unwrap();
     rb.await.unwrap();
+    // Each heard the other's goodbye, and its link finished.
     for shared in [&ea.shared, &eb.shared] {
-        assert!(matches!(
-            shared.failure(),
-            Some(MeshError::Transport(TransportError::Closed { .. }))
-        ));
+        assert!(
+            matches!(
+                shared.goodbye(),
+                Some(MeshError::PeerLost { ref reason, .. }) if reason == channel_link::app::GOODBYE
+            ),
+            "{:?}",
+            shared.goodbye()
+        );
+        assert!(
+            matches!(
+                shared.failure(),
+                Some(MeshError::Transport(TransportError::Closed { .. }))
+            ),
+            "{:?}",
+            shared.failure()
+        );
     }
     assert_eq!(
         ea.shared

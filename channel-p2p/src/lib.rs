@@ -67,6 +67,10 @@
 //!   engines call) waits until every peer acknowledged everything sent.
 //!   Call it before the party's work (and its runtime) ends, or the last sends
 //!   may never leave.
+//! - **Goodbye**: dropping or closing a channel says goodbye once everything it
+//!   sent is acknowledged; the peers' receives from it then fail at once (after
+//!   everything it sent) with `P2pError::PeerLost` ("it closed its channel"),
+//!   and so do their sends to it.
 //! - **Bounded input**: a frame's length is checked before allocating; a
 //!   malformed frame ends that peer's links with [`P2pError::Malformed`].
 //! - **Lanes**: with [`P2pOptions::lanes`] above 1, chunk n travels on

@@ -155,3 +155,39 @@ async fn a_receiver_that_does_not_read_holds_back_the_rest() {
     }
     zero.flush().await.unwrap();
 }
+
+/// A party that drops its channel says goodbye on every lane: its peers'
+/// pending and later receives fail at once with a typed error naming it (after
+/// everything it sent), and their sends to it fail too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_drops_its_channel_is_reported_at_once_not_at_the_timeout() {
+    let options = P2pOptions {
+        recv_timeout: Duration::from_secs(120),
+        lanes: 2,
+        ..P2pOptions::default()
+    };
+    let mut parties = common::parties(2, &options).await.unwrap();
+    let mut one = parties.pop().unwrap();
+    let mut zero = parties.pop().unwrap();
+    for i in 0..3u64 {
+        send_bytes(&mut one, 0, "last", &pattern(i, 1000))
+            .await
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    drop(one);
+    for i in 0..3u64 {
+        let got = recv_bytes(&mut zero, 1, "last").await.unwrap();
+        assert_eq!(got, pattern(i, 1000), "message {i}");
+    }
+    let e = recv_bytes(&mut zero, 1, "more").await.unwrap_err();
+    let chain = channel_core::error_chain(&e);
+    assert!(e.is_peer_gone(), "{chain}");
+    assert!(
+        chain.contains("party 1") && chain.contains("closed its channel"),
+        "{chain}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let e = send_bytes(&mut zero, 1, "after", b"x").await.unwrap_err();
+    assert!(e.is_peer_gone(), "{e}");
+}

@@ -286,3 +286,50 @@ fn pattern(seed: usize, len: usize) -> Vec<u8> {
         .map(|i| (i.wrapping_mul(31) ^ seed) as u8)
         .collect()
 }
+
+/// A party that drops its channel says goodbye: its peers' pending and later
+/// receives fail at once with a typed error naming it (after everything it
+/// sent), their sends to it fail too, and the other parties carry on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_drops_its_channel_is_reported_at_once_not_at_the_timeout() {
+    let options = TcpOptions {
+        recv_timeout: Duration::from_secs(120),
+        ..quick()
+    };
+    let mut parties = channel_tcp::local::network(3, &options).await.unwrap();
+    let mut two = parties.pop().unwrap();
+    let mut one = parties.pop().unwrap();
+    let mut zero = parties.pop().unwrap();
+    send_bytes(&mut one, 0, "last", b"the last words")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let waiting = tokio::spawn(async move {
+        let last = recv_bytes(&mut zero, 1, "last").await.unwrap();
+        let pending = recv_bytes(&mut zero, 1, "more").await;
+        (zero, last, pending)
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(one);
+    let (mut zero, last, pending) = waiting.await.unwrap();
+    assert_eq!(last, b"the last words");
+    let e = pending.unwrap_err();
+    let chain = channel_core::error_chain(&e);
+    assert!(e.is_peer_gone(), "{chain}");
+    assert!(
+        chain.contains("party 1") && chain.contains("closed its channel"),
+        "{chain}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let e = send_bytes(&mut zero, 1, "after", b"x").await.unwrap_err();
+    assert!(e.is_peer_gone(), "{e}");
+    let e = recv_bytes(&mut zero, 1, "again").await.unwrap_err();
+    assert!(e.is_peer_gone(), "{e}");
+    // Parties 0 and 2 are not concerned.
+    send_bytes(&mut zero, 2, "on", b"carry on").await.unwrap();
+    assert_eq!(recv_bytes(&mut two, 0, "on").await.unwrap(), b"carry on");
+}
