@@ -27,4 +27,4 @@ mod wrappers;
 pub(crate) mod kit_party;
 
 pub use channel::Channel;
-pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_to};
+pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};

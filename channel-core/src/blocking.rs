@@ -34,4 +34,4 @@ pub(crate) mod kit_party;
 #[cfg(all(feature = "tokio", not(target_arch = "wasm32")))]
 pub use crate::on_runtime::{OnRuntime, OnRuntimeError, OnRuntimeSetupError};
 pub use channel::Channel;
-pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_to};
+pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};

@@ -267,3 +267,51 @@ fn trailing_bytes_are_a_codec_error() {
     let err = blocking::recv_from::<_, u32>(&mut ch, 1, "p").unwrap_err();
     assert!(matches!(err, Error::Codec { .. }), "{err:?}");
 }
+
+#[test]
+fn an_owned_message_that_fits_a_chunk_reaches_the_transport_without_a_copy() {
+    let mut ch = Limited::new(Scripted::default()).with_chunk_size(64);
+    let mut msg = Vec::with_capacity(40 + channel_core::frame::FOOTER_LEN);
+    msg.extend_from_slice(&[7u8; 40]);
+    let at = msg.as_ptr();
+    blocking::send_bytes_owned(&mut ch, 1, "owned", msg).unwrap();
+    let sent = &ch.inner().sent;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.as_ptr(), at, "the very buffer, footer appended in place");
+    ch.inner_mut().echo();
+    // And what arrives is that buffer again, opened in place.
+    let got = blocking::recv_bytes(&mut ch, 1, "owned").unwrap();
+    assert_eq!(got, vec![7u8; 40]);
+    assert_eq!(got.as_ptr(), at);
+}
+
+#[test]
+fn an_owned_message_longer_than_a_chunk_is_split_like_a_borrowed_one() {
+    let msg: Vec<u8> = (0..250u32).map(|i| i as u8).collect();
+    let mut owned = Limited::new(Scripted::default()).with_chunk_size(64);
+    futures::executor::block_on(channel_core::send_bytes_owned(
+        &mut owned,
+        1,
+        "x",
+        msg.clone(),
+    ))
+    .unwrap();
+    let mut borrowed = Limited::new(Scripted::default()).with_chunk_size(64);
+    blocking::send_bytes(&mut borrowed, 1, "x", &msg).unwrap();
+    let frames = |c: &Limited<Scripted>| {
+        c.inner()
+            .sent
+            .iter()
+            .map(|(_, f, _)| f.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(frames(&owned), frames(&borrowed));
+    assert_eq!(frames(&owned).len(), 4);
+    owned.inner_mut().echo();
+    assert_eq!(blocking::recv_bytes(&mut owned, 1, "x").unwrap(), msg);
+    // The size limit holds for owned messages too.
+    let mut small = Limited::new(Scripted::default()).with_max_message_size(10);
+    let e = blocking::send_bytes_owned(&mut small, 1, "big", vec![0; 11]).unwrap_err();
+    assert_eq!(e.kind(), channel_core::ErrorKind::TooLarge, "{e}");
+    assert!(small.inner().sent.is_empty());
+}

@@ -28,6 +28,35 @@ pub async fn send_bytes<C: Channel + ?Sized>(
     send_frames(ch, p, &phase, frames).await
 }
 
+/// Sends `msg` to party `p` like [`send_bytes`], taking the buffer: a message
+/// that fits in one chunk goes to the transport without a copy (its footer is
+/// appended in place, free when the vector has
+/// [`FOOTER_LEN`](crate::frame::FOOTER_LEN) bytes of spare capacity), so an
+/// in-process peer receives this very allocation. A longer message is split
+/// as by [`send_bytes`].
+///
+/// Engines that already cut their data into pieces should still send each
+/// piece with this (or [`send_bytes`]), not straight through
+/// `send_bytes_to`: the helpers frame and split to the transport's
+/// [`chunk_size`](Channel::chunk_size), which differs between transports.
+#[form(AFIT)]
+pub async fn send_bytes_owned<C: Channel + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &str,
+    msg: Vec<u8>,
+) -> Result<(), Error> {
+    let phase: Arc<str> = phase.into();
+    check_outgoing_size(ch.max_message_size(), p, &phase, msg.len() as u64)?;
+    let chunk_size = ch.chunk_size();
+    if msg.len() <= chunk_size {
+        return send_frames(ch, p, &phase, std::iter::once(frame::seal_single(msg))).await;
+    }
+    let frames =
+        frame::frames(&msg, chunk_size).map_err(|e| chunking_error(p, &phase, chunk_size, e))?;
+    send_frames(ch, p, &phase, frames).await
+}
+
 /// Receives one message sent with [`send_bytes`] (or a typed helper) from party `p`.
 #[form(AFIT)]
 pub async fn recv_bytes<C: Channel + ?Sized>(
