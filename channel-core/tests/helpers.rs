@@ -277,7 +277,11 @@ fn an_owned_message_that_fits_a_chunk_reaches_the_transport_without_a_copy() {
     blocking::send_bytes_owned(&mut ch, 1, "owned", msg).unwrap();
     let sent = &ch.inner().sent;
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].1.as_ptr(), at, "the very buffer, footer appended in place");
+    assert_eq!(
+        sent[0].1.as_ptr(),
+        at,
+        "the very buffer, footer appended in place"
+    );
     ch.inner_mut().echo();
     // And what arrives is that buffer again, opened in place.
     let got = blocking::recv_bytes(&mut ch, 1, "owned").unwrap();

@@ -16,7 +16,7 @@ use channel_seal::{Invitation, OVERHEAD, PartyKey, PublicKey, SealState};
 
 use crate::exchange::{Http, exchange};
 use crate::ops::{self, Operation, PollTiming, Request, Setup};
-use crate::protocol::{SessionCreated, alive_path, base_url};
+use crate::protocol::{Leave, SessionCreated, alive_path, base_url, leave_path};
 use crate::sends::{Pending, Sends};
 use crate::{HttpError, Joined, RetryPolicy, TransportError};
 
@@ -122,6 +122,12 @@ pub trait Client: Sized {
     /// party whose client cannot has one request at a time.
     fn background(&self) -> bool;
 
+    /// Makes `request` once in the background, without waiting for it (the
+    /// goodbye of a party that is going away). Best effort: where nothing can
+    /// run in the background, or the request fails, the relay notices the
+    /// party's silence after its `peer_gone_after` instead.
+    fn goodbye(&self, request: Request);
+
     /// Runs `op` to its end in the background and sends its result on
     /// `done`. With `abandon`, it stops early once `done`'s receiver is
     /// dropped (a poll nobody waits for); without, it runs to its end anyway
@@ -194,6 +200,8 @@ pub struct RelayParty<C: Client> {
     polls: Vec<VecDeque<(u64, Pending<Vec<u8>>)>>,
     /// Tells the relay this party is alive while it computes; stops with the party.
     _heartbeat: Option<C::Heartbeat>,
+    /// Whether the goodbye went out already ([`close`](Self::close)).
+    left: bool,
 }
 
 impl<C: Client> RelayParty<C> {
@@ -323,6 +331,48 @@ impl<C: Client> RelayParty<C> {
             settings: options.settings(),
             seal: None,
             _heartbeat: heartbeat,
+            left: false,
+        })
+    }
+
+    /// Waits until the relay stored everything sent (as `flush`), then says
+    /// goodbye and waits for the relay to take it: the peers' receives from
+    /// this party fail at once with `PeerGone` ("closed its channel") after
+    /// everything it sent. Dropping the party says goodbye too, in the
+    /// background (best effort: a runtime that ends right after the drop may
+    /// not send it; then the relay notices the silence after its
+    /// `peer_gone_after`).
+    pub async fn close(mut self) -> Result<(), HttpError> {
+        let flushed = self.sends.flush().await;
+        let leave = self.leave_request()?;
+        self.left = true;
+        let mut http = self.client.http();
+        // Best effort, as in a drop: the relay notices silence otherwise.
+        match http.perform(leave).await {
+            Ok(answer) => {
+                let status = http.head(&answer).status;
+                if !(200..300).contains(&status) {
+                    tracing::debug!(status, "the relay did not take the goodbye");
+                }
+            }
+            Err(e) => tracing::debug!(?e, "the goodbye did not reach the relay"),
+        }
+        flushed
+    }
+
+    /// The goodbye request: how many messages went to each party.
+    fn leave_request(&self) -> Result<Request, HttpError> {
+        let leave = Leave {
+            sent: self.joined.next_send.clone(),
+        };
+        let body = serde_json::to_vec(&leave)
+            .map_err(|e| HttpError::Setup(format!("cannot encode the goodbye: {e}")))?;
+        Ok(Request {
+            method: ops::Method::Post,
+            path: leave_path(&self.joined.session),
+            body: Some((Bytes::from(body), ops::Content::Json)),
+            wait: Duration::ZERO,
+            headers: self.joined.headers(),
         })
     }
 
@@ -416,6 +466,18 @@ impl<C: Client> RelayParty<C> {
             Err(oneshot::Canceled) => Err(HttpError::Protocol(format!(
                 "the poll for message {next} from party {p} was dropped (did the runtime stop?)"
             ))),
+        }
+    }
+}
+
+/// Dropping a party says goodbye in the background (see [`RelayParty::close`]).
+impl<C: Client> Drop for RelayParty<C> {
+    fn drop(&mut self) {
+        if self.left {
+            return;
+        }
+        if let Ok(leave) = self.leave_request() {
+            self.client.goodbye(leave);
         }
     }
 }

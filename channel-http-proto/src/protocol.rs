@@ -303,6 +303,29 @@ pub fn alive_path(session: &str) -> String {
     format!("/v1/sessions/{session}/alive")
 }
 
+/// Path to which a party POSTs its goodbye ([`Leave`]) when it closes its channel.
+pub fn leave_path(session: &str) -> String {
+    format!("/v1/sessions/{session}/leave")
+}
+
+/// A party's goodbye: it closed its channel. `sent[p]` is how many messages it
+/// sent to party `p` (its next number towards `p`; 0 for itself), so the relay
+/// answers a receive from it with `424` once those are taken, and not before:
+/// sends still in flight when the goodbye overtakes them are delivered first.
+///
+/// ```
+/// use channel_http_proto::protocol::Leave;
+///
+/// let leave = Leave { sent: vec![0, 3, 1] };
+/// let json = serde_json::to_string(&leave).unwrap();
+/// assert_eq!(json, r#"{"sent":[0,3,1]}"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leave {
+    /// Per party: how many messages this party sent to it.
+    pub sent: Vec<u64>,
+}
+
 /// Path to which party `from` POSTs, when it starts, to learn where its link
 /// to a direct-mode endpoint stands ([`DirectPosition`]).
 pub fn direct_join_path(from: usize) -> String {

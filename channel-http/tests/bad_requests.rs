@@ -371,6 +371,38 @@ async fn every_bad_request_gets_its_status_and_the_relay_keeps_serving() {
             b"",
             S::FORBIDDEN,
         ),
+        row(
+            "goodbye without a token",
+            M::POST,
+            format!("/v1/sessions/{sid}/leave"),
+            None,
+            br#"{"sent":[0,0,0]}"#,
+            S::UNAUTHORIZED,
+        ),
+        row(
+            "goodbye with another session's token",
+            M::POST,
+            format!("/v1/sessions/{sid}/leave"),
+            Some(&other.tokens[0]),
+            br#"{"sent":[0,0,0]}"#,
+            S::FORBIDDEN,
+        ),
+        row(
+            "goodbye that is not JSON",
+            M::POST,
+            format!("/v1/sessions/{sid}/leave"),
+            t1,
+            b"bye",
+            S::BAD_REQUEST,
+        ),
+        row(
+            "goodbye counting 2 parties of 3",
+            M::POST,
+            format!("/v1/sessions/{sid}/leave"),
+            t1,
+            br#"{"sent":[0,0]}"#,
+            S::UNPROCESSABLE_ENTITY,
+        ),
     ];
     let bad_kinds = table
         .iter()

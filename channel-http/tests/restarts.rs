@@ -34,8 +34,9 @@ async fn a_restarted_party_resumes_and_every_message_arrives_once() {
     send_to(&mut sender, 1, "m", &111u32).await.unwrap();
     send_to(&mut sender, 1, "m", &222u32).await.unwrap();
     let first: u32 = recv_from(&mut receiver, 0, "m").await.unwrap();
-    // The sender's process ends and a new one joins with its token.
-    drop(sender);
+    // The sender's process dies (no destructor runs, so no goodbye: a drop
+    // would close its channel) and a new one joins with its token.
+    std::mem::forget(sender);
     let mut restarted = join(0).await.unwrap();
     send_to(&mut restarted, 1, "m", &333u32).await.unwrap();
     send_to(&mut restarted, 1, "m", &444u32).await.unwrap();
@@ -118,7 +119,8 @@ async fn a_sealed_party_that_restarts_is_refused_and_its_peers_learn_it_at_once(
     let mut first = parties.pop().unwrap();
     send_to(&mut first, 1, "m", &7u8).await.unwrap();
     assert_eq!(recv_from::<_, u8>(&mut peer, 0, "m").await.unwrap(), 7);
-    drop(first);
+    // Its process dies: no destructor, no goodbye.
+    std::mem::forget(first);
     let started = Instant::now();
     match HttpChannel::join(&invitations[0], &keys[0], &opts()).await {
         Err(HttpError::Setup(m)) => assert!(m.contains("cannot resume"), "{m}"),

@@ -106,6 +106,17 @@ impl Client for FetchClient {
         false
     }
 
+    fn goodbye(&self, request: Request) {
+        let (base, auth) = (self.base.clone(), self.auth.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut relay = FetchRelay {
+                base: &base,
+                auth: auth.as_deref(),
+            };
+            let _ = channel_http_proto::exchange::Http::perform(&mut relay, request).await;
+        });
+    }
+
     fn start<O>(&self, _op: O, done: Done<O::Output>, _abandon: bool)
     where
         O: Operation + Send + 'static,

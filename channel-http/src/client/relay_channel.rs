@@ -112,6 +112,25 @@ impl Client for ReqwestRelay {
         tokio::runtime::Handle::try_current().is_ok()
     }
 
+    fn goodbye(&self, request: Request) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::debug!(
+                "no tokio runtime to say goodbye on; the relay will notice the silence"
+            );
+            return;
+        };
+        let (client, base, auth, timeout) = (
+            self.client.clone(),
+            self.base.clone(),
+            self.auth.clone(),
+            self.timeout,
+        );
+        runtime.spawn(async move {
+            let mut server = ReqwestServer::new(&client, &base, auth.as_ref(), timeout);
+            let _ = channel_http_proto::exchange::Http::perform(&mut server, request).await;
+        });
+    }
+
     fn start<O>(&self, op: O, mut done: Done<O::Output>, abandon: bool)
     where
         O: Operation + Send + 'static,

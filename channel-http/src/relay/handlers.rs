@@ -210,6 +210,24 @@ pub(super) async fn alive(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A party's goodbye: it closed its channel (see `protocol::Leave`).
+pub(super) async fn leave(
+    State(relay): State<Relay>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let (session, me) = live_party(&relay, &id, &headers)?;
+    let leave: crate::protocol::Leave = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "a goodbye is {{\"sent\":[n, ...]}}, one count per party: {e}"
+        ))
+    })?;
+    session.leave(me, leave.sent)?;
+    tracing::info!(session = %id, party = me, "party said goodbye");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Operator routes on one session: the operator token if configured, else any
 /// party token of that session.
 fn operator_or_party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -254,6 +272,14 @@ pub(super) async fn send(
     let (session, me) = live_party(&relay, &id, &headers)?;
     let to = peer(&session, me, &to)?;
     let seq = query_u64(&params, "seq")?;
+    if session.has_left(to) {
+        return Err(ApiError::new(
+            StatusCode::FAILED_DEPENDENCY,
+            format!(
+                "party {to} closed its channel (it left the session): nothing sent to it would be read"
+            ),
+        ));
+    }
     let len = body.len();
     let arrival = session.push(me, to, seq, body)?;
     tracing::trace!(session = %id, from = me, to, seq, bytes = len, ?arrival, "message in");
@@ -308,6 +334,17 @@ pub(super) async fn recv(
                 "the relay is shutting down",
             )
             .retry_after(1));
+        }
+        // Everything it sent before its goodbye was taken: nothing more comes.
+        if let Some(sent) = session.left_after(from, me)
+            && seq >= sent
+        {
+            return Err(ApiError::new(
+                StatusCode::FAILED_DEPENDENCY,
+                format!(
+                    "party {from} closed its channel (it left the session after sending {sent} messages to party {me})"
+                ),
+            ));
         }
         // Until when the peer could still be alive (it never joined: no bound).
         let alive_until = match session.liveness(from, gone_after) {

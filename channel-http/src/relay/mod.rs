@@ -112,6 +112,7 @@ impl Relay {
             )
             .route("/v1/sessions/{session}/stats", get(handlers::session_stats))
             .route("/v1/sessions/{session}/alive", post(handlers::alive))
+            .route("/v1/sessions/{session}/leave", post(handlers::leave))
             .route("/v1/sessions/{session}/to/{party}", post(handlers::send))
             .route("/v1/sessions/{session}/from/{party}", get(handlers::recv))
             .fallback(handlers::not_found)

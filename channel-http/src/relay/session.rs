@@ -43,6 +43,8 @@ struct PartyState {
     last_seen: Option<Instant>,
     /// Its long-polls waiting right now (a waiting party is alive).
     polling: u32,
+    /// Set when it said goodbye: per party, how many messages it sent there.
+    left: Option<Vec<u64>>,
 }
 
 /// Where a joining party's links stand.
@@ -121,6 +123,8 @@ impl Session {
             Some(party) => {
                 party.epoch += 1;
                 party.last_seen = Some(Instant::now());
+                // A new process holds the token now.
+                party.left = None;
                 party.epoch
             }
             None => 0,
@@ -166,6 +170,54 @@ impl Session {
                 party.last_seen = Some(Instant::now());
             }
         }
+    }
+
+    /// Party `me` said goodbye, having sent `sent[p]` messages to each party `p`.
+    pub(crate) fn leave(&self, me: usize, sent: Vec<u64>) -> Result<(), ApiError> {
+        if sent.len() != self.parties {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "a goodbye must count the messages sent to each of the {} parties, not {}",
+                    self.parties,
+                    sent.len()
+                ),
+            ));
+        }
+        let mut state = self.lock();
+        let n = self.parties;
+        // Never below what the relay already has: those were sent.
+        let sent: Vec<u64> = (0..n)
+            .map(|p| {
+                let claimed = sent.get(p).copied().unwrap_or(0);
+                claimed.max(state.store.next(me * n + p))
+            })
+            .collect();
+        if let Some(party) = state.parties.get_mut(me) {
+            party.left = Some(sent);
+            party.last_seen = Some(Instant::now());
+        }
+        drop(state);
+        // Waiting receives from it look again.
+        for arrivals in &self.arrivals {
+            arrivals.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// If `from` said goodbye: how many messages it sent to `to`.
+    pub(crate) fn left_after(&self, from: usize, to: usize) -> Option<u64> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.parties.get(from)?.left.as_ref()?.get(to).copied()
+    }
+
+    /// Whether party `p` said goodbye.
+    pub(crate) fn has_left(&self, p: usize) -> bool {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state
+            .parties
+            .get(p)
+            .is_some_and(|party| party.left.is_some())
     }
 
     /// Whether `p` is alive, given that silence longer than `gone_after` means gone.
