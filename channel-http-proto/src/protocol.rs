@@ -338,6 +338,16 @@ pub fn direct_alive_path(from: usize) -> String {
     format!("/v1/direct/from/{from}/alive")
 }
 
+/// Path to which party `from` POSTs its goodbye to a direct-mode endpoint,
+/// having sent `sent` messages to it.
+///
+/// ```
+/// assert_eq!(channel_http_proto::protocol::direct_leave_path(2, 7), "/v1/direct/from/2/leave?sent=7");
+/// ```
+pub fn direct_leave_path(from: usize, sent: u64) -> String {
+    format!("/v1/direct/from/{from}/leave?sent={sent}")
+}
+
 /// `POST /v1/direct/from/{party}/join` answer: where the link from `party` stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectPosition {

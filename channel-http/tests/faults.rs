@@ -300,7 +300,7 @@ async fn a_dead_direct_peer_is_a_typed_error_not_a_hang() {
         ..channel_http::DirectOptions::default()
     };
     let mut parties = common::direct_parties(2, &opts).await.unwrap();
-    drop(parties.pop()); // party 1 dies; its endpoint closes
+    common::crash(parties.pop()); // party 1 dies (no goodbye); its endpoint closes
     tokio::time::sleep(Duration::from_millis(100)).await;
     // The send is under way when it returns; the flush reports its failure,
     // and the next send fails at once.

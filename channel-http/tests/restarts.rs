@@ -34,9 +34,9 @@ async fn a_restarted_party_resumes_and_every_message_arrives_once() {
     send_to(&mut sender, 1, "m", &111u32).await.unwrap();
     send_to(&mut sender, 1, "m", &222u32).await.unwrap();
     let first: u32 = recv_from(&mut receiver, 0, "m").await.unwrap();
-    // The sender's process dies (no destructor runs, so no goodbye: a drop
-    // would close its channel) and a new one joins with its token.
-    std::mem::forget(sender);
+    // The sender's process dies (no goodbye: a drop would close its channel)
+    // and a new one joins with its token.
+    common::crash(sender);
     let mut restarted = join(0).await.unwrap();
     send_to(&mut restarted, 1, "m", &333u32).await.unwrap();
     send_to(&mut restarted, 1, "m", &444u32).await.unwrap();
@@ -119,8 +119,8 @@ async fn a_sealed_party_that_restarts_is_refused_and_its_peers_learn_it_at_once(
     let mut first = parties.pop().unwrap();
     send_to(&mut first, 1, "m", &7u8).await.unwrap();
     assert_eq!(recv_from::<_, u8>(&mut peer, 0, "m").await.unwrap(), 7);
-    // Its process dies: no destructor, no goodbye.
-    std::mem::forget(first);
+    // Its process dies: no goodbye.
+    common::crash(first);
     let started = Instant::now();
     match HttpChannel::join(&invitations[0], &keys[0], &opts()).await {
         Err(HttpError::Setup(m)) => assert!(m.contains("cannot resume"), "{m}"),
@@ -163,8 +163,8 @@ async fn a_killed_peer_is_named_well_before_the_timeout_and_a_quiet_one_is_not()
         send_to(&mut quiet, 0, "late", &5u8).await.unwrap();
         quiet
     });
-    // Party 2's process dies: its heartbeat stops with it.
-    drop(killed);
+    // Party 2's process dies: its heartbeat stops with it, and it says no goodbye.
+    common::crash(killed);
     let started = Instant::now();
     let err = recv_from::<_, u8>(&mut waiting, 2, "open")
         .await
@@ -246,8 +246,9 @@ async fn a_restarted_direct_party_resumes_and_a_replaced_one_is_told() {
     let (mut zero, mut one) = (zero.unwrap(), one.unwrap());
     send_to(&mut zero, 1, "m", &1u8).await.unwrap();
     send_to(&mut zero, 1, "m", &2u8).await.unwrap();
-    // Party 0 restarts on the same address: it resumes its numbering.
-    drop(zero);
+    // Party 0 restarts on the same address (its process died, no goodbye):
+    // it resumes its numbering.
+    common::crash(zero);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let again = tokio::net::TcpListener::bind(addr).await.unwrap();
     let mut restarted =

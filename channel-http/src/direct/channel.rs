@@ -20,7 +20,9 @@ use channel_seal::{OVERHEAD, PartyKey, SealState};
 use super::DirectConfig;
 use super::inbox::{Inbox, router};
 use crate::client::{ClientOptions, ReqwestServer};
-use crate::protocol::{DEFAULT_MAX_BODY, HEADER_EPOCH, direct_alive_path, direct_path};
+use crate::protocol::{
+    DEFAULT_MAX_BODY, HEADER_EPOCH, direct_alive_path, direct_leave_path, direct_path,
+};
 use crate::{HttpError, TransportError};
 
 /// Chunks sent to one peer and not yet stored there, at most: the endpoint
@@ -110,6 +112,8 @@ pub struct DirectChannel {
     /// The keys of every pair once the handshakes are done; `None` only for a
     /// plaintext party (and during the handshakes).
     seal: Option<SealState>,
+    /// Whether the goodbyes went out already ([`close`](Self::close)).
+    said_goodbye: bool,
 }
 
 impl DirectChannel {
@@ -207,6 +211,7 @@ impl DirectChannel {
             options,
             stop,
             seal: None,
+            said_goodbye: false,
         };
         party.join_peers().await?;
         party.start_heartbeats();
@@ -306,9 +311,61 @@ impl DirectChannel {
     }
 }
 
+impl DirectChannel {
+    /// Waits until every peer's endpoint stored everything sent (as `flush`),
+    /// then says goodbye to each and waits for them to take it: their
+    /// receives from this party fail at once with `PeerGone` ("closed its
+    /// channel") after everything it sent, and their sends to it too.
+    /// Dropping the channel says goodbye as well, in the background (best
+    /// effort; otherwise the peers notice the silence after `peer_gone_after`).
+    pub async fn close(mut self) -> Result<(), HttpError> {
+        let flushed = self.sends.flush().await;
+        let goodbyes = self.goodbyes();
+        self.said_goodbye = true;
+        futures::future::join_all(goodbyes).await;
+        flushed
+    }
+
+    /// One goodbye request per peer: how many chunks went to it.
+    fn goodbyes(&self) -> Vec<impl std::future::Future<Output = ()> + Send + 'static> {
+        let timeout = self.options.client.request_timeout;
+        self.peers
+            .iter()
+            .enumerate()
+            .filter(|&(p, _)| p != self.me)
+            .map(|(p, (base, auth))| {
+                let sent = self.next_send.get(p).copied().unwrap_or_default();
+                let epoch = self.epochs.get(p).copied().unwrap_or_default();
+                let request = self
+                    .client
+                    .post(format!("{base}{}", direct_leave_path(self.me, sent)))
+                    .header(reqwest::header::AUTHORIZATION, auth.clone())
+                    .header(HEADER_EPOCH, epoch.to_string())
+                    .timeout(timeout);
+                async move {
+                    if let Err(e) = request.send().await {
+                        tracing::debug!(party = p, "the goodbye did not reach the peer: {e}");
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
 impl Drop for DirectChannel {
     fn drop(&mut self) {
         self.stop.send_replace(true);
+        if self.said_goodbye {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(futures::future::join_all(self.goodbyes()));
+            }
+            Err(_) => {
+                tracing::debug!("no tokio runtime to say goodbye on; peers will notice the silence")
+            }
+        }
     }
 }
 
@@ -323,6 +380,14 @@ impl Channel for DirectChannel {
         info: SendInfo,
     ) -> Result<(), HttpError> {
         check_peer(self.me, p, self.peers.len())?;
+        if self.inbox.has_left(p) {
+            return Err(TransportError::PeerGone {
+                party: p,
+                reason: "it closed its channel (it said goodbye): nothing sent to it would be read"
+                    .into(),
+            }
+            .into());
+        }
         let msg = match self.seal.as_mut() {
             Some(seal) => seal.seal(p, msg)?,
             None => msg,
@@ -391,6 +456,13 @@ impl Channel for DirectChannel {
                     Some(seal) => Ok(seal.open(p, Vec::from(msg))?),
                     None => Ok(Vec::from(msg)),
                 };
+            }
+            if self.inbox.all_arrived_from_departed(p) {
+                return Err(TransportError::PeerGone {
+                    party: p,
+                    reason: format!("it closed its channel (it said goodbye) ({info})"),
+                }
+                .into());
             }
             let silent = self.inbox.silent_for(p);
             if silent >= gone_after {

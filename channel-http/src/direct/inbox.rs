@@ -36,6 +36,9 @@ pub(crate) struct Inbox {
     /// `heard[p]`: when party `p` last reached this endpoint (a join, a
     /// chunk or a heartbeat).
     heard: Mutex<Vec<Instant>>,
+    /// `left[p]`: set when party `p` said goodbye, with how many chunks it
+    /// sent to this party.
+    left: Mutex<Vec<Option<u64>>>,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -57,7 +60,40 @@ impl Inbox {
             store: Mutex::new(LinkStore::new(max_queued, None).with_reserve(max_body)),
             arrivals: (0..parties).map(|_| Notify::new()).collect(),
             heard: Mutex::new(vec![Instant::now(); parties]),
+            left: Mutex::new(vec![None; parties]),
         }
+    }
+
+    /// Party `from` said goodbye, having sent `sent` chunks to this party.
+    fn leave(&self, from: usize, sent: u64) {
+        self.heard_from(from);
+        // Never below what arrived already: those were sent.
+        let sent = sent.max(self.lock().next(from));
+        let mut left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = left.get_mut(from) {
+            *slot = Some(sent);
+        }
+        drop(left);
+        if let Some(arrivals) = self.arrivals(from) {
+            arrivals.notify_waiters();
+        }
+    }
+
+    /// Whether party `from` said goodbye.
+    pub(crate) fn has_left(&self, from: usize) -> bool {
+        let left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        left.get(from).is_some_and(Option::is_some)
+    }
+
+    /// Whether party `from` said goodbye and every chunk it sent before has
+    /// arrived (so, once the mailbox is empty, nothing more comes from it).
+    pub(crate) fn all_arrived_from_departed(&self, from: usize) -> bool {
+        let left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(Some(sent)) = left.get(from).copied() else {
+            return false;
+        };
+        drop(left);
+        self.lock().next(from) >= sent
     }
 
     fn heard_from(&self, from: usize) {
@@ -100,6 +136,11 @@ impl Inbox {
             *e += 1;
             *e
         });
+        // A new process of it: its goodbye no longer holds.
+        let mut left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = left.get_mut(from) {
+            *slot = None;
+        }
         DirectPosition { next, epoch }
     }
 
@@ -143,6 +184,7 @@ pub(crate) fn router(inbox: Arc<Inbox>, max_body: usize) -> Router {
         .route("/v1/direct/from/{party}", post(deliver))
         .route("/v1/direct/from/{party}/join", post(join))
         .route("/v1/direct/from/{party}/alive", post(alive))
+        .route("/v1/direct/from/{party}/leave", post(leave))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see API.md") })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |request, next| {
@@ -206,6 +248,26 @@ async fn alive(
     let from = sender(&inbox, &from, &headers)?;
     inbox.current(from, epoch_header(&headers)?)?;
     inbox.heard_from(from);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A sender's goodbye: it closed its channel after `sent` chunks to this party.
+async fn leave(
+    State(inbox): State<Arc<Inbox>>,
+    Path(from): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let from = sender(&inbox, &from, &headers)?;
+    inbox.current(from, epoch_header(&headers)?)?;
+    let sent = query_u64(&params, "sent")?;
+    inbox.leave(from, sent);
+    tracing::info!(
+        party = inbox.me,
+        from,
+        sent,
+        "direct-mode peer said goodbye"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

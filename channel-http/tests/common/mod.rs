@@ -26,3 +26,13 @@ pub async fn direct_parties(
 ) -> Result<Vec<DirectChannel>, BoxError> {
     Ok(local::direct_network(n, opts).await?)
 }
+
+/// Ends `party` as a crash would: its background work (heartbeats) stops, and
+/// it says no goodbye. Dropped on a thread without a tokio runtime, where a
+/// goodbye cannot be sent (a dropped channel says goodbye where it can).
+#[allow(dead_code)] // Not every test file crashes a party.
+pub fn crash<T: Send + 'static>(party: T) {
+    std::thread::spawn(move || drop(party))
+        .join()
+        .expect("dropping the party panicked");
+}
