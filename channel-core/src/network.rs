@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::DEFAULT_MAX_MESSAGE_SIZE;
+use crate::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
 
 /// Default receive timeout of an in-process network: 5 minutes.
 pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
@@ -52,8 +52,7 @@ pub trait BuildNetwork: Sized {
 ///     .build();
 /// assert_eq!(parties.len(), 3);
 /// assert_eq!(parties[0].0.max_queued_bytes, Some(1 << 20));
-/// // In one process a message moves whole: one chunk, as large as a message.
-/// assert_eq!(parties[0].0.chunk_size, channel_core::DEFAULT_MAX_MESSAGE_SIZE);
+/// assert_eq!(parties[0].0.chunk_size, channel_core::DEFAULT_CHUNK_SIZE);
 /// ```
 #[derive(Debug)]
 pub struct NetworkBuilder<C> {
@@ -72,17 +71,14 @@ impl<C> Clone for NetworkBuilder<C> {
 
 impl<C: BuildNetwork> NetworkBuilder<C> {
     /// Default settings for `parties` parties: receive timeout 5 minutes,
-    /// unbounded queues, 1 GiB messages, each moved as one chunk (in one
-    /// process there is nothing to gain from cutting a message up: a borrowed
-    /// send costs one copy, an owned one, [`send_bytes_owned`](crate::send_bytes_owned),
-    /// none, and a receive no copy).
+    /// unbounded queues, 4 MiB chunks, 1 GiB messages.
     pub fn new(parties: usize) -> Self {
         Self {
             settings: NetworkSettings {
                 parties,
                 recv_timeout: DEFAULT_RECV_TIMEOUT,
                 max_queued_bytes: None,
-                chunk_size: DEFAULT_MAX_MESSAGE_SIZE,
+                chunk_size: DEFAULT_CHUNK_SIZE,
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             },
             party: PhantomData,
