@@ -70,6 +70,9 @@ pub struct Bench {
     pub memory: bool,
     /// The WAN bench instead of the loopback one.
     pub wan: bool,
+    /// Internal: measure only this transport's row, in this process, and
+    /// print it for the parent (each row runs in a fresh process).
+    pub row: Option<Transport>,
 }
 
 impl Bench {
@@ -159,9 +162,14 @@ fn bench<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Bench, String> 
         sizes: None,
         memory: true,
         wan: false,
+        row: None,
     };
     while let Some(flag) = args.next() {
         match flag {
+            "--row" => {
+                let name = args.next().ok_or("--row needs a transport")?;
+                bench.row = Some(Transport::parse(name, Transport::in_bench)?);
+            }
             "--quick" => bench.quick = true,
             "--in-release" => bench.in_release = true,
             "--no-memory" => bench.memory = false,

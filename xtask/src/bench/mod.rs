@@ -8,6 +8,7 @@
 //! current build, used by `test-all` so the bench cannot rot.
 
 mod frames;
+mod isolated;
 mod libp2p_stock;
 mod measure;
 mod memory;
@@ -100,6 +101,12 @@ pub fn run(flags: &flags::Bench) -> Result<(), String> {
     if !flags.memory {
         settings.memory_message = 0;
     }
+    if let Some(transport) = flags.row {
+        // A child of `measure_all`: one row, printed for the parent.
+        let row = bench_one(transport, &settings).map_err(|e| format!("{transport}: {e}"))?;
+        isolated::print(&row);
+        return Ok(());
+    }
     measure_all(&settings)
 }
 
@@ -124,7 +131,9 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
         print!("  {name:<12} ");
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let t = Instant::now();
-        let mut row = bench_one(transport, settings).map_err(|e| format!("{name}: {e}"))?;
+        // In a fresh process, so that no row inherits another's heap.
+        let mut row =
+            isolated::measure(transport, settings).map_err(|e| format!("{name}: {e}"))?;
         if settings.memory_message > 0 {
             row.peak_memory = memory::measure(transport, settings.memory_message)?;
         }
