@@ -50,7 +50,11 @@ pub fn print(row: &Row) {
     }
     for (what, latency) in [("latency", row.latency), ("big", row.big_round_trip)] {
         if let Some(l) = latency {
-            println!("{PREFIX} {what} {} {}", l.median.as_nanos(), l.p99.as_nanos());
+            println!(
+                "{PREFIX} {what} {} {}",
+                l.median.as_nanos(),
+                l.p99.as_nanos()
+            );
         }
     }
 }

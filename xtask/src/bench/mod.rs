@@ -132,8 +132,7 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let t = Instant::now();
         // In a fresh process, so that no row inherits another's heap.
-        let mut row =
-            isolated::measure(transport, settings).map_err(|e| format!("{name}: {e}"))?;
+        let mut row = isolated::measure(transport, settings).map_err(|e| format!("{name}: {e}"))?;
         if settings.memory_message > 0 {
             row.peak_memory = memory::measure(transport, settings.memory_message)?;
         }
