@@ -57,7 +57,7 @@ channel_http_proto::party_options!(WasmOptions);
 pub type WasmChannel = RelayParty<FetchClient>;
 
 /// A relay as the browser's fetch reaches it: the client behind [`WasmChannel`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FetchClient {
     base: String,
     auth: Option<String>,
@@ -80,7 +80,7 @@ impl Client for FetchClient {
 
     fn heartbeat(&self, request: Request, every: Duration) -> Option<Heartbeat> {
         let stop = std::rc::Rc::new(std::cell::Cell::new(false));
-        let (stopped, base, auth) = (stop.clone(), self.base.clone(), self.auth.clone());
+        let (stopped, client) = (stop.clone(), self.clone());
         wasm_bindgen_futures::spawn_local(async move {
             // Ends when the party drops its channel (the flag is set).
             while !stopped.get() {
@@ -88,10 +88,7 @@ impl Client for FetchClient {
                 if stopped.get() {
                     break;
                 }
-                let mut relay = FetchRelay {
-                    base: &base,
-                    auth: auth.as_deref(),
-                };
+                let mut relay = client.http();
                 // A failed beat is retried at the next one.
                 let _ =
                     channel_http_proto::exchange::Http::perform(&mut relay, request.clone()).await;
@@ -107,13 +104,9 @@ impl Client for FetchClient {
     }
 
     fn goodbye(&self, request: Request) {
-        let (base, auth) = (self.base.clone(), self.auth.clone());
+        let client = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let mut relay = FetchRelay {
-                base: &base,
-                auth: auth.as_deref(),
-            };
-            let _ = channel_http_proto::exchange::Http::perform(&mut relay, request).await;
+            let _ = channel_http_proto::exchange::Http::perform(&mut client.http(), request).await;
         });
     }
 

@@ -61,8 +61,9 @@ use crate::HttpError;
 /// for the other parties.
 pub type HttpChannel = RelayParty<ReqwestRelay>;
 
-/// A relay as reqwest reaches it: the client behind [`HttpChannel`].
-#[derive(Debug)]
+/// A relay as reqwest reaches it: the client behind [`HttpChannel`]. Cheap
+/// to clone (reqwest's client is shared), so each background request owns one.
+#[derive(Debug, Clone)]
 pub struct ReqwestRelay {
     client: reqwest::Client,
     base: String,
@@ -89,14 +90,9 @@ impl Client for ReqwestRelay {
 
     fn heartbeat(&self, request: Request, every: std::time::Duration) -> Option<HeartbeatTask> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let (client, base, auth, timeout) = (
-            self.client.clone(),
-            self.base.clone(),
-            self.auth.clone(),
-            self.timeout,
-        );
+        let relay = self.clone();
         let task = runtime.spawn(async move {
-            let mut server = ReqwestServer::new(&client, &base, auth.as_ref(), timeout);
+            let mut server = relay.http();
             // Ends when the party drops its channel (the task is aborted).
             loop {
                 tokio::time::sleep(every).await;
@@ -119,14 +115,9 @@ impl Client for ReqwestRelay {
             );
             return;
         };
-        let (client, base, auth, timeout) = (
-            self.client.clone(),
-            self.base.clone(),
-            self.auth.clone(),
-            self.timeout,
-        );
+        let relay = self.clone();
         runtime.spawn(async move {
-            let mut server = ReqwestServer::new(&client, &base, auth.as_ref(), timeout);
+            let mut server = relay.http();
             let _ = channel_http_proto::exchange::Http::perform(&mut server, request).await;
         });
     }
@@ -142,14 +133,9 @@ impl Client for ReqwestRelay {
             )));
             return;
         };
-        let (client, base, auth, timeout) = (
-            self.client.clone(),
-            self.base.clone(),
-            self.auth.clone(),
-            self.timeout,
-        );
+        let relay = self.clone();
         runtime.spawn(async move {
-            let mut server = ReqwestServer::new(&client, &base, auth.as_ref(), timeout);
+            let mut server = relay.http();
             let work = std::pin::pin!(exchange(&mut server, op));
             let result = if abandon {
                 let unwanted = std::pin::pin!(done.cancellation());
