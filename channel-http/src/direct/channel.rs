@@ -223,41 +223,48 @@ impl DirectChannel {
     /// are not retried: the next one tries again.
     fn start_heartbeats(&self) {
         let every = self.options.peer_gone_after / 4;
-        let (me, client, timeout) = (
-            self.me,
-            self.client.clone(),
-            self.options.client.request_timeout,
-        );
-        let peers: Vec<_> = self
-            .peers
-            .iter()
-            .zip(&self.epochs)
-            .enumerate()
-            .filter(|&(p, _)| p != me)
-            .map(|(_, ((base, auth), epoch))| (base.clone(), auth.clone(), *epoch))
-            .collect();
+        let me = self.me;
+        let beats = self.to_every_peer(|_| direct_alive_path(me));
         let mut stopped = self.stop.subscribe();
         tokio::spawn(async move {
-            let beat = |base: &str, auth: &HeaderValue, epoch: u64| {
-                client
-                    .post(format!("{base}{}", direct_alive_path(me)))
-                    .header(reqwest::header::AUTHORIZATION, auth.clone())
-                    .header(HEADER_EPOCH, epoch.to_string())
-                    .timeout(timeout)
-                    .send()
-            };
             // Ends when the channel is dropped.
             loop {
                 tokio::select! {
                     _ = stopped.wait_for(|s| *s) => return,
                     () = tokio::time::sleep(every) => {}
                 }
-                let beats = peers
+                // Bodiless requests always clone.
+                let sends = beats
                     .iter()
-                    .map(|(base, auth, epoch)| beat(base, auth, *epoch));
-                let _ = futures::future::join_all(beats).await;
+                    .filter_map(|(_, beat)| beat.try_clone())
+                    .map(reqwest::RequestBuilder::send);
+                let _ = futures::future::join_all(sends).await;
             }
         });
+    }
+
+    /// A POST of `path(peer)` to every peer's endpoint, with this party's key
+    /// and its join number there.
+    fn to_every_peer(
+        &self,
+        path: impl Fn(usize) -> String,
+    ) -> Vec<(usize, reqwest::RequestBuilder)> {
+        let timeout = self.options.client.request_timeout;
+        self.peers
+            .iter()
+            .zip(&self.epochs)
+            .enumerate()
+            .filter(|&(p, _)| p != self.me)
+            .map(|(p, ((base, auth), epoch))| {
+                let request = self
+                    .client
+                    .post(format!("{base}{}", path(p)))
+                    .header(reqwest::header::AUTHORIZATION, auth.clone())
+                    .header(HEADER_EPOCH, epoch.to_string())
+                    .timeout(timeout);
+                (p, request)
+            })
+            .collect()
     }
 
     /// Asks every peer's endpoint where this party's link to it stands (all
@@ -328,24 +335,12 @@ impl DirectChannel {
 
     /// One goodbye request per peer: how many chunks went to it.
     fn goodbyes(&self) -> Vec<impl std::future::Future<Output = ()> + Send + 'static> {
-        let timeout = self.options.client.request_timeout;
-        self.peers
-            .iter()
-            .enumerate()
-            .filter(|&(p, _)| p != self.me)
-            .map(|(p, (base, auth))| {
-                let sent = self.next_send.get(p).copied().unwrap_or_default();
-                let epoch = self.epochs.get(p).copied().unwrap_or_default();
-                let request = self
-                    .client
-                    .post(format!("{base}{}", direct_leave_path(self.me, sent)))
-                    .header(reqwest::header::AUTHORIZATION, auth.clone())
-                    .header(HEADER_EPOCH, epoch.to_string())
-                    .timeout(timeout);
-                async move {
-                    if let Err(e) = request.send().await {
-                        tracing::debug!(party = p, "the goodbye did not reach the peer: {e}");
-                    }
+        let sent = |p: usize| self.next_send.get(p).copied().unwrap_or_default();
+        self.to_every_peer(|p| direct_leave_path(self.me, sent(p)))
+            .into_iter()
+            .map(|(p, request)| async move {
+                if let Err(e) = request.send().await {
+                    tracing::debug!(party = p, "the goodbye did not reach the peer: {e}");
                 }
             })
             .collect()
