@@ -142,6 +142,34 @@ impl<E: Clone> Shared<E> {
         self.lost.subscribe()
     }
 
+    /// Asks `check` again after every progress (an acknowledgement, a
+    /// failure, a goodbye) until it answers; `None` once `deadline` passes
+    /// without an answer.
+    async fn until_progress<T>(
+        &self,
+        deadline: tokio::time::Instant,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        // Most calls (a send with room, a flush with nothing in flight) are
+        // answered at once, without registering for progress.
+        if let Some(answer) = check() {
+            return Some(answer);
+        }
+        // Bounded by the deadline: each pass waits for progress or gives up.
+        loop {
+            let progress = self.progress.notified();
+            tokio::pin!(progress);
+            // Register before checking, so no progress slips between.
+            progress.as_mut().enable();
+            if let Some(answer) = check() {
+                return Some(answer);
+            }
+            if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// The peer acknowledged `bytes`: give them back to the budget.
     pub fn released(&self, bytes: usize) {
         self.outbound.release(bytes);
@@ -245,39 +273,37 @@ impl<E: LinkError> PeerLinks<E> {
         after: Duration,
     ) -> Result<(), E> {
         let budget = &self.shared.outbound;
-        // Bounded by the deadline: each pass waits for progress or gives up.
-        loop {
-            let progress = self.shared.progress.notified();
-            tokio::pin!(progress);
-            // Register before trying, so no acknowledgement slips between.
-            progress.as_mut().enable();
-            if let Some(e) = self.shared.refusal() {
-                return Err(e);
-            }
-            match budget.reserve(party, len) {
-                Ok(()) => return Ok(()),
-                Err(full @ TransportError::QueueFull { .. })
-                    if budget.limit().is_some_and(|l| len > l) =>
-                {
-                    return Err(full.into());
+        let answer = self
+            .shared
+            .until_progress(deadline, || {
+                if let Some(e) = self.shared.refusal() {
+                    return Some(Err(e));
                 }
-                Err(TransportError::QueueFull { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            if tokio::time::timeout_at(deadline, progress).await.is_err() {
-                return Err(TransportError::Timeout {
-                    party,
-                    after,
-                    waiting_for: format!(
-                        "room to queue {len} bytes: {} bytes sent to it are not acknowledged yet \
-                         (the limit is {})",
-                        budget.queued(),
-                        budget.limit().unwrap_or(usize::MAX)
-                    ),
+                match budget.reserve(party, len) {
+                    Ok(()) => Some(Ok(())),
+                    Err(full @ TransportError::QueueFull { .. })
+                        if budget.limit().is_some_and(|l| len > l) =>
+                    {
+                        Some(Err(full.into()))
+                    }
+                    Err(TransportError::QueueFull { .. }) => None,
+                    Err(e) => Some(Err(e.into())),
                 }
-                .into());
+            })
+            .await;
+        answer.unwrap_or_else(|| {
+            Err(TransportError::Timeout {
+                party,
+                after,
+                waiting_for: format!(
+                    "room to queue {len} bytes: {} bytes sent to it are not acknowledged yet \
+                     (the limit is {})",
+                    budget.queued(),
+                    budget.limit().unwrap_or(usize::MAX)
+                ),
             }
-        }
+            .into())
+        })
     }
 
     /// The next chunk from `party` (this peer), waiting at most `after`.
@@ -321,30 +347,26 @@ impl<E: LinkError> PeerLinks<E> {
         deadline: tokio::time::Instant,
         after: Duration,
     ) -> Result<(), E> {
-        // Bounded by the deadline: each pass waits for progress or gives up.
-        loop {
-            let progress = self.shared.progress.notified();
-            tokio::pin!(progress);
-            // Register before checking, so no acknowledgement slips between.
-            progress.as_mut().enable();
-            if self.shared.outbound.queued() == 0 {
-                return Ok(());
-            }
-            if let Some(e) = self.shared.failure() {
-                return Err(e);
-            }
-            if tokio::time::timeout_at(deadline, progress).await.is_err() {
-                return Err(TransportError::Timeout {
-                    party,
-                    after,
-                    waiting_for: format!(
-                        "acknowledgement of {} bytes sent to it",
-                        self.shared.outbound.queued()
-                    ),
+        let answer = self
+            .shared
+            .until_progress(deadline, || {
+                if self.shared.outbound.queued() == 0 {
+                    return Some(Ok(()));
                 }
-                .into());
+                self.shared.failure().map(Err)
+            })
+            .await;
+        answer.unwrap_or_else(|| {
+            Err(TransportError::Timeout {
+                party,
+                after,
+                waiting_for: format!(
+                    "acknowledgement of {} bytes sent to it",
+                    self.shared.outbound.queued()
+                ),
             }
-        }
+            .into())
+        })
     }
 
     fn lost_error(&self, party: usize) -> E {
