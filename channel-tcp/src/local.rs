@@ -18,19 +18,7 @@ use crate::{PartyEntry, PartyKey, TcpChannel, TcpError, TcpNode, TcpOptions};
 
 /// Binds `n` nodes with fresh keys on 127.0.0.1 and connects them all.
 pub async fn network(n: usize, options: &TcpOptions) -> Result<Vec<TcpChannel>, TcpError> {
-    let mut nodes = Vec::with_capacity(n);
-    for _ in 0..n {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        nodes.push(TcpNode::bind(PartyKey::generate()?, addr).await?);
-    }
-    let table: Vec<PartyEntry> = nodes
-        .iter()
-        .map(|node| PartyEntry {
-            public: node.public(),
-            addr: node.local_addr(),
-        })
-        .collect();
-    connect(nodes, table, options).await
+    network_routed(n, options, async |_, listening| Ok(listening)).await
 }
 
 /// [`network`], with every party's address in the table replaced by what
