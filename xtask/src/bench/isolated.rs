@@ -15,32 +15,38 @@ const PREFIX: &str = "bench-row:";
 
 /// Measures `transport`'s row in a fresh process of this same binary.
 pub fn measure(transport: Transport, settings: &Settings) -> Result<Row, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;
     let sizes: Vec<String> = settings.sizes.iter().map(usize::to_string).collect();
-    let mut command = std::process::Command::new(exe);
-    command.args([
+    let sizes = sizes.join(",");
+    let mut args = vec![
         "bench",
         "--in-release",
         "--no-memory",
         "--row",
         transport.name(),
         "--sizes",
-        &sizes.join(","),
-    ]);
+        &sizes,
+    ];
     if settings.quick {
-        command.arg("--quick");
+        args.push("--quick");
     }
-    let out = command
-        .output()
-        .map_err(|e| format!("cannot run the row's process: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!(
-            "the row's process failed: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    let text = run_self(&args).map_err(|e| format!("the row's process failed: {e}"))?;
     parse(transport.name(), &text)
+}
+
+/// Runs this same binary with `args` in a fresh process and returns what it
+/// printed, or (when it fails) what it printed and its errors.
+pub fn run_self(args: &[&str]) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot start it: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
 }
 
 /// Prints `row` for the parent.

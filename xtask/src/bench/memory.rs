@@ -16,19 +16,9 @@ pub fn measure(transport: Transport, bytes: usize) -> Result<Option<u64>, String
     ) {
         return Ok(None);
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;
-    let out = std::process::Command::new(exe)
-        .args(["bench-memory", transport.name(), &bytes.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run the memory probe: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!(
-            "memory probe for {transport} failed: {}{}",
-            text,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    let bytes = bytes.to_string();
+    let text = super::isolated::run_self(&["bench-memory", transport.name(), &bytes])
+        .map_err(|e| format!("memory probe for {transport} failed: {e}"))?;
     text.lines()
         .find_map(|l| l.strip_prefix("peak_extra_bytes="))
         .and_then(|v| v.trim().parse().ok())
