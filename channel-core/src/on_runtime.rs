@@ -453,6 +453,27 @@ mod tests {
         )
     }
 
+    /// Waits (at most 10 s) until the background task of a `[0xEE]` send ran.
+    fn wait_for_the_background(flag: &AtomicBool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !flag.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the background task never ran");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// `a` makes `b`'s channel panic on its next receive: that receive, and
+    /// every later call, is `Stopped` at once.
+    fn a_panic_stops_the_receiver(mut a: OnRuntime<Pair>, mut b: OnRuntime<Pair>) {
+        a.send_bytes_to(1, vec![0xDD], SendInfo::new("x", 0, 1))
+            .unwrap();
+        let e = b
+            .recv_bytes_from(0, RecvInfo::new("x", 0, Some(1)))
+            .unwrap_err();
+        assert!(matches!(e, OnRuntimeError::Stopped), "{e}");
+        assert!(matches!(b.flush(), Err(OnRuntimeError::Stopped)));
+    }
+
     fn current_thread() -> Runtime {
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -482,11 +503,7 @@ mod tests {
         a.send_bytes_to(1, vec![0xEE], SendInfo::new("bg", 0, 1))
             .unwrap();
         // No call from here on: only a runtime that runs between calls sets it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !flag.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the background task never ran");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_for_the_background(&flag);
     }
 
     #[test]
@@ -501,16 +518,9 @@ mod tests {
     #[test]
     fn a_driver_that_died_is_an_error_not_a_hang() {
         let (a, b) = pair();
-        let mut a = OnRuntime::new(a, current_thread()).unwrap();
-        let mut b = OnRuntime::new(b, current_thread()).unwrap();
-        a.send_bytes_to(1, vec![0xDD], SendInfo::new("x", 0, 1))
-            .unwrap();
-        let e = b
-            .recv_bytes_from(0, RecvInfo::new("x", 0, Some(1)))
-            .unwrap_err();
-        assert!(matches!(e, OnRuntimeError::Stopped), "{e}");
-        // And every later call says the same at once.
-        assert!(matches!(b.flush(), Err(OnRuntimeError::Stopped)));
+        let a = OnRuntime::new(a, current_thread()).unwrap();
+        let b = OnRuntime::new(b, current_thread()).unwrap();
+        a_panic_stops_the_receiver(a, b);
     }
 
     fn multi_thread() -> Runtime {
@@ -538,11 +548,7 @@ mod tests {
         }
         a.send_bytes_to(1, vec![0xEE], SendInfo::new("bg", 0, 1))
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !flag.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the background task never ran");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_for_the_background(&flag);
     }
 
     #[test]
@@ -560,15 +566,9 @@ mod tests {
     fn a_channel_that_panics_on_the_callers_thread_is_stopped_not_unwound() {
         let runtime = multi_thread();
         let (a, b) = pair();
-        let mut a = OnRuntime::on_handle(a, runtime.handle().clone()).unwrap();
-        let mut b = OnRuntime::on_handle(b, runtime.handle().clone()).unwrap();
-        a.send_bytes_to(1, vec![0xDD], SendInfo::new("x", 0, 1))
-            .unwrap();
-        let e = b
-            .recv_bytes_from(0, RecvInfo::new("x", 0, Some(1)))
-            .unwrap_err();
-        assert!(matches!(e, OnRuntimeError::Stopped), "{e}");
-        assert!(matches!(b.flush(), Err(OnRuntimeError::Stopped)));
+        let a = OnRuntime::on_handle(a, runtime.handle().clone()).unwrap();
+        let b = OnRuntime::on_handle(b, runtime.handle().clone()).unwrap();
+        a_panic_stops_the_receiver(a, b);
     }
 
     #[test]

@@ -65,6 +65,11 @@ impl blocking::Channel for Scripted {
     }
 }
 
+/// The frames `c` handed its transport so far.
+fn sent_frames(c: &Limited<Scripted>) -> Vec<Vec<u8>> {
+    c.inner().sent.iter().map(|(_, f, _)| f.clone()).collect()
+}
+
 fn footer(total: u64, index: u32, count: u32) -> Vec<u8> {
     let mut f = total.to_le_bytes().to_vec();
     f.extend_from_slice(&index.to_le_bytes());
@@ -220,15 +225,8 @@ fn both_forms_produce_the_same_frames() {
     futures::executor::block_on(channel_core::send_to(&mut a, 1, "x", &value)).unwrap();
     let mut b = Limited::new(Scripted::default()).with_chunk_size(7);
     blocking::send_to(&mut b, 1, "x", &value).unwrap();
-    let frames = |c: &Limited<Scripted>| {
-        c.inner()
-            .sent
-            .iter()
-            .map(|(_, f, _)| f.clone())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(frames(&a), frames(&b));
-    assert!(frames(&a).len() > 1);
+    assert_eq!(sent_frames(&a), sent_frames(&b));
+    assert!(sent_frames(&a).len() > 1);
 }
 
 #[test]
@@ -302,15 +300,8 @@ fn an_owned_message_longer_than_a_chunk_is_split_like_a_borrowed_one() {
     .unwrap();
     let mut borrowed = Limited::new(Scripted::default()).with_chunk_size(64);
     blocking::send_bytes(&mut borrowed, 1, "x", &msg).unwrap();
-    let frames = |c: &Limited<Scripted>| {
-        c.inner()
-            .sent
-            .iter()
-            .map(|(_, f, _)| f.clone())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(frames(&owned), frames(&borrowed));
-    assert_eq!(frames(&owned).len(), 4);
+    assert_eq!(sent_frames(&owned), sent_frames(&borrowed));
+    assert_eq!(sent_frames(&owned).len(), 4);
     owned.inner_mut().echo();
     assert_eq!(blocking::recv_bytes(&mut owned, 1, "x").unwrap(), msg);
     // The size limit holds for owned messages too.

@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use channel_core::testkit::pattern;
-use channel_core::{recv_bytes, send_bytes};
+use channel_core::{Channel, recv_bytes, send_bytes};
 use channel_http::relay::RelayConfig;
-use channel_http::{ClientOptions, local};
+use channel_http::{ClientOptions, DirectChannel, DirectOptions, HttpChannel, local};
 
 fn options() -> ClientOptions {
     // Far beyond the test's bound: only the goodbye can end the wait in time.
@@ -20,11 +20,24 @@ fn options() -> ClientOptions {
     }
 }
 
-async fn after_goodbye(drop_it: bool) {
-    let net = local::relay_network(3, RelayConfig::default(), &options())
-        .await
-        .unwrap();
-    let mut parties = net.parties;
+/// Where a send to a party that said goodbye is refused.
+enum Refused {
+    /// At once (direct mode: the goodbye reached this party's own endpoint).
+    AtSend,
+    /// At the send, or at the latest when flushed (the relay refuses the
+    /// request a send started).
+    AtSendOrFlush,
+}
+
+/// Party 1 of `parties` sends three messages, then `leaves`; party 0 gets
+/// them, then a typed error naming party 1, well before its receive timeout.
+async fn reported_at_once<C: Channel>(
+    mut parties: Vec<C>,
+    leave: impl AsyncFnOnce(C),
+    refused: Refused,
+) where
+    channel_core::Error: From<C::SendError>,
+{
     let mut two = parties.pop().unwrap();
     let mut one = parties.pop().unwrap();
     let mut zero = parties.pop().unwrap();
@@ -35,11 +48,7 @@ async fn after_goodbye(drop_it: bool) {
             .unwrap();
     }
     let started = Instant::now();
-    if drop_it {
-        drop(one);
-    } else {
-        one.close().await.unwrap();
-    }
+    leave(one).await;
     for i in 0..3u64 {
         let got = recv_bytes(&mut zero, 1, "last").await.unwrap();
         assert_eq!(got, pattern(i, 3 << 20), "message {i}");
@@ -56,83 +65,61 @@ async fn after_goodbye(drop_it: bool) {
         "{:?}",
         started.elapsed()
     );
-    // Sends to it are refused (at the latest when flushed).
-    let refused = match send_bytes(&mut zero, 1, "after", b"x").await {
-        Err(e) => e,
-        Ok(()) => channel_core::Channel::flush(&mut zero)
-            .await
-            .map_err(channel_core::Error::from)
-            .unwrap_err(),
-    };
-    assert!(
-        channel_core::error_chain(&refused).contains("closed its channel"),
-        "{}",
-        channel_core::error_chain(&refused)
-    );
+    match refused {
+        Refused::AtSend => {
+            let e = send_bytes(&mut zero, 1, "after", b"x").await.unwrap_err();
+            assert!(e.is_peer_gone(), "{}", channel_core::error_chain(&e));
+        }
+        Refused::AtSendOrFlush => {
+            let refused = match send_bytes(&mut zero, 1, "after", b"x").await {
+                Err(e) => e,
+                Ok(()) => channel_core::Error::from(zero.flush().await.unwrap_err()),
+            };
+            assert!(
+                channel_core::error_chain(&refused).contains("closed its channel"),
+                "{}",
+                channel_core::error_chain(&refused)
+            );
+        }
+    }
     // Parties 0 and 2 carry on.
     send_bytes(&mut two, 0, "on", b"carry on").await.unwrap();
     assert_eq!(recv_bytes(&mut zero, 2, "on").await.unwrap(), b"carry on");
+}
+
+async fn relay(leave: impl AsyncFnOnce(HttpChannel)) {
+    let net = local::relay_network(3, RelayConfig::default(), &options())
+        .await
+        .unwrap();
+    reported_at_once(net.parties, leave, Refused::AtSendOrFlush).await;
     net.relay.shutdown();
+}
+
+async fn direct(leave: impl AsyncFnOnce(DirectChannel)) {
+    let options = DirectOptions {
+        client: options(),
+        ..DirectOptions::default()
+    };
+    let parties = local::direct_network(3, &options).await.unwrap();
+    reported_at_once(parties, leave, Refused::AtSend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_party_that_closes_its_channel_is_reported_at_once() {
-    after_goodbye(false).await;
+    relay(async |one| one.close().await.unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_party_that_drops_its_channel_is_reported_at_once() {
-    after_goodbye(true).await;
-}
-
-async fn direct_after_goodbye(drop_it: bool) {
-    let options = channel_http::DirectOptions {
-        client: options(),
-        ..channel_http::DirectOptions::default()
-    };
-    let mut parties = local::direct_network(3, &options).await.unwrap();
-    let mut two = parties.pop().unwrap();
-    let mut one = parties.pop().unwrap();
-    let mut zero = parties.pop().unwrap();
-    for i in 0..3u64 {
-        send_bytes(&mut one, 0, "last", &pattern(i, 3 << 20))
-            .await
-            .unwrap();
-    }
-    let started = Instant::now();
-    if drop_it {
-        drop(one);
-    } else {
-        one.close().await.unwrap();
-    }
-    for i in 0..3u64 {
-        let got = recv_bytes(&mut zero, 1, "last").await.unwrap();
-        assert_eq!(got, pattern(i, 3 << 20), "message {i}");
-    }
-    let e = recv_bytes(&mut zero, 1, "more").await.unwrap_err();
-    let chain = channel_core::error_chain(&e);
-    assert!(e.is_peer_gone(), "{chain}");
-    assert!(
-        chain.contains("party 1") && chain.contains("closed its channel"),
-        "{chain}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
-    let e = send_bytes(&mut zero, 1, "after", b"x").await.unwrap_err();
-    assert!(e.is_peer_gone(), "{}", channel_core::error_chain(&e));
-    send_bytes(&mut two, 0, "on", b"carry on").await.unwrap();
-    assert_eq!(recv_bytes(&mut zero, 2, "on").await.unwrap(), b"carry on");
+    relay(async |one| drop(one)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_party_that_closes_its_channel_is_reported_at_once() {
-    direct_after_goodbye(false).await;
+    direct(async |one| one.close().await.unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_party_that_drops_its_channel_is_reported_at_once() {
-    direct_after_goodbye(true).await;
+    direct(async |one| drop(one)).await;
 }

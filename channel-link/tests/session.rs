@@ -117,6 +117,21 @@ fn pipe() -> (Stream, Stream) {
     tokio::io::duplex(64 * 1024)
 }
 
+/// Both applications are done sending: on a new stream, both sessions
+/// finish (within 10 s).
+async fn both_finish_on_a_new_stream(a: &mut Side, b: &mut Side) {
+    a.app_tx = None;
+    b.app_tx = None;
+    let (sa, sb) = pipe();
+    let (ea, eb) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(a.run(sa), b.run(sb))
+    })
+    .await
+    .expect("the sessions did not finish within 10 s");
+    assert!(matches!(ea, Ended::Finished), "{ea:?}");
+    assert!(matches!(eb, Ended::Finished), "{eb:?}");
+}
+
 fn numbered(range: std::ops::Range<u32>) -> Vec<Vec<u8>> {
     range.map(|i| i.to_le_bytes().to_vec()).collect()
 }
@@ -137,17 +152,7 @@ async fn chunks_cross_once_in_order_and_both_sides_finish() {
         a.send(&chunk);
     }
     b.send(b"back");
-    // Both applications are done sending.
-    a.app_tx = None;
-    b.app_tx = None;
-    let (sa, sb) = pipe();
-    let (ea, eb) = tokio::time::timeout(Duration::from_secs(10), async {
-        tokio::join!(a.run(sa), b.run(sb))
-    })
-    .await
-    .expect("the sessions did not finish within 10 s");
-    assert!(matches!(ea, Ended::Finished), "{ea:?}");
-    assert!(matches!(eb, Ended::Finished), "{eb:?}");
+    both_finish_on_a_new_stream(&mut a, &mut b).await;
     // Each side's goodbye comes after everything it sent.
     assert_eq!(b.take_delivered(), delivered(numbered(0..100), true));
     assert_eq!(a.take_delivered(), delivered(vec![b"back".to_vec()], true));
@@ -221,15 +226,6 @@ async fn an_interrupt_breaks_the_session_and_the_next_stream_resumes_exactly_onc
     for chunk in numbered(10..20) {
         a.send(&chunk);
     }
-    a.app_tx = None;
-    b.app_tx = None;
-    let (sa, sb) = pipe();
-    let (ea, eb) = tokio::time::timeout(Duration::from_secs(10), async {
-        tokio::join!(a.run(sa), b.run(sb))
-    })
-    .await
-    .unwrap();
-    assert!(matches!(ea, Ended::Finished), "{ea:?}");
-    assert!(matches!(eb, Ended::Finished), "{eb:?}");
+    both_finish_on_a_new_stream(&mut a, &mut b).await;
     assert_eq!(b.take_delivered(), delivered(numbered(10..20), true));
 }
