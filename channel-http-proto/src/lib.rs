@@ -51,6 +51,7 @@ pub mod ops;
 pub mod party;
 pub mod protocol;
 pub mod sends;
+pub mod socket;
 
 pub use backoff::RetryPolicy;
 pub use channel_seal::{Invitation, PartyKey, PublicKey, SealError};

@@ -18,6 +18,7 @@ use crate::exchange::{Http, exchange};
 use crate::ops::{self, Operation, PollTiming, Request, Setup};
 use crate::protocol::{Leave, SessionCreated, alive_path, base_url, leave_path};
 use crate::sends::{Pending, Sends};
+use crate::socket::{Queued, RelayTransport, SocketCore, SocketLink};
 use crate::{HttpError, Joined, RetryPolicy, TransportError};
 
 /// What every relay party is told, whatever its client.
@@ -27,6 +28,8 @@ pub struct PartySettings {
     pub timing: PollTiming,
     /// The largest message the `channel_core` helpers send or accept.
     pub max_message_size: usize,
+    /// WebSocket, long-poll, or the WebSocket where it can be opened.
+    pub transport: RelayTransport,
 }
 
 impl PartySettings {
@@ -36,6 +39,7 @@ impl PartySettings {
         poll_wait: Duration,
         retry: RetryPolicy,
         max_message_size: usize,
+        transport: RelayTransport,
     ) -> Self {
         Self {
             timing: PollTiming {
@@ -44,6 +48,7 @@ impl PartySettings {
                 retry,
             },
             max_message_size,
+            transport,
         }
     }
 }
@@ -55,13 +60,14 @@ pub trait PartyOptions: Clone {
 }
 
 /// Implements [`PartyOptions`] for an options struct that has the fields
-/// `recv_timeout`, `poll_wait`, `retry` and `max_message_size`, as every
-/// relay client's options do.
+/// `recv_timeout`, `poll_wait`, `retry`, `max_message_size` and `transport`,
+/// as every relay client's options do.
 ///
 /// ```
 /// use std::time::Duration;
 /// use channel_http_proto::RetryPolicy;
 /// use channel_http_proto::party::PartyOptions;
+/// use channel_http_proto::socket::RelayTransport;
 ///
 /// #[derive(Clone)]
 /// struct MyOptions {
@@ -69,12 +75,14 @@ pub trait PartyOptions: Clone {
 ///     poll_wait: Duration,
 ///     retry: RetryPolicy,
 ///     max_message_size: usize,
+///     transport: RelayTransport,
 ///     user_agent: String,
 /// }
 /// channel_http_proto::party_options!(MyOptions);
 ///
 /// let o = MyOptions { recv_timeout: Duration::from_secs(9), poll_wait: Duration::from_secs(1),
-///     retry: RetryPolicy::default(), max_message_size: 1 << 20, user_agent: "me".into() };
+///     retry: RetryPolicy::default(), max_message_size: 1 << 20,
+///     transport: RelayTransport::Auto, user_agent: "me".into() };
 /// assert_eq!(o.settings().timing.recv_timeout, Duration::from_secs(9));
 /// ```
 #[macro_export]
@@ -87,6 +95,7 @@ macro_rules! party_options {
                     self.poll_wait,
                     self.retry,
                     self.max_message_size,
+                    self.transport,
                 )
             }
         }
@@ -136,6 +145,19 @@ pub trait Client: Sized {
     where
         O: Operation + Send + 'static,
         O::Output: Send + 'static;
+
+    /// Opens the relay's WebSocket for the party `joined` describes and
+    /// drives `link` over it in the background; returns once the relay
+    /// welcomed the socket, or why it could not be opened (the party then
+    /// falls back to the HTTP routes, unless told to use the WebSocket only).
+    /// A client without WebSocket support keeps this default.
+    #[allow(async_fn_in_trait)] // No `Send` bound on purpose, as in `Http`.
+    async fn open_socket(&self, joined: &Joined, link: SocketLink) -> Result<(), HttpError> {
+        let _ = (joined, link);
+        Err(HttpError::Setup(
+            "this client has no WebSocket support".into(),
+        ))
+    }
 }
 
 /// Where a background operation reports its end.
@@ -202,6 +224,8 @@ pub struct RelayParty<C: Client> {
     _heartbeat: Option<C::Heartbeat>,
     /// Whether the goodbye went out already ([`close`](Self::close)).
     left: bool,
+    /// The WebSocket carrying every chunk, when it is open; `None`: the HTTP routes.
+    socket: Option<SocketLink>,
 }
 
 impl<C: Client> RelayParty<C> {
@@ -313,7 +337,35 @@ impl<C: Client> RelayParty<C> {
         let client = C::new(&base, Some(token), options)?;
         let retry = options.settings().timing.retry;
         let joined = exchange(&mut client.http(), Setup::join(&base, session, retry)).await?;
-        let heartbeat = joined.heartbeat.and_then(|every| {
+        let settings = options.settings();
+        let socket = match settings.transport {
+            RelayTransport::LongPoll => None,
+            transport => {
+                let core = SocketCore::new(
+                    joined.me,
+                    &joined.next_send,
+                    &joined.next_recv,
+                    joined.max_body,
+                    crate::socket::DEFAULT_WINDOW,
+                );
+                let link = SocketLink::new(core);
+                match client.open_socket(&joined, link.clone()).await {
+                    Ok(()) => Some(link),
+                    Err(e) if transport == RelayTransport::Auto => {
+                        tracing::info!(error = %e, "no WebSocket to the relay; using long-polls");
+                        None
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        // An open socket tells the relay the party is alive.
+        let beats = if socket.is_some() {
+            None
+        } else {
+            joined.heartbeat
+        };
+        let heartbeat = beats.and_then(|every| {
             let beat = Request {
                 method: ops::Method::Post,
                 path: alive_path(&joined.session),
@@ -332,6 +384,7 @@ impl<C: Client> RelayParty<C> {
             seal: None,
             _heartbeat: heartbeat,
             left: false,
+            socket,
         })
     }
 
@@ -343,6 +396,16 @@ impl<C: Client> RelayParty<C> {
     /// not send it; then the relay notices the silence after its
     /// `peer_gone_after`).
     pub async fn close(mut self) -> Result<(), HttpError> {
+        if let Some(link) = self.socket.clone() {
+            let flushed = self.flush().await;
+            self.left = true;
+            link.with(SocketCore::leave);
+            // Best effort, as in a drop: the relay notices silence otherwise.
+            let mut http = self.client.http();
+            let wait = http.sleep(Duration::from_secs(5));
+            let _ = link.wait(wait, |core| Ok(core.left().then_some(()))).await;
+            return flushed;
+        }
         let flushed = self.sends.flush().await;
         let leave = self.leave_request()?;
         self.left = true;
@@ -374,6 +437,16 @@ impl<C: Client> RelayParty<C> {
             wait: Duration::ZERO,
             headers: self.joined.headers(),
         })
+    }
+
+    /// How this party's chunks travel: [`RelayTransport::WebSocket`] or
+    /// [`RelayTransport::LongPoll`] (never `Auto`: the choice is made at join).
+    pub fn transport(&self) -> RelayTransport {
+        if self.socket.is_some() {
+            RelayTransport::WebSocket
+        } else {
+            RelayTransport::LongPoll
+        }
     }
 
     /// This party's index (from its token).
@@ -476,6 +549,17 @@ impl<C: Client> Drop for RelayParty<C> {
         if self.left {
             return;
         }
+        if let Some(link) = &self.socket {
+            if self.client.background() {
+                // The driver writes it once everything queued is stored.
+                link.with(SocketCore::leave);
+            } else {
+                // As a client that cannot say goodbye from here: the relay
+                // notices the silence.
+                link.with(SocketCore::abandon);
+            }
+            return;
+        }
         if let Ok(leave) = self.leave_request() {
             self.client.goodbye(leave);
         }
@@ -506,6 +590,29 @@ impl<C: Client> Channel for RelayParty<C> {
             Some(seal) => seal.seal(p, msg)?,
             None => msg,
         };
+        if let Some(link) = &self.socket {
+            let timeout = self.settings.timing.recv_timeout;
+            let mut http = self.client.http();
+            let wait = http.sleep(timeout);
+            let queued = link
+                .wait(wait, |core| {
+                    Ok((core.queue(p, &chunk)? == Queued::Yes).then_some(()))
+                })
+                .await?;
+            if queued.is_some() {
+                self.joined.take_send_number(p)?;
+            }
+            return queued.ok_or_else(|| {
+                HttpError::Transport(TransportError::Timeout {
+                    party: p,
+                    after: timeout,
+                    waiting_for: format!(
+                        "room to queue {} bytes ({info}): the relay has not stored the earlier chunks",
+                        chunk.len()
+                    ),
+                })
+            });
+        }
         let retry = self.settings.timing.retry;
         let op = self.joined.send(p, Bytes::from(chunk), &info, retry)?;
         if !self.client.background() {
@@ -527,7 +634,15 @@ impl<C: Client> Channel for RelayParty<C> {
             seal.intact(p)?;
         }
         let next = self.joined.next_from(p)?;
-        let chunk = if self.client.background() {
+        let chunk = if let Some(link) = &self.socket {
+            let timeout = self.settings.timing.recv_timeout;
+            let mut http = self.client.http();
+            let wait = http.sleep(timeout);
+            let chunk = link.wait(wait, |core| core.take(p)).await?;
+            let chunk = chunk.ok_or(TransportError::timeout(p, timeout, &info))?;
+            self.joined.received(p, next);
+            chunk
+        } else if self.client.background() {
             self.receive_ahead(p, next, &info).await?
         } else {
             let op = self
@@ -545,6 +660,21 @@ impl<C: Client> Channel for RelayParty<C> {
 
     /// Waits until the relay stored every chunk sent so far.
     async fn flush(&mut self) -> Result<(), HttpError> {
+        if let Some(link) = &self.socket {
+            let timeout = self.settings.timing.recv_timeout;
+            let mut http = self.client.http();
+            let wait = http.sleep(timeout);
+            let flushed = link
+                .wait(wait, |core| Ok(core.flushed()?.then_some(())))
+                .await?;
+            return flushed.ok_or_else(|| {
+                HttpError::Transport(TransportError::Timeout {
+                    party: self.joined.me,
+                    after: timeout,
+                    waiting_for: "the relay to store every chunk sent".into(),
+                })
+            });
+        }
         self.sends.flush().await
     }
 
@@ -552,7 +682,7 @@ impl<C: Client> Channel for RelayParty<C> {
     /// flight) less the frame footer and, when sealed, what sealing adds.
     fn chunk_size(&self) -> usize {
         let sealing = if self.seal.is_some() { OVERHEAD } else { 0 };
-        let limit = if self.client.background() {
+        let limit = if self.client.background() || self.socket.is_some() {
             self.joined.chunk_size().min(RELAYED_CHUNK)
         } else {
             self.joined.chunk_size()

@@ -298,6 +298,11 @@ pub fn recv_path(session: &str, from: usize, seq: u64, ack: Option<u64>, wait_ms
     }
 }
 
+/// Path of a party's WebSocket (API 1.4).
+pub fn socket_path(session: &str) -> String {
+    format!("/v1/sessions/{session}/socket")
+}
+
 /// Path to which a party POSTs that it is alive.
 pub fn alive_path(session: &str) -> String {
     format!("/v1/sessions/{session}/alive")

@@ -87,7 +87,9 @@ pub mod local;
 
 pub use channel_http_proto::{HttpError, RetryPolicy, TransportError};
 #[cfg(feature = "client")]
-pub use client::{ClientOptions, HeartbeatTask, HttpChannel, ReqwestRelay, ReqwestServer};
+pub use client::{
+    ClientOptions, HeartbeatTask, HttpChannel, RelayTransport, ReqwestRelay, ReqwestServer,
+};
 #[cfg(feature = "client")]
 pub use direct::{DirectChannel, DirectConfig, DirectOptions, DirectPeer};
 #[cfg(feature = "server")]

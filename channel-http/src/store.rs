@@ -310,6 +310,27 @@ impl LinkStore {
         Ok(chunk)
     }
 
+    /// Chunk `seq` of `link`, if it is kept (arrived in order and not yet
+    /// acknowledged): what a relay WebSocket delivers.
+    pub(crate) fn get(&self, link: usize, seq: u64) -> Option<Bytes> {
+        self.links.get(&link)?.kept.get(seq).cloned()
+    }
+
+    /// Acknowledges every chunk of `link` below `next` (a WebSocket
+    /// receiver's acknowledgement); a number acknowledged before is no
+    /// error, one beyond what arrived is.
+    pub(crate) fn ack(&mut self, link: usize, next: u64) -> Result<(), SeqError> {
+        let Some(l) = self.links.get_mut(&link) else {
+            return match next {
+                0 => Ok(()),
+                got => Err(SeqError::Ahead { next: 0, got }),
+            };
+        };
+        let released = l.kept.ack_below(next.max(l.kept.oldest()))?;
+        self.release(released);
+        Ok(())
+    }
+
     /// Takes the oldest chunk of `link` out (a local receiver: taking it is
     /// the acknowledgement).
     pub(crate) fn pop(&mut self, link: usize) -> Option<Bytes> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use channel_core::{Channel, recv_bytes, send_bytes};
 use channel_http::relay::RelayConfig;
-use channel_http::{ClientOptions, HttpChannel, local};
+use channel_http::{ClientOptions, HttpChannel, RelayTransport, local};
 use channel_sim::{Link, LinkProfile, LinkProxy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,8 +91,17 @@ async fn sends_and_receives_keep_requests_in_flight_on_a_long_path() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_send_is_reported_by_flush_and_later_sends_to_that_peer_fail_at_once() {
+    for transport in [RelayTransport::LongPoll, RelayTransport::WebSocket] {
+        a_failed_send_is_reported(transport).await;
+    }
+}
+
+async fn a_failed_send_is_reported(transport: RelayTransport) {
     let (relay, url) = common::start_relay(RelayConfig::default()).await;
-    let opts = ClientOptions::default();
+    let opts = ClientOptions {
+        transport,
+        ..ClientOptions::default()
+    };
     let s = HttpChannel::create_session(&url, 2, None, &opts)
         .await
         .unwrap();
@@ -110,8 +119,8 @@ async fn a_failed_send_is_reported_by_flush_and_later_sends_to_that_peer_fail_at
     // The send is under way when it returns; the flush reports the refusal.
     send_bytes(&mut a, 1, "x", b"lost").await.unwrap();
     let err = a.flush().await.unwrap_err();
-    assert_eq!(err.party(), Some(1), "{err}");
-    assert!(err.to_string().contains("404"), "{err}");
+    assert_eq!(err.party(), Some(1), "{transport:?}: {err}");
+    assert!(err.to_string().contains("404"), "{transport:?}: {err}");
     // Nothing more goes to that peer: what follows could not arrive in order.
     let started = Instant::now();
     let err = send_bytes(&mut a, 1, "y", b"more").await.unwrap_err();

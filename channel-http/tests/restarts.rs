@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use channel_core::{Channel, Error, ErrorKind, recv_from, send_to};
 use channel_http::relay::RelayConfig;
-use channel_http::{ClientOptions, HttpChannel, HttpError, local};
+use channel_http::{ClientOptions, HttpChannel, HttpError, RelayTransport, local};
 use channel_seal::SealError;
 use reqwest::StatusCode;
 
@@ -50,25 +50,52 @@ async fn a_restarted_party_resumes_and_every_message_arrives_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_processes_holding_one_token_the_older_is_told_it_was_replaced() {
+    for transport in [RelayTransport::LongPoll, RelayTransport::WebSocket] {
+        older_is_told(transport).await;
+    }
+}
+
+async fn older_is_told(transport: RelayTransport) {
     let (relay, url) = common::start_relay(RelayConfig::default()).await;
     let s = HttpChannel::create_session(&url, 2, None, &opts())
         .await
         .unwrap();
-    let options = opts();
+    let options = ClientOptions {
+        transport,
+        ..opts()
+    };
     let join = |party: usize| {
         HttpChannel::join_plaintext_insecure(&url, &s.session, &s.tokens[party], &options)
     };
     let mut older = join(0).await.unwrap();
     let mut newer = join(0).await.unwrap();
     let mut peer = join(1).await.unwrap();
-    // The send is under way when it returns; its refusal comes with the flush.
-    send_to(&mut older, 1, "m", &1u8).await.unwrap();
-    let err = older.flush().await.unwrap_err();
-    assert!(matches!(err, HttpError::Replaced { .. }), "{err:?}");
-    // From then on the link is broken: nothing more is sent.
-    let err = send_to(&mut older, 1, "m", &9u8).await.unwrap_err();
-    let chain = channel_core::error_chain(&err);
-    assert!(chain.contains("not delivered"), "{chain}");
+    match transport {
+        RelayTransport::WebSocket => {
+            // The relay closes the older one's socket when the newer joins:
+            // its send fails (or, if the close is still on its way, its
+            // flush), and so does every later send.
+            let err: Error = match send_to(&mut older, 1, "m", &1u8).await {
+                Err(e) => e,
+                Ok(()) => older.flush().await.unwrap_err().into(),
+            };
+            let chain = channel_core::error_chain(&err);
+            assert!(chain.contains("was replaced"), "{chain}");
+            let err = send_to(&mut older, 1, "m", &9u8).await.unwrap_err();
+            let chain = channel_core::error_chain(&err);
+            assert!(chain.contains("was replaced"), "{chain}");
+        }
+        _ => {
+            // The send is under way when it returns; its refusal comes with the flush.
+            send_to(&mut older, 1, "m", &1u8).await.unwrap();
+            let err = older.flush().await.unwrap_err();
+            assert!(matches!(err, HttpError::Replaced { .. }), "{err:?}");
+            // From then on the link is broken: nothing more is sent.
+            let err = send_to(&mut older, 1, "m", &9u8).await.unwrap_err();
+            let chain = channel_core::error_chain(&err);
+            assert!(chain.contains("not delivered"), "{chain}");
+        }
+    }
     let err = recv_from::<_, u8>(&mut older, 1, "m").await.unwrap_err();
     assert!(err.to_string().contains("receiving"), "{err}");
     // The newer one works, and nothing of the older arrived.

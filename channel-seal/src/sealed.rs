@@ -71,10 +71,7 @@ pub async fn refuse<C: Channel>(inner: &mut C, me: usize, parties: usize) {
 async fn run<C: Channel>(inner: &mut C, hs: &mut Handshakes) -> Result<(), SealError> {
     for p in hs.higher() {
         let hello = hs.hello(p)?;
-        inner
-            .send_bytes_to(p, hello, SendInfo::new(PHASE, 0, 1))
-            .await
-            .map_err(|e| SealError::transport(p, e))?;
+        send_to_peer(inner, p, hello).await?;
     }
     for p in hs.lower() {
         let hello = inner
@@ -82,10 +79,7 @@ async fn run<C: Channel>(inner: &mut C, hs: &mut Handshakes) -> Result<(), SealE
             .await
             .map_err(|e| SealError::transport(p, e))?;
         let welcome = hs.welcome(p, hello)?;
-        inner
-            .send_bytes_to(p, welcome, SendInfo::new(PHASE, 0, 1))
-            .await
-            .map_err(|e| SealError::transport(p, e))?;
+        send_to_peer(inner, p, welcome).await?;
     }
     for p in hs.higher() {
         let welcome = inner
@@ -95,6 +89,45 @@ async fn run<C: Channel>(inner: &mut C, hs: &mut Handshakes) -> Result<(), SealE
         hs.finish(p, welcome)?;
     }
     Ok(())
+}
+
+/// Sends handshake message `message` to `p`. When `p` is gone, the refusal
+/// it may have sent before leaving explains that better: it is the error then
+/// (a transport that learns of a goodbye early refuses the send at once).
+#[form]
+async fn send_to_peer<C: Channel>(
+    inner: &mut C,
+    p: usize,
+    message: Vec<u8>,
+) -> Result<(), SealError> {
+    let Err(e) = inner
+        .send_bytes_to(p, message, SendInfo::new(PHASE, 0, 1))
+        .await
+    else {
+        return Ok(());
+    };
+    if is_peer_gone(&e)
+        && let Ok(chunk) = inner
+            .recv_bytes_from(p, RecvInfo::new(PHASE, 0, Some(1)))
+            .await
+        && chunk == abort()
+    {
+        return Err(SealError::Refused { party: p });
+    }
+    Err(SealError::transport(p, e))
+}
+
+/// Whether `e` or one of its sources says the peer is gone.
+fn is_peer_gone(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    // Bounded by the chain, which ends.
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<channel_core::transport::TransportError>() {
+            return t.kind() == channel_core::ErrorKind::PeerGone;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// A channel whose every chunk is sealed end to end: encrypted and

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use channel_http_proto::ops::{Operation, Request};
 use channel_http_proto::party::{Client, Done};
+use channel_http_proto::socket::RelayTransport;
 use channel_http_proto::{HttpError, RelayParty, RetryPolicy};
 
 use crate::fetch::FetchRelay;
@@ -20,6 +21,10 @@ pub struct WasmOptions {
     pub poll_wait: Duration,
     /// The largest message the `channel_core` helpers send or accept.
     pub max_message_size: usize,
+    /// How the party carries its chunks. The browser's WebSocket driver is
+    /// not written yet: `LongPoll` (the default) and `Auto` use the HTTP
+    /// routes, `WebSocket` fails to join.
+    pub transport: RelayTransport,
 }
 
 impl Default for WasmOptions {
@@ -29,6 +34,7 @@ impl Default for WasmOptions {
             retry: RetryPolicy::default(),
             poll_wait: Duration::from_millis(channel_http_proto::protocol::DEFAULT_MAX_WAIT_MS),
             max_message_size: 256 << 20,
+            transport: RelayTransport::LongPoll,
         }
     }
 }

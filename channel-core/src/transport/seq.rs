@@ -123,6 +123,23 @@ impl<T> Default for Retained<T> {
 }
 
 impl<T: AsRef<[u8]>> Retained<T> {
+    /// An empty store whose next chunk is numbered `next` (a sender resuming
+    /// a link whose earlier chunks were acknowledged before).
+    ///
+    /// ```
+    /// use channel_core::transport::seq::Retained;
+    ///
+    /// let mut kept: Retained<Vec<u8>> = Retained::starting_at(5);
+    /// assert_eq!(kept.push(vec![1]), 5);
+    /// assert_eq!(kept.oldest(), 5);
+    /// ```
+    pub fn starting_at(next: u64) -> Self {
+        Self {
+            base: next,
+            queue: VecDeque::new(),
+        }
+    }
+
     /// The number the next chunk [`push`](Self::push)ed gets; as a receiver's
     /// store, the number the next new chunk must carry.
     pub fn next(&self) -> u64 {

@@ -4,6 +4,7 @@
 mod body;
 mod http;
 mod relay_channel;
+mod socket;
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ pub use http::ReqwestServer;
 pub use relay_channel::{HeartbeatTask, HttpChannel, ReqwestRelay};
 
 use crate::{HttpError, RetryPolicy};
+pub use channel_http_proto::socket::RelayTransport;
 
 /// Options of the native clients; every field has a sensible default.
 #[derive(Debug, Clone)]
@@ -29,6 +31,9 @@ pub struct ClientOptions {
     pub root_certificates_pem: Vec<Vec<u8>>,
     /// The largest message the `channel_core` helpers send or accept.
     pub max_message_size: usize,
+    /// How a relay party carries its chunks: the relay's WebSocket where it
+    /// can be opened (the default), or only one of the two ways.
+    pub transport: RelayTransport,
 }
 
 impl Default for ClientOptions {
@@ -41,11 +46,42 @@ impl Default for ClientOptions {
             poll_wait: Duration::from_millis(crate::protocol::DEFAULT_MAX_WAIT_MS),
             root_certificates_pem: Vec::new(),
             max_message_size: channel_core::DEFAULT_MAX_MESSAGE_SIZE,
+            transport: RelayTransport::Auto,
         }
     }
 }
 
 impl ClientOptions {
+    /// The TLS configuration of a `wss://` socket: the platform's roots and
+    /// the extra ones, as reqwest trusts them.
+    pub(crate) fn socket_tls(
+        &self,
+    ) -> Result<std::sync::Arc<tokio_rustls::rustls::ClientConfig>, HttpError> {
+        use tokio_rustls::rustls;
+        let mut roots = Vec::new();
+        for pem in &self.root_certificates_pem {
+            let mut reader = pem.as_slice();
+            for cert in rustls_pki_types::pem::PemObject::pem_reader_iter(&mut reader) {
+                roots.push(
+                    cert.map_err(|e| HttpError::Setup(format!("bad root certificate: {e}")))?,
+                );
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+                .map_err(|e| {
+                    HttpError::Setup(format!("cannot set up TLS for the WebSocket: {e}"))
+                })?;
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| HttpError::Setup(format!("TLS versions: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth();
+        Ok(std::sync::Arc::new(config))
+    }
+
     pub(crate) fn http_client(&self) -> Result<reqwest::Client, HttpError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)

@@ -1,10 +1,13 @@
 //! `HttpChannel`: the relay party of the protocol core (`channel_http_proto`)
 //! on reqwest.
 
+use channel_http_proto::Joined;
 use channel_http_proto::RelayParty;
 use channel_http_proto::exchange::exchange;
 use channel_http_proto::ops::{Operation, Request};
 use channel_http_proto::party::{Client, Done};
+use channel_http_proto::protocol::socket_path;
+use channel_http_proto::socket::SocketLink;
 use reqwest::header::HeaderValue;
 
 use super::{ClientOptions, ReqwestServer};
@@ -68,7 +71,12 @@ pub struct ReqwestRelay {
     client: reqwest::Client,
     base: String,
     auth: Option<HeaderValue>,
+    token: Option<String>,
     timeout: std::time::Duration,
+    /// What the WebSocket needs of the options.
+    connect_timeout: std::time::Duration,
+    retry: channel_http_proto::RetryPolicy,
+    roots: Vec<Vec<u8>>,
 }
 
 channel_http_proto::party_options!(ClientOptions);
@@ -163,8 +171,56 @@ impl Client for ReqwestRelay {
             client: options.http_client()?,
             base: base.to_string(),
             auth,
+            token: token.map(str::to_string),
             timeout: options.request_timeout,
+            connect_timeout: options.connect_timeout,
+            retry: options.retry,
+            roots: options.root_certificates_pem.clone(),
         })
+    }
+
+    async fn open_socket(&self, joined: &Joined, link: SocketLink) -> Result<(), HttpError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(HttpError::Setup(
+                "no tokio runtime to drive the WebSocket on".into(),
+            ));
+        }
+        let (Some(token), Some(epoch)) = (&self.token, joined.epoch) else {
+            return Err(HttpError::Setup(
+                "the relay speaks an API without the WebSocket".into(),
+            ));
+        };
+        let (scheme, rest) = if let Some(rest) = self.base.strip_prefix("https://") {
+            ("wss://", rest)
+        } else if let Some(rest) = self.base.strip_prefix("http://") {
+            ("ws://", rest)
+        } else {
+            return Err(HttpError::Setup(format!(
+                "no WebSocket URL for {}",
+                self.base
+            )));
+        };
+        let tls = if scheme == "wss://" {
+            let options = ClientOptions {
+                root_certificates_pem: self.roots.clone(),
+                ..ClientOptions::default()
+            };
+            Some(options.socket_tls()?)
+        } else {
+            None
+        };
+        let target = super::socket::Target {
+            url: format!("{scheme}{rest}{}", socket_path(&joined.session)),
+            tls,
+            token: token.clone(),
+            epoch,
+            party: joined.me,
+            max_body: joined.max_body,
+            connect_timeout: self.connect_timeout,
+            silent_for: self.timeout,
+            retry: self.retry,
+        };
+        super::socket::open(target, link).await
     }
 
     fn http(&self) -> ReqwestServer<'_> {

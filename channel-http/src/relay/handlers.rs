@@ -55,7 +55,7 @@ fn operator(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn find_session(relay: &Relay, id: &str) -> Result<Arc<Session>, ApiError> {
+pub(super) fn find_session(relay: &Relay, id: &str) -> Result<Arc<Session>, ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request(format!(
             "'{id}' is not a session id (32 hex digits)"

@@ -31,6 +31,7 @@ mod config;
 mod handlers;
 mod rate;
 mod session;
+mod socket;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -115,6 +116,7 @@ impl Relay {
             .route("/v1/sessions/{session}/leave", post(handlers::leave))
             .route("/v1/sessions/{session}/to/{party}", post(handlers::send))
             .route("/v1/sessions/{session}/from/{party}", get(handlers::recv))
+            .route("/v1/sessions/{session}/socket", get(socket::upgrade))
             .fallback(handlers::not_found)
             .layer(DefaultBodyLimit::max(config.max_body))
             .layer(middleware::from_fn(move |request, next| {
@@ -165,6 +167,13 @@ impl Relay {
     fn session(&self, id: &str) -> Option<Arc<Session>> {
         self.sweep();
         self.lock_sessions().get(id).cloned()
+    }
+
+    /// Whether `session` is still the live session `id` (not deleted or expired).
+    fn holds(&self, id: &str, session: &Arc<Session>) -> bool {
+        self.lock_sessions()
+            .get(id)
+            .is_some_and(|s| Arc::ptr_eq(s, session))
     }
 
     /// Deletes idle sessions, at most once a second (cheap enough to do inline).

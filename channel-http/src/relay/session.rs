@@ -45,6 +45,8 @@ struct PartyState {
     polling: u32,
     /// Set when it said goodbye: per party, how many messages it sent there.
     left: Option<Vec<u64>>,
+    /// WebSockets it opened; only the newest one is served.
+    sockets: u64,
 }
 
 /// Where a joining party's links stand.
@@ -130,6 +132,10 @@ impl Session {
             None => 0,
         };
         let n = self.parties;
+        // A socket of the replaced process looks again, and closes.
+        if let Some(arrivals) = self.arrivals.get(me) {
+            arrivals.notify_waiters();
+        }
         Position {
             epoch,
             next_send: (0..n).map(|p| state.store.next(me * n + p)).collect(),
@@ -306,6 +312,78 @@ impl Session {
             arrivals.notify_waiters();
         }
         Ok(arrival)
+    }
+
+    /// [`push`](Self::push) for a WebSocket, which answers each refusal its own way.
+    pub(crate) fn push_raw(
+        &self,
+        from: usize,
+        to: usize,
+        seq: u64,
+        body: Bytes,
+    ) -> Result<Arrival, crate::store::PushError> {
+        let link = self.link(from, to);
+        let arrival = self.lock().store.push(link, seq, body)?;
+        if arrival == Arrival::Next
+            && let Some(arrivals) = self.arrivals(to)
+        {
+            arrivals.notify_waiters();
+        }
+        Ok(arrival)
+    }
+
+    /// The number the next chunk on `from -> to` must carry.
+    pub(crate) fn next_on(&self, from: usize, to: usize) -> u64 {
+        let link = self.link(from, to);
+        self.lock().store.next(link)
+    }
+
+    /// The oldest number kept on `from -> to` (not yet acknowledged).
+    pub(crate) fn oldest_on(&self, from: usize, to: usize) -> u64 {
+        let link = self.link(from, to);
+        self.lock().store.oldest(link)
+    }
+
+    /// Chunk `seq` on `from -> to`, if kept.
+    pub(crate) fn chunk(&self, from: usize, to: usize, seq: u64) -> Option<Bytes> {
+        let link = self.link(from, to);
+        self.lock().store.get(link, seq)
+    }
+
+    /// `to` took every chunk from `from` below `next`.
+    pub(crate) fn ack(
+        &self,
+        from: usize,
+        to: usize,
+        next: u64,
+    ) -> Result<(), channel_core::transport::seq::SeqError> {
+        let link = self.link(from, to);
+        self.lock().store.ack(link, next)
+    }
+
+    /// The number of `me`'s latest join (0: never joined).
+    pub(crate) fn epoch(&self, me: usize) -> u64 {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.parties.get(me).map_or(0, |p| p.epoch)
+    }
+
+    /// A new WebSocket of `me` opens: its number (an older socket of the same
+    /// party sees the number change and closes).
+    pub(crate) fn new_socket(&self, me: usize) -> u64 {
+        let mut state = self.lock();
+        match state.parties.get_mut(me) {
+            Some(party) => {
+                party.sockets += 1;
+                party.sockets
+            }
+            None => 0,
+        }
+    }
+
+    /// The number of `me`'s newest WebSocket.
+    pub(crate) fn newest_socket(&self, me: usize) -> u64 {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.parties.get(me).map_or(0, |p| p.sockets)
     }
 
     /// Acknowledges everything before `ack` on `from -> to` and returns chunk

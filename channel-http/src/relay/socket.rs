@@ -1,0 +1,594 @@
+//! The relay's WebSocket route (API 1.4, `API.md` § WebSocket): one
+//! connection per party carrying its chunks both ways, over the same session
+//! store as the HTTP routes, so WebSocket and long-poll parties mix in one
+//! session.
+//!
+//! Each socket runs a reader and a writer side by side, so that neither
+//! direction ever waits for the other (a writer blocked on a client that does
+//! not read would otherwise stop the reader, and with it the
+//! acknowledgements that let the client read again). The reader files data
+//! and acknowledgements in the session; what it has to answer (stored, full,
+//! refused) it leaves in [`Notices`], which the writer sends, latest first
+//! and coalesced, so a client cannot make the relay queue answers.
+//! The writer delivers chunks from the store within the client's window.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use bytes::Bytes;
+use channel_http_proto::socket::wire::{
+    DATA_HEADER, Frame, Hello, PeerState, SUBPROTOCOL, Welcome, data_header,
+};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::Notify;
+
+use super::Relay;
+use super::session::{Liveness, Session};
+use crate::api_error::ApiError;
+use crate::store::PushError;
+
+/// How long a new socket has to send its hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the relay pings a socket (and looks at its peers' states).
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// A socket silent this long (not even a pong) is closed.
+const SILENT_FOR: Duration = Duration::from_secs(20);
+/// When a client whose chunk did not fit should send again.
+const FULL_RETRY_MS: u32 = 100;
+/// Chunks delivered per peer before the writer looks at everything else again.
+const DELIVERIES_PER_PASS: usize = 8;
+
+/// Close codes: 4000 plus the HTTP status of the same refusal.
+mod code {
+    pub const BAD_FRAME: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const NO_SESSION: u16 = 4404;
+    pub const TIMEOUT: u16 = 4408;
+    pub const SUPERSEDED: u16 = 4409;
+    pub const REPLACED: u16 = 4412;
+    pub const BAD_NUMBER: u16 = 4422;
+    pub const GOING_AWAY: u16 = 1001;
+}
+
+/// A reason to close the socket.
+#[derive(Debug)]
+struct Close {
+    code: u16,
+    reason: String,
+}
+
+fn close(code: u16, reason: impl Into<String>) -> Close {
+    Close {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// `GET /v1/sessions/{session}/socket`: the WebSocket upgrade.
+pub(super) async fn upgrade(
+    State(relay): State<Relay>,
+    Path(id): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let session = super::handlers::find_session(&relay, &id)?;
+    // A data frame is a chunk and its header; the hello is far smaller.
+    let limit = relay.config().max_body + DATA_HEADER;
+    Ok(ws
+        .protocols([SUBPROTOCOL])
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            serve(relay, id, session, socket).await;
+        }))
+}
+
+async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebSocket) {
+    let opened =
+        match tokio::time::timeout(HELLO_TIMEOUT, open(&relay, &session, &mut socket)).await {
+            Ok(opened) => opened,
+            Err(_) => Err(close(
+                code::TIMEOUT,
+                format!("no hello within {} s", HELLO_TIMEOUT.as_secs()),
+            )),
+        };
+    let peer = match opened {
+        Ok(peer) => peer,
+        Err(why) => {
+            tracing::info!(session = %id, code = why.code, reason = %why.reason, "socket refused");
+            let _ = socket.send(close_message(why)).await;
+            return;
+        }
+    };
+    tracing::info!(session = %id, party = peer.me, "socket open");
+    let (mut sink, stream) = socket.split();
+    let notices = Notices::new(session.parties);
+    let ended = {
+        let live = Live {
+            relay: &relay,
+            id: &id,
+            session: &session,
+        };
+        let reading = read(&live, &peer, &notices, stream);
+        let writing = write(&live, &peer, &notices, &mut sink);
+        tokio::select! {
+            ended = reading => ended,
+            ended = writing => ended,
+        }
+    };
+    session.polling(peer.me, false);
+    match ended {
+        Ok(()) => tracing::info!(session = %id, party = peer.me, "socket closed"),
+        Err(why) => {
+            tracing::info!(session = %id, party = peer.me, code = why.code, reason = %why.reason, "socket closed by the relay");
+            let _ = sink.send(close_message(why)).await;
+        }
+    }
+}
+
+fn close_message(why: Close) -> Message {
+    // A close reason is at most 123 bytes.
+    let mut reason = why.reason;
+    if reason.len() > 120 {
+        let mut end = 120;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    Message::Close(Some(CloseFrame {
+        code: why.code,
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+/// The session a socket serves, on its relay.
+struct Live<'a> {
+    relay: &'a Relay,
+    id: &'a str,
+    session: &'a Arc<Session>,
+}
+
+impl Live<'_> {
+    /// Fails once the session was deleted or expired under the socket.
+    fn check(&self) -> Result<(), Close> {
+        if self.relay.holds(self.id, self.session) {
+            Ok(())
+        } else {
+            Err(close(
+                code::NO_SESSION,
+                format!("session '{}' was deleted or expired", self.id),
+            ))
+        }
+    }
+}
+
+/// An authenticated socket: whose, of which join, and where delivery starts.
+struct Peer {
+    me: usize,
+    epoch: u64,
+    socket: u64,
+    receive_from: Vec<u64>,
+    window: usize,
+}
+
+/// Reads and checks the hello, answers the welcome.
+async fn open(relay: &Relay, session: &Session, socket: &mut WebSocket) -> Result<Peer, Close> {
+    let text = loop {
+        match socket.recv().await {
+            Some(Ok(Message::Text(text))) => break text,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(_)) => {
+                return Err(close(
+                    code::UNAUTHORIZED,
+                    "the first frame must be the hello (text)",
+                ));
+            }
+            Some(Err(_)) | None => {
+                return Err(close(code::BAD_FRAME, "the socket ended before its hello"));
+            }
+        }
+    };
+    let hello: Hello = serde_json::from_str(text.as_str()).map_err(|e| {
+        close(
+            code::BAD_FRAME,
+            format!("the hello is not JSON of the API: {e}"),
+        )
+    })?;
+    let me = session.party_of(&hello.token).ok_or_else(|| {
+        close(
+            code::FORBIDDEN,
+            "the token belongs to no party of this session",
+        )
+    })?;
+    let n = session.parties;
+    if hello.receive_from.len() != n || hello.acked.len() != n {
+        return Err(close(
+            code::BAD_FRAME,
+            format!("the hello must count for each of the {n} parties"),
+        ));
+    }
+    if session.epoch(me) != hello.epoch {
+        return Err(close(
+            code::REPLACED,
+            format!(
+                "party {me} joined again (join {}); this socket is of join {}",
+                session.epoch(me),
+                hello.epoch
+            ),
+        ));
+    }
+    for p in (0..n).filter(|&p| p != me) {
+        let (acked, from) = (hello.acked[p], hello.receive_from[p]);
+        let (oldest, next) = (session.oldest_on(p, me), session.next_on(p, me));
+        if acked > from || from > next.max(acked) {
+            return Err(close(
+                code::BAD_NUMBER,
+                format!(
+                    "the hello asks party {p}'s chunks from {from}, acknowledged below {acked}; the relay has {oldest}..{next}"
+                ),
+            ));
+        }
+        session.ack(p, me, acked).map_err(|e| {
+            close(
+                code::BAD_NUMBER,
+                format!("acknowledgement of party {p}'s chunks: {e}"),
+            )
+        })?;
+        if from < session.oldest_on(p, me) {
+            return Err(close(
+                code::BAD_NUMBER,
+                format!(
+                    "party {p}'s chunks below {oldest} were acknowledged already; the hello asks from {from}"
+                ),
+            ));
+        }
+    }
+    let welcome = Welcome {
+        next_send: (0..n).map(|p| session.next_on(me, p)).collect(),
+        max_body: relay.config().max_body,
+    };
+    let welcome = serde_json::to_string(&welcome)
+        .map_err(|e| close(code::BAD_FRAME, format!("cannot encode the welcome: {e}")))?;
+    socket
+        .send(Message::Text(Utf8Bytes::from(welcome)))
+        .await
+        .map_err(|_| close(code::GOING_AWAY, "the socket ended"))?;
+    // An open socket counts as a waiting long-poll: its party is alive.
+    session.polling(me, true);
+    Ok(Peer {
+        me,
+        epoch: hello.epoch,
+        socket: session.new_socket(me),
+        receive_from: hello.receive_from,
+        window: usize::try_from(hello.window).unwrap_or(usize::MAX).max(1),
+    })
+}
+
+/// What the reader leaves for the writer to answer, per peer.
+struct Notices {
+    inner: Mutex<Vec<PeerNotices>>,
+    wake: Notify,
+}
+
+#[derive(Default, Clone)]
+struct PeerNotices {
+    /// The latest word on what is stored: `(next, full)`.
+    stored: Option<(u64, bool)>,
+    /// A refusal not yet sent.
+    refused: Option<(u64, String)>,
+    /// A full store was reported from this number: later chunks in flight are
+    /// ignored until the client sends this one again.
+    rewound_at: Option<u64>,
+}
+
+impl Notices {
+    fn new(parties: usize) -> Self {
+        Self {
+            inner: Mutex::new(vec![PeerNotices::default(); parties]),
+            wake: Notify::new(),
+        }
+    }
+
+    fn update(&self, p: usize, f: impl FnOnce(&mut PeerNotices)) {
+        if let Some(n) = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(p)
+        {
+            f(n);
+        }
+        self.wake.notify_one();
+    }
+
+    fn rewound_at(&self, p: usize) -> Option<u64> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.get(p).and_then(|n| n.rewound_at)
+    }
+
+    /// The frames to send now.
+    fn take(&self) -> Vec<Vec<u8>> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut frames = Vec::new();
+        for (p, n) in inner.iter_mut().enumerate() {
+            let party = p as u32;
+            if let Some((next, full)) = n.stored.take() {
+                let frame: Frame<&[u8]> = if full {
+                    Frame::Full {
+                        party,
+                        next,
+                        retry_ms: FULL_RETRY_MS,
+                    }
+                } else {
+                    Frame::Stored { party, next }
+                };
+                frames.push(frame.encode());
+            }
+            if let Some((seq, reason)) = n.refused.take() {
+                frames.push(Frame::<&[u8]>::Refused { party, seq, reason }.encode());
+            }
+        }
+        frames
+    }
+}
+
+/// Fails once the party joined again, or opened a newer socket.
+fn current(session: &Session, peer: &Peer) -> Result<(), Close> {
+    let me = peer.me;
+    if session.epoch(me) != peer.epoch {
+        return Err(close(
+            code::REPLACED,
+            format!("party {me} joined again; this socket was replaced"),
+        ));
+    }
+    if session.newest_socket(me) != peer.socket {
+        return Err(close(
+            code::SUPERSEDED,
+            "a newer socket of this party replaced this one",
+        ));
+    }
+    Ok(())
+}
+
+fn peer_of(session: &Session, me: usize, party: u32) -> Result<usize, Close> {
+    usize::try_from(party)
+        .ok()
+        .filter(|&p| p < session.parties && p != me)
+        .ok_or_else(|| {
+            close(
+                code::BAD_FRAME,
+                format!("party {party} is not a peer of party {me}"),
+            )
+        })
+}
+
+async fn read(
+    live: &Live<'_>,
+    peer: &Peer,
+    notices: &Notices,
+    mut stream: SplitStream<WebSocket>,
+) -> Result<(), Close> {
+    let (relay, session) = (live.relay, live.session);
+    let me = peer.me;
+    let max_body = relay.config().max_body;
+    // Bounded by the socket: each pass reads one frame or ends.
+    loop {
+        let message = match tokio::time::timeout(SILENT_FOR, stream.next()).await {
+            Err(_) => {
+                return Err(close(
+                    code::TIMEOUT,
+                    format!("nothing heard for {} s", SILENT_FOR.as_secs()),
+                ));
+            }
+            Ok(None | Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Ok(()),
+            Ok(Some(Ok(message))) => message,
+        };
+        let _ = session.heard_from(me, None);
+        let bytes = match message {
+            Message::Binary(bytes) => bytes,
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Text(_) => return Err(close(code::BAD_FRAME, "a text frame after the hello")),
+            Message::Close(_) => return Ok(()),
+        };
+        let frame =
+            Frame::decode(&bytes, max_body).map_err(|e| close(code::BAD_FRAME, e.to_string()))?;
+        match frame {
+            Frame::Data { party, seq, .. } => {
+                live.check()?;
+                current(session, peer)?;
+                let p = peer_of(session, me, party)?;
+                data(session, notices, me, p, seq, bytes.slice(DATA_HEADER..))?;
+            }
+            Frame::Ack { party, next } => {
+                let p = peer_of(session, me, party)?;
+                session.ack(p, me, next).map_err(|e| {
+                    close(
+                        code::BAD_NUMBER,
+                        format!("acknowledgement of party {p}'s chunks: {e}"),
+                    )
+                })?;
+                // The window opens: the writer may deliver more.
+                notices.wake.notify_one();
+            }
+            Frame::Leave { sent } => {
+                session
+                    .leave(me, sent)
+                    .map_err(|e| close(code::BAD_FRAME, e.message))?;
+                tracing::info!(party = me, "party said goodbye (socket)");
+            }
+            Frame::Deliver { .. }
+            | Frame::Stored { .. }
+            | Frame::Full { .. }
+            | Frame::Peer { .. }
+            | Frame::Refused { .. } => {
+                return Err(close(code::BAD_FRAME, "a frame only the relay sends"));
+            }
+        }
+    }
+}
+
+/// Files chunk `seq` from `me` to `p`.
+fn data(
+    session: &Session,
+    notices: &Notices,
+    me: usize,
+    p: usize,
+    seq: u64,
+    chunk: Bytes,
+) -> Result<(), Close> {
+    if session.has_left(p) {
+        notices.update(p, |n| {
+            n.refused = Some((seq, format!("party {p} closed its channel (it left the session): nothing sent to it would be read")));
+        });
+        return Ok(());
+    }
+    let next = session.next_on(me, p);
+    if seq > next {
+        // Chunks in flight after one that did not fit: the client sends them again.
+        if notices.rewound_at(p).is_some() {
+            return Ok(());
+        }
+        return Err(close(
+            code::BAD_NUMBER,
+            format!("chunk {seq} to party {p} came before chunk {next}"),
+        ));
+    }
+    match session.push_raw(me, p, seq, chunk) {
+        Ok(_) => {
+            let next = session.next_on(me, p);
+            notices.update(p, |n| {
+                n.stored = Some((next, false));
+                n.rewound_at = None;
+            });
+        }
+        Err(PushError::Full { .. } | PushError::RelayFull { .. }) => {
+            notices.update(p, |n| {
+                n.stored = Some((seq, true));
+                n.rewound_at = Some(seq);
+            });
+        }
+        Err(e @ (PushError::NeverFits { .. } | PushError::Conflict { .. })) => {
+            let reason = e.answer("the session").message;
+            notices.update(p, |n| n.refused = Some((seq, reason)));
+        }
+        Err(PushError::Seq(e)) => {
+            return Err(close(
+                code::BAD_NUMBER,
+                format!("chunk {seq} to party {p}: {e}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a peer's state is, as the relay sees it from `me`.
+fn peer_state(relay: &Relay, session: &Session, p: usize, me: usize) -> PeerState {
+    if let Some(sent) = session.left_after(p, me) {
+        return PeerState::Left { sent };
+    }
+    match session.liveness(p, relay.config().peer_gone_after) {
+        Liveness::Gone(silent) => PeerState::Gone {
+            silent_ms: silent.as_millis() as u64,
+        },
+        _ => PeerState::Alive,
+    }
+}
+
+async fn write(
+    live: &Live<'_>,
+    peer: &Peer,
+    notices: &Notices,
+    sink: &mut SplitSink<WebSocket, Message>,
+) -> Result<(), Close> {
+    let (relay, session) = (live.relay, live.session);
+    let (me, n) = (peer.me, session.parties);
+    let gone = |_| close(code::GOING_AWAY, "the socket ended");
+    let arrivals = session
+        .arrivals(me)
+        .ok_or_else(|| close(code::BAD_FRAME, "no such party"))?;
+    let mut next = peer.receive_from.clone();
+    // Per peer: the chunks delivered and not yet acknowledged, with their sizes.
+    let mut unacked: Vec<VecDeque<(u64, usize)>> = vec![VecDeque::new(); n];
+    let mut told: Vec<Option<PeerState>> = vec![None; n];
+    let mut shutdown = relay.shutdown_signal_receiver();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Bounded by the socket: each pass sends what is due, then waits for a change.
+    loop {
+        let arrived = arrivals.notified();
+        let woken = notices.wake.notified();
+        tokio::pin!(arrived, woken);
+        arrived.as_mut().enable();
+        woken.as_mut().enable();
+        if relay.is_shutting_down() {
+            return Err(close(code::GOING_AWAY, "the relay is shutting down"));
+        }
+        live.check()?;
+        current(session, peer)?;
+        for frame in notices.take() {
+            sink.feed(Message::Binary(Bytes::from(frame)))
+                .await
+                .map_err(gone)?;
+        }
+        for p in (0..n).filter(|&p| p != me) {
+            let state = peer_state(relay, session, p, me);
+            if told[p] != Some(state) && (told[p].is_some() || state != PeerState::Alive) {
+                let frame: Frame<&[u8]> = Frame::Peer {
+                    party: p as u32,
+                    state,
+                };
+                sink.feed(Message::Binary(Bytes::from(frame.encode())))
+                    .await
+                    .map_err(gone)?;
+            }
+            told[p] = Some(state);
+        }
+        let mut more = false;
+        for p in (0..n).filter(|&p| p != me) {
+            let oldest = session.oldest_on(p, me);
+            let window = &mut unacked[p];
+            // Bounded by the acknowledged chunks.
+            while window.front().is_some_and(|&(seq, _)| seq < oldest) {
+                window.pop_front();
+            }
+            for _ in 0..DELIVERIES_PER_PASS {
+                let used: usize = window.iter().map(|&(_, len)| len).sum();
+                if used >= peer.window && !window.is_empty() {
+                    break;
+                }
+                let Some(chunk) = session.chunk(p, me, next[p]) else {
+                    break;
+                };
+                let mut frame = Vec::with_capacity(DATA_HEADER + chunk.len());
+                frame.extend_from_slice(&data_header(true, p as u32, next[p]));
+                frame.extend_from_slice(&chunk);
+                sink.feed(Message::Binary(Bytes::from(frame)))
+                    .await
+                    .map_err(gone)?;
+                window.push_back((next[p], chunk.len()));
+                next[p] += 1;
+            }
+            let used: usize = window.iter().map(|&(_, len)| len).sum();
+            more |= session.chunk(p, me, next[p]).is_some()
+                && (used < peer.window || window.is_empty());
+        }
+        sink.flush().await.map_err(gone)?;
+        if more {
+            continue;
+        }
+        tokio::select! {
+            _ = &mut arrived => {}
+            _ = &mut woken => {}
+            _ = ping.tick() => {
+                sink.send(Message::Ping(Bytes::new())).await.map_err(gone)?;
+            }
+            _ = shutdown.changed() => {}
+        }
+    }
+}
