@@ -150,10 +150,17 @@ pub trait Client: Sized {
     /// drives `link` over it in the background; returns once the relay
     /// welcomed the socket, or why it could not be opened (the party then
     /// falls back to the HTTP routes, unless told to use the WebSocket only).
-    /// A client without WebSocket support keeps this default.
+    /// With `insist` (the WebSocket only), network failures of the first
+    /// connection are retried as any request's; without, the first failure
+    /// is the answer. A client without WebSocket support keeps this default.
     #[allow(async_fn_in_trait)] // No `Send` bound on purpose, as in `Http`.
-    async fn open_socket(&self, joined: &Joined, link: SocketLink) -> Result<(), HttpError> {
-        let _ = (joined, link);
+    async fn open_socket(
+        &self,
+        joined: &Joined,
+        link: SocketLink,
+        insist: bool,
+    ) -> Result<(), HttpError> {
+        let _ = (joined, link, insist);
         Err(HttpError::Setup(
             "this client has no WebSocket support".into(),
         ))
@@ -349,7 +356,8 @@ impl<C: Client> RelayParty<C> {
                     crate::socket::DEFAULT_WINDOW,
                 );
                 let link = SocketLink::new(core);
-                match client.open_socket(&joined, link.clone()).await {
+                let insist = transport == RelayTransport::WebSocket;
+                match client.open_socket(&joined, link.clone(), insist).await {
                     Ok(()) => Some(link),
                     Err(e) if transport == RelayTransport::Auto => {
                         tracing::info!(error = %e, "no WebSocket to the relay; using long-polls");

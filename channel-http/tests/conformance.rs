@@ -1,21 +1,32 @@
-//! channel-core's full conformance kit over the relay and over direct mode, for
-//! 2, 3 and 5 parties (64 MiB message included), on 127.0.0.1.
+//! channel-core's full conformance kit over the relay (its WebSocket and its
+//! long-poll routes) and over direct mode, for 2, 3 and 5 parties (64 MiB
+//! message included), on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
 mod common;
 
 use channel_core::testkit::Kit;
 use channel_http::relay::RelayConfig;
-use channel_http::{ClientOptions, DirectOptions};
+use channel_http::{ClientOptions, DirectOptions, RelayTransport};
 
-async fn relay_kit(n: usize) {
+async fn relay_kit(n: usize, transport: RelayTransport) {
     let (relay, url) = common::start_relay(RelayConfig::default()).await;
-    let opts = ClientOptions::default();
+    let opts = ClientOptions {
+        transport,
+        ..ClientOptions::default()
+    };
     let report = Kit::new(n)
-        .run_async(async |n| common::relay_parties(&url, n, &opts).await)
+        .run_async(async |n| {
+            let parties = common::relay_parties(&url, n, &opts).await?;
+            // The kit runs over the transport asked for, not a fallback.
+            for party in &parties {
+                assert_eq!(party.transport(), transport);
+            }
+            Ok(parties)
+        })
         .await
-        .unwrap_or_else(|failure| panic!("relay: {failure}"));
-    println!("relay: {report}");
+        .unwrap_or_else(|failure| panic!("relay over {transport:?}: {failure}"));
+    println!("relay over {transport:?}: {report}");
     relay.shutdown();
 }
 
@@ -29,18 +40,33 @@ async fn direct_kit(n: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_two_parties() {
-    relay_kit(2).await;
+async fn relay_websocket_two_parties() {
+    relay_kit(2, RelayTransport::WebSocket).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_three_parties() {
-    relay_kit(3).await;
+async fn relay_websocket_three_parties() {
+    relay_kit(3, RelayTransport::WebSocket).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_five_parties() {
-    relay_kit(5).await;
+async fn relay_websocket_five_parties() {
+    relay_kit(5, RelayTransport::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_long_poll_two_parties() {
+    relay_kit(2, RelayTransport::LongPoll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_long_poll_three_parties() {
+    relay_kit(3, RelayTransport::LongPoll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_long_poll_five_parties() {
+    relay_kit(5, RelayTransport::LongPoll).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use channel_core::testkit::pattern;
 use channel_core::{Channel, recv_bytes, send_bytes};
 use channel_http::relay::RelayConfig;
-use channel_http::{ClientOptions, DirectChannel, DirectOptions, HttpChannel, local};
+use channel_http::{
+    ClientOptions, DirectChannel, DirectOptions, HttpChannel, RelayTransport, local,
+};
 
 fn options() -> ClientOptions {
     // Far beyond the test's bound: only the goodbye can end the wait in time.
@@ -87,12 +89,20 @@ async fn reported_at_once<C: Channel>(
     assert_eq!(recv_bytes(&mut zero, 2, "on").await.unwrap(), b"carry on");
 }
 
-async fn relay(leave: impl AsyncFnOnce(HttpChannel)) {
-    let net = local::relay_network(3, RelayConfig::default(), &options())
-        .await
-        .unwrap();
-    reported_at_once(net.parties, leave, Refused::AtSendOrFlush).await;
-    net.relay.shutdown();
+/// Over each of the relay's ways (the WebSocket, then the HTTP routes).
+async fn relay(leave: impl AsyncFn(HttpChannel)) {
+    for way in [RelayTransport::WebSocket, RelayTransport::LongPoll] {
+        let options = ClientOptions {
+            transport: way,
+            ..options()
+        };
+        let net = local::relay_network(3, RelayConfig::default(), &options)
+            .await
+            .unwrap();
+        assert_eq!(net.parties[0].transport(), way);
+        reported_at_once(net.parties, &leave, Refused::AtSendOrFlush).await;
+        net.relay.shutdown();
+    }
 }
 
 async fn direct(leave: impl AsyncFnOnce(DirectChannel)) {

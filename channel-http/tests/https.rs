@@ -6,7 +6,7 @@ mod common;
 
 use channel_core::reference::secure_sum;
 use channel_http::relay::{Relay, RelayConfig};
-use channel_http::{ClientOptions, HttpChannel, HttpError};
+use channel_http::{ClientOptions, HttpChannel, HttpError, RelayTransport};
 
 /// Writes a fresh self-signed certificate for localhost into a temporary folder.
 fn certificate() -> (tempdir::Dir, Vec<u8>) {
@@ -68,11 +68,21 @@ async fn three_parties_over_https() {
         "{untrusting:?}"
     );
 
-    let opts = ClientOptions {
-        root_certificates_pem: vec![ca_pem],
-        ..ClientOptions::default()
-    };
-    let parties = common::relay_parties(&url, 3, &opts).await.unwrap();
+    // Over the WebSocket (`wss://`) and over the HTTP routes.
+    for way in [RelayTransport::WebSocket, RelayTransport::LongPoll] {
+        let opts = ClientOptions {
+            root_certificates_pem: vec![ca_pem.clone()],
+            transport: way,
+            ..ClientOptions::default()
+        };
+        secure_sum_of_three(&url, &opts).await;
+    }
+    relay.shutdown();
+}
+
+async fn secure_sum_of_three(url: &str, opts: &ClientOptions) {
+    let parties = common::relay_parties(url, 3, opts).await.unwrap();
+    assert!(parties.iter().all(|p| p.transport() == opts.transport));
     let tasks: Vec<_> = parties
         .into_iter()
         .map(|mut ch| {
@@ -90,7 +100,6 @@ async fn three_parties_over_https() {
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap(), 303);
     }
-    relay.shutdown();
 }
 
 #[test]

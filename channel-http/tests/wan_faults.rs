@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use channel_core::{Channel, recv_bytes, send_bytes};
 use channel_http::relay::{Relay, RelayConfig};
-use channel_http::{ClientOptions, DirectChannel, DirectOptions, HttpChannel, RetryPolicy, local};
+use channel_http::{
+    ClientOptions, DirectChannel, DirectOptions, HttpChannel, RelayTransport, RetryPolicy, local,
+};
 use channel_sim::{Bandwidth, Direction, Link, LinkControl, LinkProfile, LinkProxy};
 
 fn ms(n: u64) -> Duration {
@@ -235,28 +237,50 @@ fn fast() -> LinkProfile {
     LinkProfile::new(ms(4), Bandwidth::mbit(500))
 }
 
+/// The relay rows run over both of the relay's ways: the WebSocket and the HTTP routes.
+const RELAY_WAYS: [RelayTransport; 2] = [RelayTransport::WebSocket, RelayTransport::LongPoll];
+
+fn over(transport: RelayTransport, options: ClientOptions) -> ClientOptions {
+    ClientOptions {
+        transport,
+        ..options
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_a_stall_beyond_the_request_limit_is_retried_through_once_in_order() {
-    let (a, b, relay, paths) = relay_pair(near(), &client(Duration::from_secs(30))).await;
-    stall_is_retried_through(a, b, &paths).await;
-    relay.shutdown();
+    for way in RELAY_WAYS {
+        let options = over(way, client(Duration::from_secs(30)));
+        let (a, b, relay, paths) = relay_pair(near(), &options).await;
+        assert_eq!(a.transport(), way);
+        stall_is_retried_through(a, b, &paths).await;
+        relay.shutdown();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_an_endless_stall_fails_naming_the_peer_within_the_bound() {
-    let give_up = Duration::from_secs(2);
-    let (a, b, relay, paths) = relay_pair(near(), &client(give_up)).await;
-    // A request's limit (plus a long-poll's wait), then retries for `give_up`.
-    let bound = Duration::from_millis(1500) + give_up + Duration::from_secs(3);
-    let _ = endless_stall_fails_in_time(a, b, &paths, bound).await;
-    relay.shutdown();
+    for way in RELAY_WAYS {
+        let give_up = Duration::from_secs(2);
+        let (a, b, relay, paths) = relay_pair(near(), &over(way, client(give_up))).await;
+        assert_eq!(a.transport(), way);
+        // A request's limit (plus a long-poll's wait; over the WebSocket, the
+        // silence that takes the relay for gone), then retries for `give_up`.
+        let bound = Duration::from_millis(1500) + give_up + Duration::from_secs(3);
+        let _ = endless_stall_fails_in_time(a, b, &paths, bound).await;
+        relay.shutdown();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_a_cut_and_restore_in_the_middle_of_a_64_mib_message_recovers() {
-    let (a, b, relay, paths) = relay_pair(fast(), &client(Duration::from_secs(30))).await;
-    cut_mid_message_recovers(a, b, &paths).await;
-    relay.shutdown();
+    for way in RELAY_WAYS {
+        let options = over(way, client(Duration::from_secs(30)));
+        let (a, b, relay, paths) = relay_pair(fast(), &options).await;
+        assert_eq!(a.transport(), way);
+        cut_mid_message_recovers(a, b, &paths).await;
+        relay.shutdown();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

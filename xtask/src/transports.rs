@@ -12,8 +12,11 @@ pub enum Transport {
     RawTcp,
     Tokio,
     Std,
-    /// Through the relay, sealed end to end (the default).
+    /// Through the relay's HTTP routes (a request per chunk, long-polls),
+    /// sealed end to end.
     HttpRelay,
+    /// Through the relay's WebSocket, sealed end to end (the client's default).
+    HttpRelayWs,
     /// Through the relay without sealing: what sealing costs (bench only).
     HttpRelayPlaintext,
     /// Direct mode, sealed end to end (the default).
@@ -33,12 +36,13 @@ pub enum Transport {
 
 impl Transport {
     /// Every transport, in table order (baselines first).
-    pub const ALL: [Transport; 13] = [
+    pub const ALL: [Transport; 14] = [
         Transport::Memcpy,
         Transport::RawTcp,
         Transport::Tokio,
         Transport::Std,
         Transport::HttpRelay,
+        Transport::HttpRelayWs,
         Transport::HttpRelayPlaintext,
         Transport::HttpDirect,
         Transport::P2p,
@@ -57,6 +61,7 @@ impl Transport {
             Transport::Tokio => "tokio",
             Transport::Std => "std",
             Transport::HttpRelay => "http-relay",
+            Transport::HttpRelayWs => "http-relay-ws",
             Transport::HttpRelayPlaintext => "http-relay-plaintext",
             Transport::HttpDirect => "http-direct",
             Transport::P2p => "p2p",
@@ -75,6 +80,7 @@ impl Transport {
             Transport::Tokio
                 | Transport::Std
                 | Transport::HttpRelay
+                | Transport::HttpRelayWs
                 | Transport::HttpDirect
                 | Transport::P2p
                 | Transport::Tcp
@@ -87,9 +93,10 @@ impl Transport {
     pub fn protection(self) -> &'static str {
         match self {
             Transport::Tokio | Transport::Std | Transport::Memcpy => "in-process",
-            Transport::HttpRelay | Transport::HttpDirect | Transport::Browser => {
-                "sealed end to end"
-            }
+            Transport::HttpRelay
+            | Transport::HttpRelayWs
+            | Transport::HttpDirect
+            | Transport::Browser => "sealed end to end",
             Transport::P2p | Transport::P2p4Lanes | Transport::Libp2pStock => "libp2p Noise",
             Transport::Tcp | Transport::TcpBlocking => "TLS 1.3, pinned party keys",
             Transport::HttpRelayPlaintext | Transport::RawTcp => "none (plaintext)",
@@ -107,11 +114,25 @@ impl Transport {
             self,
             Transport::RawTcp
                 | Transport::HttpRelay
+                | Transport::HttpRelayWs
                 | Transport::HttpDirect
                 | Transport::P2p
                 | Transport::P2p4Lanes
                 | Transport::Tcp
         )
+    }
+
+    /// The relay client's options of a relay transport: the WebSocket for
+    /// `http-relay-ws`, the HTTP routes for the other relay rows.
+    pub fn relay_options(self) -> channel_http::ClientOptions {
+        let transport = match self {
+            Transport::HttpRelayWs => channel_http::RelayTransport::WebSocket,
+            _ => channel_http::RelayTransport::LongPoll,
+        };
+        channel_http::ClientOptions {
+            transport,
+            ..channel_http::ClientOptions::default()
+        }
     }
 
     /// What the bench compares it with: memcpy in-process, raw TCP for sockets.
@@ -202,11 +223,11 @@ macro_rules! with_local_parties {
                 let $parties = channel_tokio::TokioChannel::network(n);
                 $body
             }
-            Transport::HttpRelay => {
+            t @ (Transport::HttpRelay | Transport::HttpRelayWs) => {
                 let net = channel_http::local::relay_network(
                     n,
                     channel_http::relay::RelayConfig::default(),
-                    &channel_http::ClientOptions::default(),
+                    &t.relay_options(),
                 )
                 .await
                 .map_err(|e| failed(&e))?;
@@ -220,7 +241,7 @@ macro_rules! with_local_parties {
                 let net = channel_http::local::relay_network_plaintext_insecure(
                     n,
                     channel_http::relay::RelayConfig::default(),
-                    &channel_http::ClientOptions::default(),
+                    &Transport::HttpRelayPlaintext.relay_options(),
                 )
                 .await
                 .map_err(|e| failed(&e))?;

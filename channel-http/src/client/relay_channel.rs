@@ -179,7 +179,12 @@ impl Client for ReqwestRelay {
         })
     }
 
-    async fn open_socket(&self, joined: &Joined, link: SocketLink) -> Result<(), HttpError> {
+    async fn open_socket(
+        &self,
+        joined: &Joined,
+        link: SocketLink,
+        insist: bool,
+    ) -> Result<(), HttpError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(HttpError::Setup(
                 "no tokio runtime to drive the WebSocket on".into(),
@@ -220,7 +225,7 @@ impl Client for ReqwestRelay {
             silent_for: self.timeout,
             retry: self.retry,
         };
-        super::socket::open(target, link).await
+        super::socket::open(target, link, insist).await
     }
 
     fn http(&self) -> ReqwestServer<'_> {

@@ -66,17 +66,30 @@ enum Failed {
     Fatal(Fatal),
 }
 
-/// Opens the first connection (its failure is returned: the caller may
-/// fall back to long-polls), then drives the socket on a tokio task.
-pub(crate) async fn open(target: Target, link: SocketLink) -> Result<(), HttpError> {
-    let socket = match connect(&target, &link).await {
-        Ok(socket) => socket,
-        Err(Failed::Retry(why)) => return Err(HttpError::Setup(why)),
-        Err(Failed::Fatal(fatal)) => {
-            link.with(|core| core.fail(fatal.clone()));
-            return Err(HttpError::Setup(format!(
-                "the relay refused the WebSocket: {fatal:?}"
-            )));
+/// Opens the first connection, then drives the socket on a tokio task.
+/// Without `insist`, the first failure is returned (the caller falls back to
+/// long-polls); with it, network failures are retried within the policy.
+pub(crate) async fn open(target: Target, link: SocketLink, insist: bool) -> Result<(), HttpError> {
+    let mut backoff = Backoff::new(
+        target.retry,
+        target.party,
+        "opening the WebSocket to the relay",
+    );
+    // Bounded by the backoff's give-up time.
+    let socket = loop {
+        match connect(&target, &link).await {
+            Ok(socket) => break socket,
+            Err(Failed::Retry(why)) if insist => {
+                let delay = backoff.failed(Instant::now(), why, None, unit_random())?;
+                tokio::time::sleep(delay).await;
+            }
+            Err(Failed::Retry(why)) => return Err(HttpError::Setup(why)),
+            Err(Failed::Fatal(fatal)) => {
+                link.with(|core| core.fail(fatal.clone()));
+                return Err(HttpError::Setup(format!(
+                    "the relay refused the WebSocket: {fatal:?}"
+                )));
+            }
         }
     };
     tokio::spawn(drive(target, link, socket));

@@ -371,13 +371,19 @@ impl Session {
     /// party sees the number change and closes).
     pub(crate) fn new_socket(&self, me: usize) -> u64 {
         let mut state = self.lock();
-        match state.parties.get_mut(me) {
+        let number = match state.parties.get_mut(me) {
             Some(party) => {
                 party.sockets += 1;
                 party.sockets
             }
             None => 0,
+        };
+        drop(state);
+        // The older socket's writer looks again, and closes.
+        if let Some(arrivals) = self.arrivals.get(me) {
+            arrivals.notify_waiters();
         }
+        number
     }
 
     /// The number of `me`'s newest WebSocket.

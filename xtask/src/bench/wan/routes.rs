@@ -51,12 +51,12 @@ macro_rules! with_wan_parties {
                 let $parties = vec![a, b];
                 $body
             }
-            Transport::HttpRelay => {
+            t @ (Transport::HttpRelay | Transport::HttpRelayWs) => {
                 let link = link_for(true, profile);
                 let net = channel_http::local::relay_network_routed(
                     2,
                     channel_http::relay::RelayConfig::default(),
-                    &channel_http::ClientOptions::default(),
+                    &t.relay_options(),
                     async |_, addr| proxies.route(addr, link).await,
                 )
                 .await

@@ -1,0 +1,485 @@
+//! The relay's WebSocket: a session that mixes WebSocket and long-poll
+//! parties, the route's refusals of bad input (each a typed close), a client
+//! that never reads, and sockets cut again and again in the middle of
+//! transfers both ways. On 127.0.0.1, every wait bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+mod common;
+
+use std::time::Duration;
+
+use channel_core::testkit::Kit;
+use channel_core::{Channel, recv_bytes, send_bytes};
+use channel_http::relay::RelayConfig;
+use channel_http::{ClientOptions, HttpChannel, RelayTransport, local};
+use channel_http_proto::socket::wire::{Frame, Hello, Welcome};
+use channel_sim::{Bandwidth, Direction, Link, LinkControl, LinkProfile, LinkProxy};
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+type Raw =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn over(transport: RelayTransport) -> ClientOptions {
+    ClientOptions {
+        transport,
+        recv_timeout: Duration::from_secs(60),
+        ..ClientOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_mixing_websocket_and_long_poll_parties_passes_the_kit() {
+    let (relay, url) = common::start_relay(RelayConfig::default()).await;
+    let ways = [
+        RelayTransport::WebSocket,
+        RelayTransport::LongPoll,
+        RelayTransport::WebSocket,
+    ];
+    let report = Kit::new(3)
+        .run_async(async |n| {
+            let s = HttpChannel::create_session(&url, n, None, &over(ways[0])).await?;
+            let mut parties = Vec::new();
+            for (p, token) in s.tokens.iter().enumerate() {
+                let options = over(ways[p % ways.len()]);
+                let party =
+                    HttpChannel::join_plaintext_insecure(&url, &s.session, token, &options).await?;
+                assert_eq!(party.transport(), ways[p % ways.len()]);
+                parties.push(party);
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(parties)
+        })
+        .await
+        .unwrap_or_else(|failure| panic!("mixed session: {failure}"));
+    println!("mixed session: {report}");
+    relay.shutdown();
+}
+
+/// A session of two and party 0's join: (session, tokens, epoch of party 0).
+async fn joined(url: &str) -> (String, Vec<String>, u64) {
+    let s = HttpChannel::create_session(url, 2, None, &ClientOptions::default())
+        .await
+        .unwrap();
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(format!("{url}/v1/sessions/{}", s.session))
+        .bearer_auth(&s.tokens[0])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let epoch = info["epoch"].as_u64().unwrap();
+    (s.session, s.tokens, epoch)
+}
+
+async fn raw_socket(url: &str, session: &str) -> Raw {
+    let ws_url = format!(
+        "{}/v1/sessions/{session}/socket",
+        url.replacen("http://", "ws://", 1)
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    socket
+}
+
+fn hello(token: &str, epoch: u64) -> Message {
+    hello_at(token, epoch, vec![0, 0])
+}
+
+/// A hello that has everything below `taken[p]` of each party.
+fn hello_at(token: &str, epoch: u64, taken: Vec<u64>) -> Message {
+    let hello = Hello {
+        token: token.into(),
+        epoch,
+        receive_from: taken.clone(),
+        acked: taken,
+        window: 1 << 20,
+    };
+    Message::text(serde_json::to_string(&hello).unwrap())
+}
+
+/// The close code the relay ends `socket` with, within 15 s.
+async fn close_code(socket: &mut Raw) -> (u16, String) {
+    let bounded = tokio::time::timeout(Duration::from_secs(15), async {
+        // Bounded by the timeout.
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => {
+                    return (0, "ended without a close frame".into());
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    });
+    bounded.await.expect("the relay did not close the socket")
+}
+
+/// Opens a socket as party 0 and reads the welcome.
+async fn welcomed(url: &str, session: &str, token: &str, epoch: u64) -> Raw {
+    let mut socket = raw_socket(url, session).await;
+    socket.send(hello(token, epoch)).await.unwrap();
+    match socket.next().await {
+        Some(Ok(Message::Text(text))) => {
+            let welcome: Welcome = serde_json::from_str(text.as_str()).unwrap();
+            assert_eq!(welcome.next_send, vec![0, 0]);
+        }
+        other => panic!("no welcome: {other:?}"),
+    }
+    socket
+}
+
+fn binary(frame: Frame<&[u8]>) -> Message {
+    Message::binary(frame.encode())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_on_the_socket_route_gets_a_typed_close() {
+    let config = RelayConfig {
+        max_body: 64 * 1024,
+        ..RelayConfig::default()
+    };
+    let (relay, url) = common::start_relay(config).await;
+    let (session, tokens, epoch) = joined(&url).await;
+
+    // Before the upgrade: no such session, and a plain GET.
+    let missing = tokio_tungstenite::connect_async(format!(
+        "{}/v1/sessions/{}/socket",
+        url.replacen("http://", "ws://", 1),
+        "0".repeat(32)
+    ))
+    .await;
+    match missing {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 404);
+        }
+        other => panic!("a socket to no session: {other:?}"),
+    }
+    let plain = reqwest::get(format!("{url}/v1/sessions/{session}/socket"))
+        .await
+        .unwrap();
+    assert!(plain.status().is_client_error(), "{}", plain.status());
+
+    // The hello: wrong token, stale join, not JSON, binary first, wrong counts.
+    let cases: Vec<(Message, u16, &str)> = vec![
+        (hello("not-a-token", epoch), 4403, "token"),
+        (hello(&tokens[0], epoch + 1), 4412, "joined again"),
+        (Message::text("{nope"), 4400, "not JSON"),
+        (Message::binary(vec![1, 2, 3]), 4401, "hello"),
+        (
+            Message::text(
+                serde_json::to_string(&Hello {
+                    receive_from: vec![0; 3],
+                    ..serde_json::from_str::<Hello>(hello(&tokens[0], epoch).to_text().unwrap())
+                        .unwrap()
+                })
+                .unwrap(),
+            ),
+            4400,
+            "each of the 2",
+        ),
+    ];
+    for (first, code, reason) in cases {
+        let mut socket = raw_socket(&url, &session).await;
+        socket.send(first).await.unwrap();
+        let (got, why) = close_code(&mut socket).await;
+        assert_eq!(got, code, "{why}");
+        assert!(why.contains(reason), "{why}");
+    }
+
+    // After the welcome: garbage, frames only the relay sends, a party that
+    // is not a peer, a gap in the numbers, an acknowledgement of nothing.
+    let cases: Vec<(Message, u16, &str)> = vec![
+        (Message::binary(vec![200]), 4400, "unknown kind"),
+        (Message::text("hi"), 4400, "text frame"),
+        (
+            binary(Frame::Stored { party: 1, next: 0 }),
+            4400,
+            "only the relay",
+        ),
+        (
+            binary(Frame::Data {
+                party: 0,
+                seq: 0,
+                payload: b"me",
+            }),
+            4400,
+            "not a peer",
+        ),
+        (
+            binary(Frame::Data {
+                party: 7,
+                seq: 0,
+                payload: b"x",
+            }),
+            4400,
+            "not a peer",
+        ),
+        (
+            binary(Frame::Data {
+                party: 1,
+                seq: 5,
+                payload: b"x",
+            }),
+            4422,
+            "before chunk 0",
+        ),
+        (
+            binary(Frame::Ack { party: 1, next: 3 }),
+            4422,
+            "acknowledgement",
+        ),
+    ];
+    for (frame, code, reason) in cases {
+        let mut socket = welcomed(&url, &session, &tokens[0], epoch).await;
+        socket.send(frame).await.unwrap();
+        let (got, why) = close_code(&mut socket).await;
+        assert_eq!(got, code, "{why}");
+        assert!(why.contains(reason), "{why}");
+    }
+
+    // A frame beyond the body limit ends the socket; nothing of it is stored.
+    let mut socket = welcomed(&url, &session, &tokens[0], epoch).await;
+    let huge = vec![0u8; 64 * 1024 + 100];
+    let _ = socket
+        .send(binary(Frame::Data {
+            party: 1,
+            seq: 0,
+            payload: &huge,
+        }))
+        .await;
+    let (code, why) = close_code(&mut socket).await;
+    assert!(code == 1009 || code == 0, "{code}: {why}");
+    assert_eq!(relay.session_stats(&session).unwrap().queued_bytes, 0);
+
+    // The relay still serves: a real pair of parties talks over it.
+    let mut net = local::join_session(&url, 2, &over(RelayTransport::WebSocket))
+        .await
+        .unwrap();
+    let mut b = net.pop().unwrap();
+    let mut a = net.pop().unwrap();
+    send_bytes(&mut a, 1, "after", b"still fine").await.unwrap();
+    assert_eq!(recv_bytes(&mut b, 0, "after").await.unwrap(), b"still fine");
+    relay.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_holds_back_its_peer_within_the_session_budget() {
+    // A session holds at most 4 MiB: the sender is held back (the relay says
+    // "full" and the sender waits), never the relay's memory.
+    let config = RelayConfig {
+        max_session_bytes: 4 << 20,
+        max_body: 1 << 20,
+        ..RelayConfig::default()
+    };
+    let (relay, url) = common::start_relay(config).await;
+    let s = HttpChannel::create_session(&url, 2, None, &ClientOptions::default())
+        .await
+        .unwrap();
+    // Party 1 is a raw socket that announces a huge window and never reads.
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(format!("{url}/v1/sessions/{}", s.session))
+        .bearer_auth(&s.tokens[1])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut silent = raw_socket(&url, &s.session).await;
+    let greedy = Hello {
+        token: s.tokens[1].clone(),
+        epoch: info["epoch"].as_u64().unwrap(),
+        receive_from: vec![0, 0],
+        acked: vec![0, 0],
+        window: u64::MAX,
+    };
+    silent
+        .send(Message::text(serde_json::to_string(&greedy).unwrap()))
+        .await
+        .unwrap();
+    let options = ClientOptions {
+        recv_timeout: Duration::from_secs(3),
+        ..over(RelayTransport::WebSocket)
+    };
+    let mut sender = HttpChannel::join_plaintext_insecure(&url, &s.session, &s.tokens[0], &options)
+        .await
+        .unwrap();
+    let chunk = vec![7u8; 512 * 1024];
+    let mut sent = 0usize;
+    let mut refused = None;
+    // Bounded: at most 64 chunks of 512 KiB, each send at most 3 s.
+    for _ in 0..64 {
+        match sender
+            .send_bytes_to(1, chunk.clone(), channel_core::SendInfo::new("flood", 0, 1))
+            .await
+        {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+        let stats = relay.session_stats(&s.session).unwrap();
+        assert!(stats.queued_bytes <= 4 << 20, "{stats:?}");
+    }
+    let refused = refused.expect("the sender was never held back");
+    let text = channel_core::error_chain(&refused);
+    assert!(text.contains("room to queue"), "{text}");
+    // Everything accepted is either stored or still kept by the sender: the
+    // window (8 MiB) plus the session (4 MiB) bound what was accepted.
+    assert!(sent * chunk.len() <= 12 << 20, "{sent} chunks accepted");
+    assert!(relay.session_stats(&s.session).unwrap().queued_bytes <= 4 << 20);
+    drop(silent);
+    relay.shutdown();
+}
+
+/// Two WebSocket parties, each reached through its own proxy.
+async fn proxied_pair() -> (
+    HttpChannel,
+    HttpChannel,
+    channel_http::relay::Relay,
+    Vec<LinkControl>,
+) {
+    let mut proxies = Vec::new();
+    // Slow enough that the cuts fall in the middle of the transfer.
+    let link = Link::symmetric(LinkProfile::new(
+        Duration::from_millis(1),
+        Bandwidth::mbit(200),
+    ));
+    let net = local::relay_network_routed(
+        2,
+        RelayConfig::default(),
+        &over(RelayTransport::WebSocket),
+        async |_, addr| {
+            let proxy = LinkProxy::start(addr, link).await?;
+            let via = proxy.addr();
+            proxies.push(proxy);
+            Ok(via)
+        },
+    )
+    .await
+    .unwrap();
+    let controls = proxies.iter().map(LinkProxy::control).collect();
+    // The proxies live as long as the test (they stop when dropped).
+    std::mem::forget(proxies);
+    let mut it = net.parties.into_iter();
+    let (a, b) = (it.next().unwrap(), it.next().unwrap());
+    assert_eq!(
+        (a.transport(), b.transport()),
+        (RelayTransport::WebSocket, RelayTransport::WebSocket)
+    );
+    (a, b, net.relay, controls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_cut_again_and_again_mid_transfer_both_ways_deliver_everything_once_in_order() {
+    let (mut a, mut b, relay, controls) = proxied_pair().await;
+    let message = |from: u8, i: u32| -> Vec<u8> {
+        let mut m = vec![from; 3 << 20];
+        m[..4].copy_from_slice(&i.to_le_bytes());
+        m
+    };
+    const EACH: u32 = 8;
+    let a_side = async {
+        for i in 0..EACH {
+            send_bytes(&mut a, 1, "m", &message(0, i)).await.unwrap();
+            assert_eq!(
+                recv_bytes(&mut a, 1, "m").await.unwrap(),
+                message(1, i),
+                "a got {i}"
+            );
+        }
+        a.flush().await.unwrap();
+    };
+    let b_side = async {
+        for i in 0..EACH {
+            send_bytes(&mut b, 0, "m", &message(1, i)).await.unwrap();
+            assert_eq!(
+                recv_bytes(&mut b, 0, "m").await.unwrap(),
+                message(0, i),
+                "b got {i}"
+            );
+        }
+        b.flush().await.unwrap();
+    };
+    let cuts = async {
+        let mut forwarded = Vec::new();
+        // Four cuts, each of every socket (both parties, both directions).
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            forwarded.push(
+                controls
+                    .iter()
+                    .map(|c| c.forwarded(Direction::Up))
+                    .sum::<u64>(),
+            );
+            controls.iter().for_each(LinkControl::cut);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            controls.iter().for_each(LinkControl::restore);
+        }
+        forwarded
+    };
+    let ((), (), forwarded) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(a_side, b_side, cuts)
+    })
+    .await
+    .expect("no recovery within 60 s");
+    // The cuts fell in the middle of the transfer, not after it.
+    let total = 2 * u64::from(EACH) * (3 << 20);
+    assert!(
+        forwarded.iter().all(|&f| f < total),
+        "{forwarded:?} of {total}"
+    );
+    let accepted: u64 = controls.iter().map(LinkControl::accepted).sum();
+    assert!(
+        accepted >= 2 + 4 * 2,
+        "sockets reconnected {accepted} times"
+    );
+    // Exactly once: the next message is the next one sent, both ways.
+    send_bytes(&mut a, 1, "after", b"next").await.unwrap();
+    assert_eq!(recv_bytes(&mut b, 0, "after").await.unwrap(), b"next");
+    send_bytes(&mut b, 0, "after", b"back").await.unwrap();
+    assert_eq!(recv_bytes(&mut a, 1, "after").await.unwrap(), b"back");
+    relay.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_closed_by_the_relay_is_reopened_and_nothing_is_lost() {
+    let (relay, url) = common::start_relay(RelayConfig::default()).await;
+    let s = HttpChannel::create_session(&url, 2, None, &ClientOptions::default())
+        .await
+        .unwrap();
+    let options = over(RelayTransport::WebSocket);
+    let join =
+        |p: usize| HttpChannel::join_plaintext_insecure(&url, &s.session, &s.tokens[p], &options);
+    let (mut a, mut b) = (join(0).await.unwrap(), join(1).await.unwrap());
+    let epoch_of_b = b.joined().epoch.unwrap();
+    // Bounded: three rounds.
+    for round in 0..3u8 {
+        send_bytes(&mut a, 1, "m", &[round; 1000]).await.unwrap();
+        // A second socket of party 1 (same token, same join): the relay
+        // closes party 1's socket in favour of it; party 1's client opens a
+        // new one, and the relay closes the stray in turn.
+        let taken = vec![u64::from(round), 0];
+        let mut stray = welcomed_as(&url, &s.session, &s.tokens[1], epoch_of_b, taken).await;
+        let (code, why) = close_code(&mut stray).await;
+        assert_eq!(code, 4409, "party 1 did not reconnect: {why}");
+        assert_eq!(recv_bytes(&mut b, 0, "m").await.unwrap(), [round; 1000]);
+        send_bytes(&mut b, 0, "m", &[round; 10]).await.unwrap();
+        assert_eq!(recv_bytes(&mut a, 1, "m").await.unwrap(), [round; 10]);
+    }
+    relay.shutdown();
+}
+
+/// A raw socket welcomed as a party (any numbers).
+async fn welcomed_as(url: &str, session: &str, token: &str, epoch: u64, taken: Vec<u64>) -> Raw {
+    let mut socket = raw_socket(url, session).await;
+    socket.send(hello_at(token, epoch, taken)).await.unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        Ok(Some(Ok(Message::Text(_)))) => socket,
+        other => panic!("no welcome: {other:?}"),
+    }
+}
