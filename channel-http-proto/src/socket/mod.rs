@@ -24,6 +24,7 @@
 //! ```
 
 pub mod core;
+pub mod driver;
 pub mod wire;
 
 use std::future::Future;
