@@ -146,6 +146,13 @@ pub trait Client: Sized {
         O: Operation + Send + 'static,
         O::Output: Send + 'static;
 
+    /// Whether work started in the background (a WebSocket's driver) goes on
+    /// after the party is dropped, so that it can still write the goodbye:
+    /// natively while a tokio runtime runs, in a browser always.
+    fn keeps_running(&self) -> bool {
+        self.background()
+    }
+
     /// Opens the relay's WebSocket for the party `joined` describes and
     /// drives `link` over it in the background; returns once the relay
     /// welcomed the socket, or why it could not be opened (the party then
@@ -558,7 +565,7 @@ impl<C: Client> Drop for RelayParty<C> {
             return;
         }
         if let Some(link) = &self.socket {
-            if self.client.background() {
+            if self.client.keeps_running() {
                 // The driver writes it once everything queued is stored.
                 link.with(SocketCore::leave);
             } else {

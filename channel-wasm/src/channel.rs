@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use channel_http_proto::Joined;
 use channel_http_proto::ops::{Operation, Request};
 use channel_http_proto::party::{Client, Done};
-use channel_http_proto::socket::RelayTransport;
+use channel_http_proto::protocol::socket_path;
+use channel_http_proto::socket::{RelayTransport, SocketLink};
 use channel_http_proto::{HttpError, RelayParty, RetryPolicy};
 
 use crate::fetch::FetchRelay;
@@ -21,9 +23,8 @@ pub struct WasmOptions {
     pub poll_wait: Duration,
     /// The largest message the `channel_core` helpers send or accept.
     pub max_message_size: usize,
-    /// How the party carries its chunks. The browser's WebSocket driver is
-    /// not written yet: `LongPoll` (the default) and `Auto` use the HTTP
-    /// routes, `WebSocket` fails to join.
+    /// How the party carries its chunks: the relay's WebSocket where it can
+    /// be opened (the default), or only one of the two ways.
     pub transport: RelayTransport,
 }
 
@@ -34,7 +35,7 @@ impl Default for WasmOptions {
             retry: RetryPolicy::default(),
             poll_wait: Duration::from_millis(channel_http_proto::protocol::DEFAULT_MAX_WAIT_MS),
             max_message_size: 256 << 20,
-            transport: RelayTransport::LongPoll,
+            transport: RelayTransport::Auto,
         }
     }
 }
@@ -67,6 +68,8 @@ pub type WasmChannel = RelayParty<FetchClient>;
 pub struct FetchClient {
     base: String,
     auth: Option<String>,
+    token: Option<String>,
+    retry: RetryPolicy,
 }
 
 /// A heartbeat loop on the browser's event loop; it stops when this is dropped.
@@ -90,7 +93,7 @@ impl Client for FetchClient {
         wasm_bindgen_futures::spawn_local(async move {
             // Ends when the party drops its channel (the flag is set).
             while !stopped.get() {
-                gloo_timers::future::sleep(every).await;
+                crate::fetch::sleep(every).await;
                 if stopped.get() {
                     break;
                 }
@@ -126,11 +129,49 @@ impl Client for FetchClient {
         )));
     }
 
-    fn new(base: &str, token: Option<&str>, _options: &WasmOptions) -> Result<Self, HttpError> {
+    fn new(base: &str, token: Option<&str>, options: &WasmOptions) -> Result<Self, HttpError> {
         Ok(Self {
             base: base.to_string(),
             auth: token.map(|token| format!("Bearer {token}")),
+            token: token.map(str::to_string),
+            retry: options.retry,
         })
+    }
+
+    async fn open_socket(
+        &self,
+        joined: &Joined,
+        link: SocketLink,
+        insist: bool,
+    ) -> Result<(), HttpError> {
+        let (Some(token), Some(epoch)) = (&self.token, joined.epoch) else {
+            return Err(HttpError::Setup(
+                "the relay speaks an API without the WebSocket".into(),
+            ));
+        };
+        let url = if let Some(rest) = self.base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            return Err(HttpError::Setup(format!(
+                "no WebSocket URL for {}",
+                self.base
+            )));
+        };
+        let target = crate::socket::Target {
+            url: format!("{url}{}", socket_path(&joined.session)),
+            token: token.clone(),
+            epoch,
+            party: joined.me,
+            retry: self.retry,
+        };
+        crate::socket::open(target, link, insist).await
+    }
+
+    /// Work on the page's event loop goes on after the party is dropped.
+    fn keeps_running(&self) -> bool {
+        true
     }
 
     fn http(&self) -> FetchRelay<'_> {

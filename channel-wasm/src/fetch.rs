@@ -10,6 +10,15 @@ use channel_http_proto::exchange::{Http, NoAnswer};
 use channel_http_proto::ops::{Content, Method, Request};
 use gloo_net::http::{Request as Fetch, Response};
 
+/// The longest a browser timer waits: `setTimeout` takes at most 2^31 - 1 ms
+/// (and gloo-timers panics beyond `u32` ms); longer waits end after this.
+pub(crate) const LONGEST_SLEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// Sleeps `delay` on a browser timer, at most [`LONGEST_SLEEP`].
+pub(crate) fn sleep(delay: Duration) -> gloo_timers::future::TimeoutFuture {
+    gloo_timers::future::sleep(delay.min(LONGEST_SLEEP))
+}
+
 /// The relay as the browser's `fetch` reaches it, for one operation of the
 /// protocol core: [`FetchClient`](crate::FetchClient) lends it out.
 #[derive(Debug)]
@@ -75,7 +84,7 @@ impl Http for FetchRelay<'_> {
     }
 
     async fn sleep(&mut self, delay: Duration) {
-        gloo_timers::future::sleep(delay).await;
+        sleep(delay).await;
     }
 
     fn unit_random(&mut self) -> f64 {

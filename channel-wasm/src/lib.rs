@@ -4,8 +4,9 @@
 //! - [`WasmChannel`] for Rust code compiled to `wasm32-unknown-unknown`: the
 //!   browser adapter of the relay protocol's sans-IO core (`channel-http-proto`),
 //!   which the native `channel_http::HttpChannel` drives too, so both follow the
-//!   same wire protocol, authentication, long-poll, retry and exactly-once
-//!   rules; its futures are `!Send`, retries sleep on browser timers, errors
+//!   same wire protocol, authentication, WebSocket and long-poll, retry and
+//!   exactly-once rules (the relay's WebSocket by default, the HTTP routes
+//!   where it cannot be opened: [`WasmOptions::transport`]); its futures are `!Send`, retries sleep on browser timers, errors
 //!   are [`HttpError`].
 //! - [`RelayChannel`] for JavaScript: `join(invitation, privateKeyHex)`,
 //!   `send(party, bytes, phase)` and `recv(party, phase)` returning Promises,
@@ -22,8 +23,10 @@
 mod channel;
 mod fetch;
 mod js;
+mod socket;
 
 pub use channel::{FetchClient, Heartbeat, WasmChannel, WasmOptions};
+pub use channel_http_proto::socket::RelayTransport;
 pub use channel_http_proto::{HttpError, RetryPolicy, TransportError};
 pub use channel_seal::{Invitation, PartyKey, PublicKey, SealError};
 pub use fetch::FetchRelay;

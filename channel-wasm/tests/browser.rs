@@ -9,7 +9,7 @@ use channel_core::reference::secure_sum;
 use channel_core::testkit::{Check, Kit};
 use channel_core::{Error, recv_bytes, send_bytes};
 use channel_wasm::{HttpError, Invitation, PartyKey, SealError, TransportError};
-use channel_wasm::{RelayChannel, WasmChannel, WasmOptions};
+use channel_wasm::{RelayChannel, RelayTransport, WasmChannel, WasmOptions};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
@@ -33,8 +33,19 @@ async fn invitations(n: usize) -> (Vec<PartyKey>, Vec<Invitation>) {
 
 /// `n` sealed parties in this page (joining at once: each waits for the others).
 async fn parties(n: usize) -> Result<Vec<WasmChannel>, channel_core::BoxError> {
+    parties_over(n, RelayTransport::Auto).await
+}
+
+/// [`parties`] over `transport` (`Auto` takes the WebSocket here: the relay has one).
+async fn parties_over(
+    n: usize,
+    transport: RelayTransport,
+) -> Result<Vec<WasmChannel>, channel_core::BoxError> {
     let (keys, invitations) = invitations(n).await;
-    let opts = WasmOptions::default();
+    let opts = WasmOptions {
+        transport,
+        ..WasmOptions::default()
+    };
     let joining = invitations
         .iter()
         .zip(&keys)
@@ -43,13 +54,27 @@ async fn parties(n: usize) -> Result<Vec<WasmChannel>, channel_core::BoxError> {
     for party in futures::future::join_all(joining).await {
         let party = party?;
         assert!(party.is_sealed());
+        let expected = match transport {
+            RelayTransport::LongPoll => RelayTransport::LongPoll,
+            _ => RelayTransport::WebSocket,
+        };
+        assert_eq!(party.transport(), expected);
         out.push(party);
     }
     Ok(out)
 }
 
 #[wasm_bindgen_test]
-async fn conformance_checks_in_the_browser() {
+async fn conformance_checks_in_the_browser_over_the_websocket() {
+    conformance_over(RelayTransport::WebSocket).await;
+}
+
+#[wasm_bindgen_test]
+async fn conformance_checks_in_the_browser_over_long_polls() {
+    conformance_over(RelayTransport::LongPoll).await;
+}
+
+async fn conformance_over(transport: RelayTransport) {
     let report = Kit::new(3)
         .with_checks(&[
             Check::Pairwise,
@@ -63,13 +88,18 @@ async fn conformance_checks_in_the_browser() {
             Check::BadParty,
             Check::SecureSum,
         ])
-        .with_big_message(6 << 20) // several MiB, two chunks of the relay's 4 MiB
+        // Over the WebSocket, 64 MiB (64 chunks of 1 MiB in flight); over
+        // long-polls, several MiB: two chunks of the relay's 4 MiB, one request at a time.
+        .with_big_message(match transport {
+            RelayTransport::LongPoll => 6 << 20,
+            _ => 64 << 20,
+        })
         .with_all_to_all_message(1 << 20)
         .with_fifo_messages(200)
-        .run_async(async |n| parties(n).await)
+        .run_async(async |n| parties_over(n, transport).await)
         .await
-        .unwrap_or_else(|failure| panic!("{failure}"));
-    web_sys_log(&report.to_string());
+        .unwrap_or_else(|failure| panic!("{transport:?}: {failure}"));
+    web_sys_log(&format!("{transport:?}: {report}"));
 }
 
 #[wasm_bindgen_test]
