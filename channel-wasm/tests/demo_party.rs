@@ -8,7 +8,7 @@
 use channel_core::reference::secure_sum;
 use channel_core::testkit::pattern;
 use channel_core::{Metered, recv_bytes, send_bytes, send_to};
-use channel_wasm::{Invitation, PartyKey, WasmChannel, WasmOptions};
+use channel_wasm::{Invitation, PartyKey, RelayTransport, WasmChannel, WasmOptions};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -24,9 +24,18 @@ async fn the_browser_is_party_0_of_the_demo() {
     // invitation and its key.
     let invitation = Invitation::from_text(env!("CHANNEL_WASM_DEMO_INVITATION")).unwrap();
     let key = PartyKey::from_hex(env!("CHANNEL_WASM_DEMO_KEY")).unwrap();
-    let ch = WasmChannel::join(&invitation, &key, &WasmOptions::default())
+    let transport = match env!("CHANNEL_WASM_DEMO_TRANSPORT") {
+        "long-poll" => RelayTransport::LongPoll,
+        _ => RelayTransport::WebSocket,
+    };
+    let options = WasmOptions {
+        transport,
+        ..WasmOptions::default()
+    };
+    let ch = WasmChannel::join(&invitation, &key, &options)
         .await
         .unwrap();
+    assert_eq!(ch.transport(), transport);
     assert!(ch.is_sealed());
     let parties = ch.parties();
     let mut ch = Metered::new(ch);

@@ -30,13 +30,16 @@ pub enum Transport {
     Tcp,
     /// channel-tcp in the blocking form (`channel_core::blocking::OnRuntime`).
     TcpBlocking,
-    /// Party 0 in headless Chromium (channel-wasm), the others native relay clients.
+    /// Party 0 in headless Chromium (channel-wasm) over the relay's WebSocket,
+    /// the others native relay clients.
     Browser,
+    /// The same with the browser party on the relay's HTTP routes (long-polls).
+    BrowserLongPoll,
 }
 
 impl Transport {
     /// Every transport, in table order (baselines first).
-    pub const ALL: [Transport; 14] = [
+    pub const ALL: [Transport; 15] = [
         Transport::Memcpy,
         Transport::RawTcp,
         Transport::Tokio,
@@ -51,6 +54,7 @@ impl Transport {
         Transport::Tcp,
         Transport::TcpBlocking,
         Transport::Browser,
+        Transport::BrowserLongPoll,
     ];
 
     /// The name on the command line and in tables.
@@ -70,6 +74,7 @@ impl Transport {
             Transport::Tcp => "tcp",
             Transport::TcpBlocking => "tcp-blocking",
             Transport::Browser => "browser",
+            Transport::BrowserLongPoll => "browser-long-poll",
         }
     }
 
@@ -86,6 +91,7 @@ impl Transport {
                 | Transport::Tcp
                 | Transport::TcpBlocking
                 | Transport::Browser
+                | Transport::BrowserLongPoll
         )
     }
 
@@ -96,16 +102,22 @@ impl Transport {
             Transport::HttpRelay
             | Transport::HttpRelayWs
             | Transport::HttpDirect
-            | Transport::Browser => "sealed end to end",
+            | Transport::Browser
+            | Transport::BrowserLongPoll => "sealed end to end",
             Transport::P2p | Transport::P2p4Lanes | Transport::Libp2pStock => "libp2p Noise",
             Transport::Tcp | Transport::TcpBlocking => "TLS 1.3, pinned party keys",
             Transport::HttpRelayPlaintext | Transport::RawTcp => "none (plaintext)",
         }
     }
 
+    /// Whether party 0 runs in a browser.
+    pub fn is_browser(self) -> bool {
+        matches!(self, Transport::Browser | Transport::BrowserLongPoll)
+    }
+
     /// Whether `cargo xtask bench` measures it.
     pub fn in_bench(self) -> bool {
-        self != Transport::Browser
+        !self.is_browser()
     }
 
     /// Whether `cargo xtask bench --wan` measures it (raw TCP is its baseline).

@@ -14,7 +14,8 @@ use crate::relay_session::RelaySession;
 /// How the browser reports: (sum correct, exchange correct, bytes sent, microseconds).
 type Report = (bool, bool, u64, u64);
 
-pub fn run(s: &Scenario) -> Result<Outcome, String> {
+/// `way`: how the browser party reaches the relay (`websocket`, `long-poll`).
+pub fn run(s: &Scenario, way: &str) -> Result<Outcome, String> {
     let tools = find_tools()
         .ok_or("the browser toolchain is not installed; `cargo xtask browser-tests` installs it")?;
     let s = *s;
@@ -39,6 +40,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     cmd.env("CHANNEL_WASM_DEMO_INVITATION", invitation)
         .env("CHANNEL_WASM_DEMO_KEY", key)
         .env("CHANNEL_WASM_DEMO_SIZE", s.size.to_string())
+        .env("CHANNEL_WASM_DEMO_TRANSPORT", way)
         .env("CHANNEL_WASM_DEMO_INPUT", input(0).to_string())
         .env("CHANNEL_WASM_DEMO_SEED", seed(0).to_string())
         .env("CHANNEL_WASM_DEMO_PREV_SEED", seed(prev).to_string())

@@ -40,10 +40,10 @@ pub fn run(flags: &flags::Demo) -> Result<(), String> {
         None => {
             let mut all: Vec<Transport> = Transport::ALL
                 .into_iter()
-                .filter(|t| t.in_demo() && *t != Transport::Browser)
+                .filter(|t| t.in_demo() && !t.is_browser())
                 .collect();
             if crate::browser::find_tools().is_some() {
-                all.push(Transport::Browser);
+                all.extend([Transport::Browser, Transport::BrowserLongPoll]);
             } else {
                 browser_note = Some(
                     "demo: no browser row: the wasm toolchain and Chromium are not installed \
@@ -68,10 +68,11 @@ pub fn run(flags: &flags::Demo) -> Result<(), String> {
         rows.push((*transport, outcome));
     }
     print_table(&scenario, &rows);
-    if chosen.contains(&Transport::Browser) {
+    if chosen.iter().any(|t| t.is_browser()) {
         println!(
-            "\nbrowser: party 0 runs in headless Chromium (channel-wasm), the others are native \
-             channel-http parties on the same relay; its time is the browser's own."
+            "\nbrowser: party 0 runs in headless Chromium (channel-wasm), over the relay's \
+             WebSocket (browser-long-poll: its HTTP routes); the others are native channel-http \
+             parties on the same relay; its time is the browser's own."
         );
     }
     if let Some(note) = browser_note {
@@ -99,7 +100,8 @@ fn run_one(transport: Transport, s: &Scenario) -> Result<Outcome, String> {
             let parties = crate::transports::tcp_blocking(s.parties, &rt)?;
             run_blocking(parties, &s)
         }
-        Transport::Browser => browser_row::run(&s),
+        Transport::Browser => browser_row::run(&s, "websocket"),
+        Transport::BrowserLongPoll => browser_row::run(&s, "long-poll"),
         async_transport => runtime()?.block_on(async move {
             with_local_parties!(async_transport, s.parties, |parties| {
                 let tasks: Vec<_> = parties
