@@ -8,7 +8,7 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{Invitation, PartyKey, WasmChannel, WasmOptions};
+use crate::{Invitation, PartyKey, RelayTransport, WasmChannel, WasmOptions};
 
 /// A JavaScript error with the whole chain of causes in its message.
 fn js_error(e: &dyn std::error::Error) -> JsValue {
@@ -75,14 +75,18 @@ impl JsPartyKey {
 /// ```
 ///
 /// Joining runs the handshakes with every other party, so it resolves once all
-/// of them have joined. Messages of any size (up to 256 MiB) are chunked to the
-/// relay's limits. Calls on one channel are served one at a time, in the order
-/// they were made.
+/// of them have joined. It uses the relay's WebSocket, or its HTTP routes where
+/// the WebSocket cannot be opened; `RelayChannel.joinOver(invitation, key, way)`
+/// with `way` `"websocket"` or `"long-poll"` forces one, and `ch.transport`
+/// says which one is used. Messages of any size (up to 256 MiB) are chunked to
+/// the relay's limits. Calls on one channel are served one at a time, in the
+/// order they were made.
 #[wasm_bindgen]
 pub struct RelayChannel {
     inner: Rc<Mutex<WasmChannel>>,
     party: usize,
     parties: usize,
+    transport: RelayTransport,
 }
 
 #[wasm_bindgen]
@@ -94,14 +98,40 @@ impl RelayChannel {
         invitation: String,
         private_key_hex: String,
     ) -> Result<RelayChannel, JsValue> {
+        Self::join_over(invitation, private_key_hex, "auto".into()).await
+    }
+
+    /// [`join`](Self::join) over `way`: `"websocket"`, `"long-poll"` or
+    /// `"auto"` (the WebSocket where it can be opened).
+    #[wasm_bindgen(js_name = joinOver)]
+    pub async fn join_over(
+        invitation: String,
+        private_key_hex: String,
+        way: String,
+    ) -> Result<RelayChannel, JsValue> {
+        let transport = match way.as_str() {
+            "auto" => RelayTransport::Auto,
+            "websocket" => RelayTransport::WebSocket,
+            "long-poll" => RelayTransport::LongPoll,
+            other => {
+                return Err(JsValue::from(js_sys::Error::new(&format!(
+                    "unknown way '{other}': one of \"auto\", \"websocket\", \"long-poll\""
+                ))));
+            }
+        };
         let invitation = Invitation::from_text(&invitation).map_err(|e| js_error(&e))?;
         let key = PartyKey::from_hex(&private_key_hex).map_err(|e| js_error(&e))?;
-        let ch = WasmChannel::join(&invitation, &key, &WasmOptions::default())
+        let options = WasmOptions {
+            transport,
+            ..WasmOptions::default()
+        };
+        let ch = WasmChannel::join(&invitation, &key, &options)
             .await
             .map_err(|e| js_error(&e))?;
         Ok(RelayChannel {
             party: ch.party(),
             parties: ch.parties(),
+            transport: ch.transport(),
             inner: Rc::new(Mutex::new(ch)),
         })
     }
@@ -118,7 +148,32 @@ impl RelayChannel {
         self.parties
     }
 
-    /// Sends `bytes` to `party` in `phase`. Resolves when the relay has them.
+    /// How chunks travel: `"websocket"` or `"long-poll"`.
+    #[wasm_bindgen(getter)]
+    pub fn transport(&self) -> String {
+        match self.transport {
+            RelayTransport::LongPoll => "long-poll".into(),
+            _ => "websocket".into(),
+        }
+    }
+
+    /// Resolves once the relay stored everything sent so far (call it before
+    /// the party's work ends).
+    pub fn flush(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut ch = inner.lock().await;
+            channel_core::Channel::flush(&mut *ch)
+                .await
+                .map_err(|e| js_error(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Sends `bytes` to `party` in `phase`. Resolves once they are on their
+    /// way (over the WebSocket: queued within the window; over long-polls:
+    /// stored by the relay); a failure is reported by a later call or by
+    /// [`flush`](Self::flush).
     pub fn send(&self, party: usize, bytes: Vec<u8>, phase: String) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {

@@ -207,6 +207,7 @@ async fn the_javascript_api_moves_bytes() {
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!((a.party(), b.party(), a.parties()), (0, 1, 2));
+    assert_eq!(a.transport(), "websocket");
     let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
     JsFuture::from(a.send(1, big.clone(), "js".into()))
         .await
@@ -214,9 +215,16 @@ async fn the_javascript_api_moves_bytes() {
     let got = JsFuture::from(b.recv(0, "js".into())).await.unwrap();
     let got = js_sys::Uint8Array::new(&got).to_vec();
     assert_eq!(got, big);
+    JsFuture::from(a.flush()).await.unwrap();
     let err = JsFuture::from(a.recv(0, "self".into())).await.unwrap_err();
     let message = js_sys::Error::from(err).message();
     assert!(String::from(message).contains("itself"));
+    // A way that does not exist is a clear error.
+    let err = RelayChannel::join_over(invitations[0].to_text(), keys[0].to_hex(), "pigeon".into())
+        .await
+        .err()
+        .unwrap();
+    assert!(String::from(js_sys::Error::from(err).message()).contains("unknown way"));
     // A bad invitation is a clear error.
     let err = RelayChannel::join("not an invitation".into(), keys[0].to_hex())
         .await
