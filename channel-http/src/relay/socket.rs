@@ -34,10 +34,50 @@ use crate::store::PushError;
 
 /// How long a new socket has to send its hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the relay pings a socket (and looks at its peers' states).
+/// How often the relay pings a socket (and looks at its peers' states), at
+/// most; a quarter of the silence bound if that is shorter.
 const PING_EVERY: Duration = Duration::from_secs(5);
-/// A socket silent this long (not even a pong) is closed.
-const SILENT_FOR: Duration = Duration::from_secs(20);
+/// How long the last words (a close frame) to a client may take.
+const CLOSING: Duration = Duration::from_secs(5);
+
+/// A socket silent for the relay's `peer_gone_after` (not even a pong), or
+/// that does not read for as long, is closed: that party is gone.
+fn silence_bound(relay: &Relay) -> Duration {
+    relay.config().peer_gone_after
+}
+
+fn ping_every(relay: &Relay) -> Duration {
+    (silence_bound(relay) / 4).clamp(Duration::from_millis(10), PING_EVERY)
+}
+
+/// Writes `message` into `sink`, failing once the client has read nothing
+/// for `stall` (it cannot make the relay wait on it for longer).
+async fn put(
+    sink: &mut SplitSink<WebSocket, Message>,
+    message: Message,
+    stall: Duration,
+) -> Result<(), Close> {
+    match tokio::time::timeout(stall, sink.feed(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(close(code::GOING_AWAY, "the socket ended")),
+        Err(_) => Err(close(
+            code::TIMEOUT,
+            format!("the client read nothing for {} s", stall.as_secs_f32()),
+        )),
+    }
+}
+
+/// Writes out what was [`put`], with the same bound.
+async fn flush(sink: &mut SplitSink<WebSocket, Message>, stall: Duration) -> Result<(), Close> {
+    match tokio::time::timeout(stall, sink.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(close(code::GOING_AWAY, "the socket ended")),
+        Err(_) => Err(close(
+            code::TIMEOUT,
+            format!("the client read nothing for {} s", stall.as_secs_f32()),
+        )),
+    }
+}
 /// When a client whose chunk did not fit should send again.
 const FULL_RETRY_MS: u32 = 100;
 /// Chunks delivered per peer before the writer looks at everything else again.
@@ -101,7 +141,7 @@ async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebS
         Ok(peer) => peer,
         Err(why) => {
             tracing::info!(session = %id, code = why.code, reason = %why.reason, "socket refused");
-            let _ = socket.send(close_message(why)).await;
+            let _ = tokio::time::timeout(CLOSING, socket.send(close_message(why))).await;
             return;
         }
     };
@@ -126,7 +166,7 @@ async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebS
         Ok(()) => tracing::info!(session = %id, party = peer.me, "socket closed"),
         Err(why) => {
             tracing::info!(session = %id, party = peer.me, code = why.code, reason = %why.reason, "socket closed by the relay");
-            let _ = sink.send(close_message(why)).await;
+            let _ = tokio::time::timeout(CLOSING, sink.send(close_message(why))).await;
         }
     }
 }
@@ -379,11 +419,12 @@ async fn read(
     let max_body = relay.config().max_body;
     // Bounded by the socket: each pass reads one frame or ends.
     loop {
-        let message = match tokio::time::timeout(SILENT_FOR, stream.next()).await {
+        let silent_for = silence_bound(relay);
+        let message = match tokio::time::timeout(silent_for, stream.next()).await {
             Err(_) => {
                 return Err(close(
                     code::TIMEOUT,
-                    format!("nothing heard for {} s", SILENT_FOR.as_secs()),
+                    format!("nothing heard for {} s", silent_for.as_secs_f32()),
                 ));
             }
             Ok(None | Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Ok(()),
@@ -508,7 +549,7 @@ async fn write(
 ) -> Result<(), Close> {
     let (relay, session) = (live.relay, live.session);
     let (me, n) = (peer.me, session.parties);
-    let gone = |_| close(code::GOING_AWAY, "the socket ended");
+    let stall = silence_bound(relay);
     let arrivals = session
         .arrivals(me)
         .ok_or_else(|| close(code::BAD_FRAME, "no such party"))?;
@@ -517,7 +558,7 @@ async fn write(
     let mut unacked: Vec<VecDeque<(u64, usize)>> = vec![VecDeque::new(); n];
     let mut told: Vec<Option<PeerState>> = vec![None; n];
     let mut shutdown = relay.shutdown_signal_receiver();
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval(ping_every(relay));
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Bounded by the socket: each pass sends what is due, then waits for a change.
     loop {
@@ -532,9 +573,7 @@ async fn write(
         live.check()?;
         current(session, peer)?;
         for frame in notices.take() {
-            sink.feed(Message::Binary(Bytes::from(frame)))
-                .await
-                .map_err(gone)?;
+            put(sink, Message::Binary(Bytes::from(frame)), stall).await?;
         }
         for p in (0..n).filter(|&p| p != me) {
             let state = peer_state(relay, session, p, me);
@@ -543,9 +582,7 @@ async fn write(
                     party: p as u32,
                     state,
                 };
-                sink.feed(Message::Binary(Bytes::from(frame.encode())))
-                    .await
-                    .map_err(gone)?;
+                put(sink, Message::Binary(Bytes::from(frame.encode())), stall).await?;
             }
             told[p] = Some(state);
         }
@@ -568,9 +605,7 @@ async fn write(
                 let mut frame = Vec::with_capacity(DATA_HEADER + chunk.len());
                 frame.extend_from_slice(&data_header(true, p as u32, next[p]));
                 frame.extend_from_slice(&chunk);
-                sink.feed(Message::Binary(Bytes::from(frame)))
-                    .await
-                    .map_err(gone)?;
+                put(sink, Message::Binary(Bytes::from(frame)), stall).await?;
                 window.push_back((next[p], chunk.len()));
                 next[p] += 1;
             }
@@ -578,7 +613,7 @@ async fn write(
             more |= session.chunk(p, me, next[p]).is_some()
                 && (used < peer.window || window.is_empty());
         }
-        sink.flush().await.map_err(gone)?;
+        flush(sink, stall).await?;
         if more {
             continue;
         }
@@ -586,7 +621,8 @@ async fn write(
             _ = &mut arrived => {}
             _ = &mut woken => {}
             _ = ping.tick() => {
-                sink.send(Message::Ping(Bytes::new())).await.map_err(gone)?;
+                put(sink, Message::Ping(Bytes::new()), stall).await?;
+                flush(sink, stall).await?;
             }
             _ = shutdown.changed() => {}
         }
