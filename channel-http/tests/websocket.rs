@@ -489,3 +489,126 @@ async fn welcomed_as(url: &str, session: &str, token: &str, epoch: u64, taken: V
         other => panic!("no welcome: {other:?}"),
     }
 }
+
+/// What the evil relay below does to the chunks it delivers over the WebSocket.
+#[derive(Clone, Copy, Debug)]
+enum Attack {
+    /// Flips the last byte of every data chunk (beyond the handshakes' small ones).
+    Flip,
+    /// Delivers the previous data chunk again, renumbered as the next one.
+    Replay,
+}
+
+/// An evil relay: the real relay's routes, but its WebSocket passes through
+/// a man in the middle that alters the chunks it delivers, frame by frame.
+async fn evil_relay(attack: Attack) -> (channel_http::relay::Relay, String) {
+    use axum::extract::Path;
+    use axum::extract::ws::{Message as AxumMessage, WebSocketUpgrade};
+    let (relay, real_url) = common::start_relay(RelayConfig::default()).await;
+    let real_ws = real_url.replacen("http://", "ws://", 1);
+    let socket = move |Path(id): Path<String>, ws: WebSocketUpgrade| {
+        let target = format!("{real_ws}/v1/sessions/{id}/socket");
+        async move {
+            ws.protocols([channel_http_proto::socket::wire::SUBPROTOCOL])
+                .on_upgrade(move |client| async move {
+                    let Ok((server, _)) = tokio_tungstenite::connect_async(target).await else {
+                        return;
+                    };
+                    let (mut to_server, mut from_server) = server.split();
+                    let (mut to_client, mut from_client) = client.split();
+                    let up = async {
+                        // Bounded by the connection.
+                        while let Some(Ok(m)) = from_client.next().await {
+                            let m = match m {
+                                AxumMessage::Text(t) => Message::text(t.as_str()),
+                                AxumMessage::Binary(b) => Message::Binary(b),
+                                _ => continue,
+                            };
+                            if to_server.send(m).await.is_err() {
+                                return;
+                            }
+                        }
+                    };
+                    let down = async {
+                        let mut previous: Option<Vec<u8>> = None;
+                        // Bounded by the connection.
+                        while let Some(Ok(m)) = from_server.next().await {
+                            let m = match m {
+                                Message::Text(t) => AxumMessage::Text(t.as_str().into()),
+                                Message::Binary(b) if b.first() == Some(&2) && b.len() > 1000 => {
+                                    let mut frame = b.to_vec();
+                                    match attack {
+                                        Attack::Flip => {
+                                            if let Some(last) = frame.last_mut() {
+                                                *last ^= 1;
+                                            }
+                                        }
+                                        Attack::Replay => {
+                                            if let Some(mut old) = previous.replace(frame.clone()) {
+                                                // The old chunk under this frame's number.
+                                                old[1..13].copy_from_slice(&frame[1..13]);
+                                                frame = old;
+                                            }
+                                        }
+                                    }
+                                    AxumMessage::Binary(frame.into())
+                                }
+                                Message::Binary(b) => AxumMessage::Binary(b),
+                                _ => continue,
+                            };
+                            if to_client.send(m).await.is_err() {
+                                return;
+                            }
+                        }
+                    };
+                    tokio::select! { () = up => {}, () = down => {} }
+                })
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v1/sessions/{session}/socket", axum::routing::get(socket))
+        .fallback_service(relay.router());
+    let (listener, url) = local::listener().await.unwrap();
+    tokio::spawn(channel_http::serve(listener, app, relay.shutdown_signal()));
+    (relay, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evil_relay_altering_or_replaying_socket_chunks_is_caught_by_sealing() {
+    for attack in [Attack::Flip, Attack::Replay] {
+        let (relay, url) = evil_relay(attack).await;
+        let opts = over(RelayTransport::WebSocket);
+        let mut parties = local::join_session(&url, 2, &opts).await.unwrap();
+        let mut b = parties.pop().unwrap();
+        let mut a = parties.pop().unwrap();
+        assert!(a.is_sealed() && b.transport() == RelayTransport::WebSocket);
+        let first = vec![1u8; 4000];
+        let second = vec![2u8; 4000];
+        send_bytes(&mut a, 1, "m", &first).await.unwrap();
+        send_bytes(&mut a, 1, "m", &second).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(20), async {
+            (
+                recv_bytes(&mut b, 0, "m").await,
+                recv_bytes(&mut b, 0, "m").await,
+            )
+        })
+        .await
+        .expect("an attack went unnoticed and the receive waited");
+        let (one, two) = got;
+        let failed = match attack {
+            // Every data chunk is altered: the first fails.
+            Attack::Flip => one.unwrap_err(),
+            // The first is genuine; its replay under the next number fails.
+            Attack::Replay => {
+                assert_eq!(one.unwrap(), first);
+                two.unwrap_err()
+            }
+        };
+        assert_eq!(
+            failed.kind(),
+            channel_core::ErrorKind::Unauthentic,
+            "{attack:?}: {failed}"
+        );
+        relay.shutdown();
+    }
+}

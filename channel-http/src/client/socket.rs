@@ -23,6 +23,7 @@ use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -194,6 +195,13 @@ async fn connect_within(target: &Target, link: &SocketLink) -> Result<(Read, Wri
                 "the relay answered the WebSocket upgrade with HTTP {}",
                 response.status()
             )),
+            // A server that does not speak the relay's sub-protocol will not later.
+            WsError::Protocol(e @ ProtocolError::SecWebSocketSubProtocolError(_)) => {
+                fatal(format!(
+                    "the WebSocket at {} does not speak {SUBPROTOCOL}: {e}",
+                    target.url
+                ))
+            }
             e => Failed::Retry(format!("WebSocket upgrade with {}: {e}", target.url)),
         })?;
     let (sink, stream) = socket.split();
