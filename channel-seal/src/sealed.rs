@@ -69,9 +69,17 @@ pub async fn refuse<C: Channel>(inner: &mut C, me: usize, parties: usize) {
 /// The handshakes in an order that cannot deadlock (see [`Handshakes`]).
 #[form]
 async fn run<C: Channel>(inner: &mut C, hs: &mut Handshakes) -> Result<(), SealError> {
+    // A hello that cannot be sent (its peer is gone) is reported when that
+    // peer's turn to answer comes, as a transport that sends in the
+    // background reports it: the handshakes with the parties before it in
+    // the order still finish, so a party that gave up does not make this
+    // one give up on them too, and they learn which party failed.
+    let mut failed: Vec<(usize, SealError)> = Vec::new();
     for p in hs.higher() {
         let hello = hs.hello(p)?;
-        send_to_peer(inner, p, hello).await?;
+        if let Err(e) = send_to_peer(inner, p, hello).await {
+            failed.push((p, e));
+        }
     }
     for p in hs.lower() {
         let hello = inner
@@ -82,6 +90,9 @@ async fn run<C: Channel>(inner: &mut C, hs: &mut Handshakes) -> Result<(), SealE
         send_to_peer(inner, p, welcome).await?;
     }
     for p in hs.higher() {
+        if let Some(index) = failed.iter().position(|(f, _)| *f == p) {
+            return Err(failed.swap_remove(index).1);
+        }
         let welcome = inner
             .recv_bytes_from(p, RecvInfo::new(PHASE, 0, Some(1)))
             .await
