@@ -6,8 +6,7 @@ use std::time::Duration;
 use channel_http_proto::Joined;
 use channel_http_proto::ops::{Operation, Request};
 use channel_http_proto::party::{Client, Done};
-use channel_http_proto::protocol::socket_path;
-use channel_http_proto::socket::{RelayTransport, SocketLink};
+use channel_http_proto::socket::{RelayTransport, SocketLink, SocketTarget};
 use channel_http_proto::{HttpError, RelayParty, RetryPolicy};
 
 use crate::fetch::FetchRelay;
@@ -144,26 +143,8 @@ impl Client for FetchClient {
         link: SocketLink,
         insist: bool,
     ) -> Result<(), HttpError> {
-        let (Some(token), Some(epoch)) = (&self.token, joined.epoch) else {
-            return Err(HttpError::Setup(
-                "the relay speaks an API without the WebSocket".into(),
-            ));
-        };
-        let url = if let Some(rest) = self.base.strip_prefix("https://") {
-            format!("wss://{rest}")
-        } else if let Some(rest) = self.base.strip_prefix("http://") {
-            format!("ws://{rest}")
-        } else {
-            return Err(HttpError::Setup(format!(
-                "no WebSocket URL for {}",
-                self.base
-            )));
-        };
         let target = crate::socket::Target {
-            url: format!("{url}{}", socket_path(&joined.session)),
-            token: token.clone(),
-            epoch,
-            party: joined.me,
+            at: SocketTarget::new(&self.base, self.token.as_deref(), joined)?,
             retry: self.retry,
         };
         crate::socket::open(target, link, insist).await

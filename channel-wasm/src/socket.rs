@@ -11,12 +11,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use channel_http_proto::backoff::Backoff;
 use channel_http_proto::socket::driver::{
     self, Failed, Incoming, Keepalive, Reader, Timer, Writer,
 };
 use channel_http_proto::socket::wire::SUBPROTOCOL;
-use channel_http_proto::socket::{Fatal, SocketLink};
+use channel_http_proto::socket::{Fatal, SocketLink, SocketTarget};
 use channel_http_proto::{HttpError, RetryPolicy};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
@@ -26,14 +25,11 @@ use gloo_net::websocket::{Message, WebSocketError};
 /// How long opening a connection (up to the welcome) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where and as whom a party's socket connects.
+/// A party's socket as the browser driver opens it.
 #[derive(Clone)]
 pub(crate) struct Target {
-    /// `ws://host:port/v1/sessions/{s}/socket` (or `wss://`).
-    pub(crate) url: String,
-    pub(crate) token: String,
-    pub(crate) epoch: u64,
-    pub(crate) party: usize,
+    /// Where and as whom.
+    pub(crate) at: SocketTarget,
     pub(crate) retry: RetryPolicy,
 }
 
@@ -87,42 +83,30 @@ impl Writer for Write {
     }
 }
 
-fn backoff(target: &Target, during: &str) -> Backoff {
-    Backoff::new(target.retry, target.party, during)
-}
-
-/// Opens the first connection (see [`driver::first`]), then drives the
+/// Opens the first connection (see [`driver::open`]), then drives the
 /// socket on the page's event loop.
 pub(crate) async fn open(target: Target, link: SocketLink, insist: bool) -> Result<(), HttpError> {
-    let mut connect = {
+    let connect = {
         let (target, link) = (target.clone(), link.clone());
         move || connect(target.clone(), link.clone())
     };
-    let opening = backoff(&target, "opening the WebSocket to the relay");
-    let first = driver::first(
-        &mut connect,
-        &link,
-        insist,
-        opening,
-        &Browser,
-        js_sys::Math::random,
-    )
-    .await?;
     // No silence bound to speak of (see the module docs).
     let keepalive = Keepalive {
         ping_every: Duration::from_secs(3600),
         silent_for: crate::fetch::LONGEST_SLEEP,
     };
-    let reconnecting = backoff(&target, "keeping the WebSocket to the relay open");
-    wasm_bindgen_futures::spawn_local(driver::drive(
-        first,
+    let driving = driver::open(
         connect,
         link,
+        insist,
+        target.at.party,
+        target.retry,
         keepalive,
-        reconnecting,
         Browser,
         js_sys::Math::random,
-    ));
+    )
+    .await?;
+    wasm_bindgen_futures::spawn_local(driving);
     Ok(())
 }
 
@@ -133,21 +117,21 @@ async fn connect(target: Target, link: SocketLink) -> Result<(Read, Write), Fail
         futures::future::Either::Left((result, _)) => result,
         futures::future::Either::Right(((), _)) => Err(Failed::Retry(format!(
             "opening the WebSocket to {} took longer than {CONNECT_TIMEOUT:?}",
-            target.url
+            target.at.url
         ))),
     }
 }
 
 async fn connect_within(target: &Target, link: &SocketLink) -> Result<(Read, Write), Failed> {
-    let socket = WebSocket::open_with_protocol(&target.url, SUBPROTOCOL).map_err(|e| {
+    let url = &target.at.url;
+    let socket = WebSocket::open_with_protocol(url, SUBPROTOCOL).map_err(|e| {
         Failed::Fatal(Fatal::Protocol(format!(
-            "cannot open a WebSocket to {}: {e}",
-            target.url
+            "cannot open a WebSocket to {url}: {e}"
         )))
     })?;
     let (sink, stream) = socket.split();
     let (mut reader, mut writer) = (Read(stream), Write(sink));
-    let hello = driver::hello_text(link, &target.token, target.epoch)?;
+    let hello = driver::hello_text(link, &target.at.token, target.at.epoch)?;
     // Waits until the socket is open, then sends.
     let send = async {
         writer

@@ -290,6 +290,42 @@ pub async fn drive<R, W, T, C, F>(
     }
 }
 
+/// Opens the first connection with `connect` (see [`first`]) and returns
+/// the future that drives the socket from then on ([`drive`]), for the
+/// caller to run on its event loop. Both retry with `retry`, as `party`'s.
+#[allow(clippy::too_many_arguments)] // Each is one of the driver's parts.
+pub async fn open<R, W, T, C, F>(
+    mut connect: C,
+    link: SocketLink,
+    insist: bool,
+    party: usize,
+    retry: crate::RetryPolicy,
+    keepalive: Keepalive,
+    timer: T,
+    unit_random: fn() -> f64,
+) -> Result<impl Future<Output = ()>, HttpError>
+where
+    R: Reader,
+    W: Writer,
+    T: Timer,
+    C: FnMut() -> F,
+    F: Future<Output = Result<(R, W), Failed>>,
+{
+    let backoff = |during| Backoff::new(retry, party, during);
+    let opening = backoff("opening the WebSocket to the relay");
+    let first = first(&mut connect, &link, insist, opening, &timer, unit_random).await?;
+    let reconnecting = backoff("keeping the WebSocket to the relay open");
+    Ok(drive(
+        first,
+        connect,
+        link,
+        keepalive,
+        reconnecting,
+        timer,
+        unit_random,
+    ))
+}
+
 /// Opens the first connection with `connect`: without `insist`, its first
 /// failure is the answer (the caller falls back to long-polls); with it,
 /// network failures are retried within `backoff`.

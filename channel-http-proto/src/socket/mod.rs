@@ -51,6 +51,67 @@ pub enum RelayTransport {
 /// send returns once its chunk is queued within this window.
 pub const DEFAULT_WINDOW: usize = 8 << 20;
 
+/// The URL of the WebSocket of `session` on the relay at `base` (`http://`
+/// becomes `ws://`, `https://` `wss://`).
+///
+/// ```
+/// use channel_http_proto::socket::socket_url;
+///
+/// assert_eq!(socket_url("https://relay.example:8443", "ab").unwrap(), "wss://relay.example:8443/v1/sessions/ab/socket");
+/// assert!(socket_url("ftp://x", "ab").is_err());
+/// ```
+pub fn socket_url(base: &str, session: &str) -> Result<String, crate::HttpError> {
+    let path = crate::protocol::socket_path(session);
+    if let Some(rest) = base.strip_prefix("https://") {
+        Ok(format!("wss://{rest}{path}"))
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        Ok(format!("ws://{rest}{path}"))
+    } else {
+        Err(crate::HttpError::Setup(format!(
+            "no WebSocket URL for {base}"
+        )))
+    }
+}
+
+/// Where and as whom a party's socket connects: what every driver takes
+/// from the party's join.
+#[derive(Debug, Clone)]
+pub struct SocketTarget {
+    /// `ws://host:port/v1/sessions/{s}/socket` (or `wss://`).
+    pub url: String,
+    /// The party's token, sent in the hello.
+    pub token: String,
+    /// The join the socket belongs to.
+    pub epoch: u64,
+    /// The party.
+    pub party: usize,
+    /// The relay's body limit: the largest data frame is this plus its header.
+    pub max_body: usize,
+}
+
+impl SocketTarget {
+    /// The socket of the party `joined` describes, on the relay at `base`,
+    /// holding `token`.
+    pub fn new(
+        base: &str,
+        token: Option<&str>,
+        joined: &crate::Joined,
+    ) -> Result<Self, crate::HttpError> {
+        let (Some(token), Some(epoch)) = (token, joined.epoch) else {
+            return Err(crate::HttpError::Setup(
+                "the relay speaks an API without the WebSocket".into(),
+            ));
+        };
+        Ok(Self {
+            url: socket_url(base, &joined.session)?,
+            token: token.to_string(),
+            epoch,
+            party: joined.me,
+            max_body: joined.max_body,
+        })
+    }
+}
+
 /// A [`SocketCore`] shared by the application and the driver.
 #[derive(Debug, Clone)]
 pub struct SocketLink {
@@ -99,14 +160,7 @@ impl SocketLink {
     /// Runs `f` on the state and wakes the driver only (the application's
     /// own change: a chunk queued or taken).
     fn locked<T>(&self, f: impl FnOnce(&mut SocketCore) -> T) -> T {
-        let result = {
-            let mut core = self
-                .inner
-                .core
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            f(&mut core)
-        };
+        let result = self.driver(f);
         self.inner.driver.notify_one();
         result
     }

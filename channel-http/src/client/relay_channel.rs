@@ -6,8 +6,7 @@ use channel_http_proto::RelayParty;
 use channel_http_proto::exchange::exchange;
 use channel_http_proto::ops::{Operation, Request};
 use channel_http_proto::party::{Client, Done};
-use channel_http_proto::protocol::socket_path;
-use channel_http_proto::socket::SocketLink;
+use channel_http_proto::socket::{SocketLink, SocketTarget};
 use reqwest::header::HeaderValue;
 
 use super::{ClientOptions, ReqwestServer};
@@ -190,22 +189,8 @@ impl Client for ReqwestRelay {
                 "no tokio runtime to drive the WebSocket on".into(),
             ));
         }
-        let (Some(token), Some(epoch)) = (&self.token, joined.epoch) else {
-            return Err(HttpError::Setup(
-                "the relay speaks an API without the WebSocket".into(),
-            ));
-        };
-        let (scheme, rest) = if let Some(rest) = self.base.strip_prefix("https://") {
-            ("wss://", rest)
-        } else if let Some(rest) = self.base.strip_prefix("http://") {
-            ("ws://", rest)
-        } else {
-            return Err(HttpError::Setup(format!(
-                "no WebSocket URL for {}",
-                self.base
-            )));
-        };
-        let tls = if scheme == "wss://" {
+        let at = SocketTarget::new(&self.base, self.token.as_deref(), joined)?;
+        let tls = if at.url.starts_with("wss://") {
             let options = ClientOptions {
                 root_certificates_pem: self.roots.clone(),
                 ..ClientOptions::default()
@@ -215,12 +200,8 @@ impl Client for ReqwestRelay {
             None
         };
         let target = super::socket::Target {
-            url: format!("{scheme}{rest}{}", socket_path(&joined.session)),
+            at,
             tls,
-            token: token.clone(),
-            epoch,
-            party: joined.me,
-            max_body: joined.max_body,
             connect_timeout: self.connect_timeout,
             silent_for: self.timeout,
             retry: self.retry,

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use channel_http_proto::backoff::Backoff;
 use channel_http_proto::socket::driver::{
     self, Failed, Incoming, Keepalive, Reader, Timer, Writer,
 };
 use channel_http_proto::socket::wire::{DATA_HEADER, SUBPROTOCOL};
-use channel_http_proto::socket::{Fatal, SocketLink};
+use channel_http_proto::socket::{Fatal, SocketLink, SocketTarget};
 use channel_http_proto::{HttpError, RetryPolicy};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
@@ -34,17 +33,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 type Socket = WebSocketStream<Box<dyn Io>>;
 
-/// Where and as whom a party's socket connects.
+/// A party's socket as the native driver opens it.
 #[derive(Clone)]
 pub(crate) struct Target {
-    /// `ws://host:port/v1/sessions/{s}/socket` (or `wss://`).
-    pub(crate) url: String,
+    /// Where and as whom.
+    pub(crate) at: SocketTarget,
     /// For `wss://`: the trusted roots.
     pub(crate) tls: Option<Arc<ClientConfig>>,
-    pub(crate) token: String,
-    pub(crate) epoch: u64,
-    pub(crate) party: usize,
-    pub(crate) max_body: usize,
     pub(crate) connect_timeout: Duration,
     /// A relay silent this long (not even a pong) is taken for gone: the
     /// options' `request_timeout`, as a request over HTTP would time out.
@@ -109,30 +104,26 @@ fn unit_random() -> f64 {
     getrandom::u32().map_or(0.5, |r| f64::from(r) / (f64::from(u32::MAX) + 1.0))
 }
 
-fn backoff(target: &Target, during: &str) -> Backoff {
-    Backoff::new(target.retry, target.party, during)
-}
-
-/// Opens the first connection (see [`driver::first`]), then drives the
+/// Opens the first connection (see [`driver::open`]), then drives the
 /// socket on a tokio task.
 pub(crate) async fn open(target: Target, link: SocketLink, insist: bool) -> Result<(), HttpError> {
-    let mut connect = {
+    let connect = {
         let (target, link) = (target.clone(), link.clone());
         move || connect(target.clone(), link.clone())
     };
-    let opening = backoff(&target, "opening the WebSocket to the relay");
-    let first = driver::first(&mut connect, &link, insist, opening, &Tokio, unit_random).await?;
     let keepalive = Keepalive::within(target.silent_for);
-    let reconnecting = backoff(&target, "keeping the WebSocket to the relay open");
-    tokio::spawn(driver::drive(
-        first,
+    let driving = driver::open(
         connect,
         link,
+        insist,
+        target.at.party,
+        target.retry,
         keepalive,
-        reconnecting,
         Tokio,
         unit_random,
-    ));
+    )
+    .await?;
+    tokio::spawn(driving);
     Ok(())
 }
 
@@ -142,18 +133,18 @@ async fn connect(target: Target, link: SocketLink) -> Result<(Read, Write), Fail
         Ok(result) => result,
         Err(_) => Err(Failed::Retry(format!(
             "opening the WebSocket to {} took longer than {timeout:?}",
-            target.url
+            target.at.url
         ))),
     }
 }
 
 async fn connect_within(target: &Target, link: &SocketLink) -> Result<(Read, Write), Failed> {
     let fatal = |why: String| Failed::Fatal(Fatal::Protocol(why));
-    let mut request = target
-        .url
+    let url = &target.at.url;
+    let mut request = url
         .as_str()
         .into_client_request()
-        .map_err(|e| fatal(format!("bad WebSocket URL {}: {e}", target.url)))?;
+        .map_err(|e| fatal(format!("bad WebSocket URL {url}: {e}")))?;
     request.headers_mut().insert(
         "sec-websocket-protocol",
         HeaderValue::from_static(SUBPROTOCOL),
@@ -183,7 +174,7 @@ async fn connect_within(target: &Target, link: &SocketLink) -> Result<(Read, Wri
             Box::new(tls)
         }
     };
-    let limit = target.max_body + DATA_HEADER;
+    let limit = target.at.max_body + DATA_HEADER;
     let config = WebSocketConfig::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
@@ -196,17 +187,14 @@ async fn connect_within(target: &Target, link: &SocketLink) -> Result<(Read, Wri
                 response.status()
             )),
             // A server that does not speak the relay's sub-protocol will not later.
-            WsError::Protocol(e @ ProtocolError::SecWebSocketSubProtocolError(_)) => {
-                fatal(format!(
-                    "the WebSocket at {} does not speak {SUBPROTOCOL}: {e}",
-                    target.url
-                ))
-            }
-            e => Failed::Retry(format!("WebSocket upgrade with {}: {e}", target.url)),
+            WsError::Protocol(e @ ProtocolError::SecWebSocketSubProtocolError(_)) => fatal(
+                format!("the WebSocket at {url} does not speak {SUBPROTOCOL}: {e}"),
+            ),
+            e => Failed::Retry(format!("WebSocket upgrade with {url}: {e}")),
         })?;
     let (sink, stream) = socket.split();
     let (mut reader, mut writer) = (Read(stream), Write(sink));
-    let hello = driver::hello_text(link, &target.token, target.epoch)?;
+    let hello = driver::hello_text(link, &target.at.token, target.at.epoch)?;
     let send = async {
         writer
             .0
