@@ -60,17 +60,22 @@ async fn joined(url: &str) -> (String, Vec<String>, u64) {
     let s = HttpChannel::create_session(url, 2, None, &ClientOptions::default())
         .await
         .unwrap();
+    let epoch = join_epoch(url, &s.session, &s.tokens[0]).await;
+    (s.session, s.tokens, epoch)
+}
+
+/// Joins `session` with `token` over HTTP; the join's number.
+async fn join_epoch(url: &str, session: &str, token: &str) -> u64 {
     let info: serde_json::Value = reqwest::Client::new()
-        .get(format!("{url}/v1/sessions/{}", s.session))
-        .bearer_auth(&s.tokens[0])
+        .get(format!("{url}/v1/sessions/{session}"))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let epoch = info["epoch"].as_u64().unwrap();
-    (s.session, s.tokens, epoch)
+    info["epoch"].as_u64().unwrap()
 }
 
 async fn raw_socket(url: &str, session: &str) -> Raw {
@@ -282,19 +287,11 @@ async fn a_client_that_never_reads_holds_back_its_peer_within_the_session_budget
         .await
         .unwrap();
     // Party 1 is a raw socket that announces a huge window and never reads.
-    let info: serde_json::Value = reqwest::Client::new()
-        .get(format!("{url}/v1/sessions/{}", s.session))
-        .bearer_auth(&s.tokens[1])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let epoch = join_epoch(&url, &s.session, &s.tokens[1]).await;
     let mut silent = raw_socket(&url, &s.session).await;
     let greedy = Hello {
         token: s.tokens[1].clone(),
-        epoch: info["epoch"].as_u64().unwrap(),
+        epoch,
         receive_from: vec![0, 0],
         acked: vec![0, 0],
         window: u64::MAX,
@@ -389,28 +386,18 @@ async fn sockets_cut_again_and_again_mid_transfer_both_ways_deliver_everything_o
         m
     };
     const EACH: u32 = 8;
-    let a_side = async {
+    // Party `me` sends its messages to `peer` and takes the peer's, in turn.
+    let side = async |ch: &mut HttpChannel, me: u8, peer: u8| {
         for i in 0..EACH {
-            send_bytes(&mut a, 1, "m", &message(0, i)).await.unwrap();
-            assert_eq!(
-                recv_bytes(&mut a, 1, "m").await.unwrap(),
-                message(1, i),
-                "a got {i}"
-            );
+            send_bytes(ch, usize::from(peer), "m", &message(me, i))
+                .await
+                .unwrap();
+            let got = recv_bytes(ch, usize::from(peer), "m").await.unwrap();
+            assert_eq!(got, message(peer, i), "party {me} got {i}");
         }
-        a.flush().await.unwrap();
+        ch.flush().await.unwrap();
     };
-    let b_side = async {
-        for i in 0..EACH {
-            send_bytes(&mut b, 0, "m", &message(1, i)).await.unwrap();
-            assert_eq!(
-                recv_bytes(&mut b, 0, "m").await.unwrap(),
-                message(0, i),
-                "b got {i}"
-            );
-        }
-        b.flush().await.unwrap();
-    };
+    let (a_side, b_side) = (side(&mut a, 0, 1), side(&mut b, 1, 0));
     let cuts = async {
         let mut forwarded = Vec::new();
         // Four cuts, each of every socket (both parties, both directions).
