@@ -2,6 +2,8 @@
 //! length-prefixed frames and TCP_NODELAY. The bench measures it at the socket's
 //! limit through its `FrameStream` (frames from one buffer into one reused
 //! buffer); the memory probe drives it as an async `Channel`, like the transports.
+//! Its forwarded form (`raw-tcp-forwarded`) passes through a byte forwarder:
+//! the two hops every relay row has.
 
 use std::io;
 use std::net::SocketAddr;
@@ -65,6 +67,28 @@ pub async fn pair_via(
         }
     };
     Ok((make(0, client), make(1, server)))
+}
+
+/// Two connected parties whose connection passes through a byte forwarder
+/// on 127.0.0.1: two TCP hops and one copy in between, as through a relay
+/// that stores nothing. The limit of any relay on this machine.
+pub async fn forwarded_pair() -> std::io::Result<(TcpChannel, TcpChannel)> {
+    pair_via(async |to| {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let at = listener.local_addr()?;
+        tokio::spawn(async move {
+            let (mut inbound, _) = listener.accept().await?;
+            let mut outbound = TcpStream::connect(to).await?;
+            inbound.set_nodelay(true)?;
+            outbound.set_nodelay(true)?;
+            // Buffers as large as a relay's reads, so the copy is not what limits it.
+            tokio::io::copy_bidirectional_with_sizes(&mut inbound, &mut outbound, 1 << 18, 1 << 18)
+                .await
+                .map(drop)
+        });
+        Ok(at)
+    })
+    .await
 }
 
 /// A broken connection: the bench only needs to know that it failed.

@@ -10,6 +10,8 @@ pub enum Transport {
     Memcpy,
     /// Length-prefixed frames on one loopback TCP connection: the socket limit.
     RawTcp,
+    /// The same through a byte forwarder: two hops, the limit of any relay.
+    RawTcpForwarded,
     Tokio,
     Std,
     /// Through the relay's HTTP routes (a request per chunk, long-polls),
@@ -39,9 +41,10 @@ pub enum Transport {
 
 impl Transport {
     /// Every transport, in table order (baselines first).
-    pub const ALL: [Transport; 15] = [
+    pub const ALL: [Transport; 16] = [
         Transport::Memcpy,
         Transport::RawTcp,
+        Transport::RawTcpForwarded,
         Transport::Tokio,
         Transport::Std,
         Transport::HttpRelay,
@@ -62,6 +65,7 @@ impl Transport {
         match self {
             Transport::Memcpy => "memcpy",
             Transport::RawTcp => "raw-tcp",
+            Transport::RawTcpForwarded => "raw-tcp-forwarded",
             Transport::Tokio => "tokio",
             Transport::Std => "std",
             Transport::HttpRelay => "http-relay",
@@ -106,7 +110,9 @@ impl Transport {
             | Transport::BrowserLongPoll => "sealed end to end",
             Transport::P2p | Transport::P2p4Lanes | Transport::Libp2pStock => "libp2p Noise",
             Transport::Tcp | Transport::TcpBlocking => "TLS 1.3, pinned party keys",
-            Transport::HttpRelayPlaintext | Transport::RawTcp => "none (plaintext)",
+            Transport::HttpRelayPlaintext | Transport::RawTcp | Transport::RawTcpForwarded => {
+                "none (plaintext)"
+            }
         }
     }
 

@@ -8,11 +8,15 @@ use crate::transports::{Transport, two, with_local_parties};
 
 /// Spawns the probe for `transport` and returns the peak extra resident memory
 /// in bytes (`None` for the memcpy baseline, which moves no message, and for
-/// stock libp2p and four-lane p2p, which are only throughput and latency references).
+/// stock libp2p, four-lane p2p and forwarded raw TCP, which are only
+/// throughput and latency references).
 pub fn measure(transport: Transport, bytes: usize) -> Result<Option<u64>, String> {
     if matches!(
         transport,
-        Transport::Memcpy | Transport::Libp2pStock | Transport::P2p4Lanes
+        Transport::Memcpy
+            | Transport::Libp2pStock
+            | Transport::P2p4Lanes
+            | Transport::RawTcpForwarded
     ) {
         return Ok(None);
     }

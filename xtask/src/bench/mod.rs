@@ -267,6 +267,12 @@ fn bench_one(transport: Transport, s: &Settings) -> Result<Row, String> {
             let (a, b) = crate::raw_tcp::pair().await.map_err(|e| e.to_string())?;
             frames::row(name, a, b, s).await
         }),
+        Transport::RawTcpForwarded => runtime()?.block_on(async {
+            let (a, b) = crate::raw_tcp::forwarded_pair()
+                .await
+                .map_err(|e| e.to_string())?;
+            frames::row(name, a, b, s).await
+        }),
         Transport::Libp2pStock => runtime()?.block_on(async {
             let (a, b) = libp2p_stock::pair().await?;
             frames::row(name, a, b, s).await
