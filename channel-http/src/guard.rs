@@ -4,6 +4,9 @@
 //! extractors make), and one log line per request (debug) and per refusal
 //! (info) with what was wrong, never a token.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -57,17 +60,44 @@ pub(crate) async fn bounds(max_body: usize, request: Request, next: Next) -> Res
     next.run(request).await
 }
 
+/// No party authenticated (yet) in this request.
+const NOBODY: u64 = u64::MAX;
+
+tokio::task_local! {
+    /// The party whose token the request carried, once a handler checked it.
+    static CALLER: Arc<AtomicU64>;
+}
+
+/// Notes that this request authenticated as `party`, for its log line.
+pub(crate) fn caller_is(party: usize) {
+    let _ = CALLER.try_with(|caller| caller.store(party as u64, Ordering::Relaxed));
+}
+
+/// The session id of a `/v1/sessions/{id}/...` path.
+fn session_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1/sessions/")
+        .map(|rest| rest.split('/').next().unwrap_or(rest))
+        .filter(|id| !id.is_empty())
+}
+
 /// Turns every error answer into the JSON body API.md promises, and logs
-/// the request: at debug always, at info when it was refused.
+/// the request: at debug always, at info when it was refused, with the
+/// session, the party its token proved (if any) and the reason.
 pub(crate) async fn json_errors_and_logs(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     // The path holds the session id and party indices, the query numbers; the
     // token is in a header and never logged.
     let path = request.uri().path().to_string();
-    let response = next.run(request).await;
+    let caller = Arc::new(AtomicU64::new(NOBODY));
+    let response = CALLER.scope(caller.clone(), next.run(request)).await;
     let status = response.status();
+    let session = session_of(&path).unwrap_or("-");
+    let party = match caller.load(Ordering::Relaxed) {
+        NOBODY => None,
+        p => Some(p),
+    };
     if !status.is_client_error() && !status.is_server_error() {
-        tracing::debug!(%method, %path, status = status.as_u16(), "request");
+        tracing::debug!(%method, %path, session, party, status = status.as_u16(), "request");
         return response;
     }
     let (response, reason) = match response.extensions().get::<Refusal>().cloned() {
@@ -75,7 +105,7 @@ pub(crate) async fn json_errors_and_logs(request: Request, next: Next) -> Respon
         // An answer of axum or an extractor: plain text or empty.
         None => rewrap(response).await,
     };
-    tracing::info!(%method, %path, status = status.as_u16(), %reason, "refused");
+    tracing::info!(%method, %path, session, party, status = status.as_u16(), %reason, "refused");
     response
 }
 
@@ -106,4 +136,18 @@ async fn rewrap(response: Response) -> (Response, String) {
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     (Response::from_parts(parts, Body::from(json)), reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_of_a_path_is_its_third_segment() {
+        assert_eq!(session_of("/v1/sessions/ab12/to/1"), Some("ab12"));
+        assert_eq!(session_of("/v1/sessions/ab12"), Some("ab12"));
+        assert_eq!(session_of("/v1/sessions/"), None);
+        assert_eq!(session_of("/v1/sessions"), None);
+        assert_eq!(session_of("/health"), None);
+    }
 }

@@ -44,6 +44,10 @@ fn help_documents_every_flag() {
             "--help does not mention {flag}:\n{help}"
         );
     }
+    assert!(
+        help.contains("GET /metrics"),
+        "--help does not document the metrics:\n{help}"
+    );
 }
 
 #[test]
@@ -190,8 +194,9 @@ async fn the_binary_relays_a_secure_sum_with_an_operator_token() {
 }
 
 /// The relay used to log nothing but its listening line, even with
-/// `RUST_LOG=trace`. Now a refused request is logged at info with its path
-/// (session and party) and reason, never the token; every request at debug.
+/// `RUST_LOG=trace`. Now a refused request is logged at info with its path,
+/// session, the party its token proved (if any) and reason, never the token;
+/// every request at debug.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_requests_are_logged_with_their_reason_and_never_a_token() {
     let (mut relay, url) = start(
@@ -213,6 +218,15 @@ async fn refused_requests_are_logged_with_their_reason_and_never_a_token() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 403);
+    // A request with a good token that is refused: its line names the party.
+    let to_itself = reqwest::Client::new()
+        .post(format!("{url}/v1/sessions/{}/to/0?seq=0", created.session))
+        .bearer_auth(&created.tokens[0])
+        .body(vec![1u8; 8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(to_itself.status().as_u16(), 400);
     let health = reqwest::get(format!("{url}/health")).await.unwrap();
     assert!(health.status().is_success());
 
@@ -246,6 +260,32 @@ async fn refused_requests_are_logged_with_their_reason_and_never_a_token() {
     assert!(
         !refusal["fields"]["reason"].as_str().unwrap().is_empty(),
         "{refusal}"
+    );
+    assert_eq!(
+        refusal["fields"]["session"],
+        created.session.as_str(),
+        "{refusal}"
+    );
+    assert!(
+        refusal["fields"].get("party").is_none(),
+        "no token proved a party: {refusal}"
+    );
+    let by_party = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "refused" && e["fields"]["status"] == 400)
+        .unwrap_or_else(|| panic!("no refusal of party 0 logged:\n{log}"));
+    assert_eq!(by_party["fields"]["party"], 0, "{by_party}");
+    assert_eq!(
+        by_party["fields"]["session"],
+        created.session.as_str(),
+        "{by_party}"
+    );
+    assert!(
+        by_party["fields"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("itself"),
+        "{by_party}"
     );
     assert!(
         events

@@ -267,6 +267,23 @@ async fn bad_input_on_the_socket_route_gets_a_typed_close() {
     let mut a = net.pop().unwrap();
     send_bytes(&mut a, 1, "after", b"still fine").await.unwrap();
     assert_eq!(recv_bytes(&mut b, 0, "after").await.unwrap(), b"still fine");
+
+    // Every refusal above is counted by its close code.
+    for (code, at_least) in [
+        (4403, 1.0),
+        (4412, 1.0),
+        (4401, 1.0),
+        (4400, 7.0),
+        (4422, 2.0),
+    ] {
+        let series = format!("relay_sockets_closed_total{{code=\"{code}\"}}");
+        let counted = common::metric(&url, &series).await;
+        assert!(
+            counted >= at_least,
+            "{series} is {counted}, expected at least {at_least}"
+        );
+    }
+    assert!(common::metric(&url, "relay_chunks_stored_total{route=\"socket\"}").await >= 1.0);
     relay.shutdown();
 }
 

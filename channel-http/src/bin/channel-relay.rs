@@ -27,7 +27,13 @@ use clap::{Parser, ValueEnum};
 /// --shutdown-grace-secs to finish.
 ///
 /// Logs go to stderr; `RUST_LOG` chooses what (default `info`: start-up and
-/// every refused request; `debug`: every request).
+/// every refused request, with its session, party and reason, never a token;
+/// `debug`: every request). `--log-format json` writes one JSON object per event.
+///
+/// Metrics for Prometheus: `GET /metrics` (OpenMetrics text; behind the
+/// operator token when one is set): sessions, parties connected, bytes held,
+/// chunks and bytes stored and delivered, duplicates, throttled chunks,
+/// refusals by HTTP status, sockets closed by code, store operation times.
 #[derive(Debug, Parser)]
 #[command(name = "channel-relay", version)]
 struct Args {

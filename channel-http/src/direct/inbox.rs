@@ -220,6 +220,7 @@ fn sender(inbox: &Inbox, from: &str, headers: &HeaderMap) -> Result<usize, ApiEr
             format!("wrong key for party {from}"),
         ));
     }
+    crate::guard::caller_is(from);
     Ok(from)
 }
 

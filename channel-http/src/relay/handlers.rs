@@ -11,7 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use channel_core::transport::seq::Arrival;
+
 use super::Relay;
+use super::metrics::Route;
 use super::session::Liveness;
 use super::session::Session;
 use crate::api_error::{ApiError, epoch_header, parse_party, query_u64, stored};
@@ -44,7 +47,7 @@ fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// Checks the operator token, where one is configured.
-fn operator(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn operator(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &relay.config().operator_token else {
         return Ok(());
     };
@@ -78,6 +81,7 @@ fn party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(Arc<Session>, 
             "the token belongs to no party of this session",
         )
     })?;
+    crate::guard::caller_is(me);
     Ok((session, me))
 }
 
@@ -169,6 +173,7 @@ pub(super) async fn create_session(
         );
         sessions.insert(id.clone(), Arc::new(session));
     }
+    relay.metrics().session_created();
     tracing::info!(session = %id, parties = request.parties, "session created");
     let created = SessionCreated {
         session: id,
@@ -281,7 +286,10 @@ pub(super) async fn send(
         ));
     }
     let len = body.len();
-    let arrival = session.push(me, to, seq, body)?;
+    let arrival = relay.timed("push", || session.push(me, to, seq, body))?;
+    relay
+        .metrics()
+        .stored(Route::Http, len, arrival == Arrival::Duplicate);
     tracing::trace!(session = %id, from = me, to, seq, bytes = len, ?arrival, "message in");
     Ok(stored(arrival))
 }
@@ -320,7 +328,8 @@ pub(super) async fn recv(
         tokio::pin!(arrived);
         // Register before looking, so an arrival between look and wait is not missed.
         arrived.as_mut().enable();
-        if let Some(msg) = session.take(from, me, seq, ack)? {
+        if let Some(msg) = relay.timed("take", || session.take(from, me, seq, ack))? {
+            relay.metrics().delivered(Route::Http, msg.len());
             tracing::trace!(session = %id, from, to = me, seq, bytes = msg.len(), "message out");
             let mut response = msg.into_response();
             response

@@ -29,6 +29,7 @@
 
 mod config;
 mod handlers;
+mod metrics;
 mod rate;
 mod session;
 mod socket;
@@ -77,6 +78,7 @@ struct RelayState {
     creations: Mutex<rate::Bucket>,
     last_sweep: Mutex<Instant>,
     shutdown: watch::Sender<bool>,
+    metrics: metrics::Metrics,
 }
 
 impl Relay {
@@ -91,6 +93,7 @@ impl Relay {
                 sessions: Mutex::new(HashMap::new()),
                 last_sweep: Mutex::new(Instant::now()),
                 shutdown: watch::channel(false).0,
+                metrics: metrics::Metrics::new(),
             }),
         }
     }
@@ -106,6 +109,7 @@ impl Relay {
         let max_body = config.max_body;
         let mut router = Router::new()
             .route("/health", get(handlers::health))
+            .route("/metrics", get(metrics::scrape))
             .route("/v1/sessions", post(handlers::create_session))
             .route(
                 "/v1/sessions/{session}",
@@ -123,6 +127,10 @@ impl Relay {
                 guard::bounds(max_body, request, next)
             }))
             .layer(middleware::from_fn(guard::json_errors_and_logs))
+            .layer(middleware::from_fn_with_state(
+                self.clone(),
+                metrics::count_answers,
+            ))
             .with_state(self.clone());
         if let Some(cors) = cors_layer(&config.cors_origins) {
             router = router.layer(cors);
@@ -200,6 +208,27 @@ impl Relay {
                 s.age() < unjoined
             }
         });
+    }
+
+    /// Live sessions, and parties connected over all of them (an open
+    /// WebSocket or a waiting long-poll).
+    fn census(&self) -> (usize, usize) {
+        self.sweep();
+        let sessions = self.lock_sessions();
+        let connected = sessions.values().map(|s| s.connected()).sum();
+        (sessions.len(), connected)
+    }
+
+    fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// Runs one operation on a session's store, timing it for the metrics.
+    fn timed<T>(&self, operation: &'static str, run: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = run();
+        self.metrics().store_took(operation, started.elapsed());
+        result
     }
 
     /// The relay-wide budget of stored bytes.

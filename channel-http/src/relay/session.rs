@@ -165,6 +165,11 @@ impl Session {
         Ok(())
     }
 
+    /// Parties with a waiting long-poll or an open WebSocket.
+    pub(crate) fn connected(&self) -> usize {
+        self.lock().parties.iter().filter(|p| p.polling > 0).count()
+    }
+
     /// Counts a long-poll of `me` as waiting (`true`) or done (`false`).
     pub(crate) fn polling(&self, me: usize, waiting: bool) {
         let mut state = self.lock();

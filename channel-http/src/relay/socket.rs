@@ -20,6 +20,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::Bytes;
+use channel_core::transport::seq::Arrival;
 use channel_http_proto::socket::wire::{
     DATA_HEADER, Frame, Hello, PeerState, SUBPROTOCOL, Welcome, data_header,
 };
@@ -28,6 +29,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::Notify;
 
 use super::Relay;
+use super::metrics::Route;
 use super::session::{Liveness, Session};
 use crate::api_error::ApiError;
 use crate::store::PushError;
@@ -140,6 +142,7 @@ async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebS
     let peer = match opened {
         Ok(peer) => peer,
         Err(why) => {
+            relay.metrics().socket_closed(why.code);
             tracing::info!(session = %id, code = why.code, reason = %why.reason, "socket refused");
             let _ = tokio::time::timeout(CLOSING, socket.send(close_message(why))).await;
             return;
@@ -165,6 +168,7 @@ async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebS
     match ended {
         Ok(()) => tracing::info!(session = %id, party = peer.me, "socket closed"),
         Err(why) => {
+            relay.metrics().socket_closed(why.code);
             tracing::info!(session = %id, party = peer.me, code = why.code, reason = %why.reason, "socket closed by the relay");
             let _ = tokio::time::timeout(CLOSING, sink.send(close_message(why))).await;
         }
@@ -444,7 +448,15 @@ async fn read(
                 live.check()?;
                 current(session, peer)?;
                 let p = peer_of(session, me, party)?;
-                data(session, notices, me, p, seq, bytes.slice(DATA_HEADER..))?;
+                data(
+                    relay,
+                    session,
+                    notices,
+                    me,
+                    p,
+                    seq,
+                    bytes.slice(DATA_HEADER..),
+                )?;
             }
             Frame::Ack { party, next } => {
                 let p = peer_of(session, me, party)?;
@@ -476,6 +488,7 @@ async fn read(
 
 /// Files chunk `seq` from `me` to `p`.
 fn data(
+    relay: &Relay,
     session: &Session,
     notices: &Notices,
     me: usize,
@@ -500,8 +513,12 @@ fn data(
             format!("chunk {seq} to party {p} came before chunk {next}"),
         ));
     }
-    match session.push_raw(me, p, seq, chunk) {
-        Ok(_) => {
+    let len = chunk.len();
+    match relay.timed("push", || session.push_raw(me, p, seq, chunk)) {
+        Ok(arrival) => {
+            relay
+                .metrics()
+                .stored(Route::Socket, len, arrival == Arrival::Duplicate);
             let next = session.next_on(me, p);
             notices.update(p, |n| {
                 n.stored = Some((next, false));
@@ -509,6 +526,7 @@ fn data(
             });
         }
         Err(PushError::Full { .. } | PushError::RelayFull { .. }) => {
+            relay.metrics().throttled(Route::Socket);
             notices.update(p, |n| {
                 n.stored = Some((seq, true));
                 n.rewound_at = Some(seq);
@@ -599,13 +617,14 @@ async fn write(
                 if used >= peer.window && !window.is_empty() {
                     break;
                 }
-                let Some(chunk) = session.chunk(p, me, next[p]) else {
+                let Some(chunk) = relay.timed("chunk", || session.chunk(p, me, next[p])) else {
                     break;
                 };
                 let mut frame = Vec::with_capacity(DATA_HEADER + chunk.len());
                 frame.extend_from_slice(&data_header(true, p as u32, next[p]));
                 frame.extend_from_slice(&chunk);
                 put(sink, Message::Binary(Bytes::from(frame)), stall).await?;
+                relay.metrics().delivered(Route::Socket, chunk.len());
                 window.push_back((next[p], chunk.len()));
                 next[p] += 1;
             }

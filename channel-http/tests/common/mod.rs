@@ -36,3 +36,20 @@ pub fn crash<T: Send + 'static>(party: T) {
         .join()
         .expect("dropping the party panicked");
 }
+
+/// The value of the metric line `series` (name and labels exactly as the
+/// relay at `url` writes them) in a scrape of `GET /metrics`; 0 when the
+/// series has no line yet (a counter that never moved).
+pub async fn metric(url: &str, series: &str) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.trim().parse::<f64>().unwrap())
+        .next()
+        .unwrap_or(0.0)
+}
