@@ -444,7 +444,7 @@ async fn every_bad_request_gets_its_status_and_the_relay_keeps_serving() {
 
     // The relay still works: the acknowledged message is gone, the duplicate was not stored,
     // and a normal typed exchange goes through.
-    let stats = relay.session_stats(sid).unwrap();
+    let stats = relay.session_stats(sid).await.unwrap();
     assert_eq!(
         (stats.messages, stats.duplicates, stats.queued_bytes),
         (1, 1, 0)

@@ -173,7 +173,7 @@ async fn cut_connections(way: RelayTransport) {
         cuts >= 20,
         "the proxy cut only {cuts} connections: the test proved little"
     );
-    let stats = relay.session_stats(&session).unwrap();
+    let stats = relay.session_stats(&session).await.unwrap();
     let chunks: usize = (0..MESSAGES)
         .map(|i| size(i).div_ceil(8 * 1024).max(1))
         .sum();
@@ -248,7 +248,7 @@ async fn flooding_sender(way: RelayTransport) {
     sent.unwrap();
     received.unwrap();
 
-    let stats = relay.session_stats(&session).unwrap();
+    let stats = relay.session_stats(&session).await.unwrap();
     assert!(
         stats.throttled > 0,
         "the sender was never throttled: {stats:?}"

@@ -116,7 +116,7 @@ async fn traffic_retries_and_refusals_show_in_the_metrics() {
     );
     assert_eq!(
         metric(&url, "relay_held_bytes").await,
-        relay.stored_bytes() as f64
+        relay.stored_bytes().await as f64
     );
     relay.shutdown();
 }

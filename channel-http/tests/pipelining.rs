@@ -43,7 +43,7 @@ async fn chunks_that_overtake_each_other_are_delivered_once_in_order() {
     assert_eq!(get(2, 0).await.unwrap().bytes().await.unwrap(), &b"c"[..]);
     assert_eq!(get(0, 0).await.unwrap().bytes().await.unwrap(), &b"a"[..]);
     assert_eq!(get(1, 1).await.unwrap().bytes().await.unwrap(), &b"b"[..]);
-    let stats = relay.session_stats(&s.session).unwrap();
+    let stats = relay.session_stats(&s.session).await.unwrap();
     assert_eq!((stats.messages, stats.duplicates), (3, 1));
     assert_eq!(stats.queued_bytes, 2, "0 is acknowledged, 1 and 2 are not");
     relay.shutdown();

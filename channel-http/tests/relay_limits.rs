@@ -68,7 +68,7 @@ async fn the_relay_wide_cap_holds_over_sessions_and_frees_what_is_taken() {
             .contains("over all sessions"),
         "{body}"
     );
-    assert_eq!(relay.stored_bytes(), 2 * CHUNK + CHUNK / 4);
+    assert_eq!(relay.stored_bytes().await, 2 * CHUNK + CHUNK / 4);
 
     // Session a's receiver takes and acknowledges its chunk: room again.
     let client = reqwest::Client::new();
@@ -97,7 +97,7 @@ async fn the_relay_wide_cap_holds_over_sessions_and_frees_what_is_taken() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert_eq!(relay.stored_bytes(), CHUNK);
+    assert_eq!(relay.stored_bytes().await, CHUNK);
     relay.shutdown();
 }
 
@@ -114,12 +114,12 @@ async fn sessions_nobody_joined_expire_quickly() {
     let _joined = HttpChannel::join_plaintext_insecure(&url, &used.session, &used.tokens[0], &opts)
         .await
         .unwrap();
-    assert_eq!(relay.session_count(), 2);
+    assert_eq!(relay.session_count().await, 2);
     tokio::time::sleep(Duration::from_millis(2600)).await;
     // (The relay sweeps at most once a second, on requests.)
-    assert_eq!(relay.session_count(), 1);
-    assert!(relay.session_stats(&abandoned.session).is_none());
-    assert!(relay.session_stats(&used.session).is_some());
+    assert_eq!(relay.session_count().await, 1);
+    assert!(relay.session_stats(&abandoned.session).await.is_none());
+    assert!(relay.session_stats(&used.session).await.is_some());
     relay.shutdown();
 }
 
@@ -152,6 +152,6 @@ async fn session_creation_is_rate_limited() {
     }
     assert_eq!(&statuses[..4], &[StatusCode::CREATED; 4]);
     assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(relay.session_count(), 4);
+    assert_eq!(relay.session_count().await, 4);
     relay.shutdown();
 }

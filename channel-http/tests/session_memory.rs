@@ -39,7 +39,7 @@ async fn many_large_sessions_cost_memory_in_proportion_to_their_parties() {
             .unwrap();
     }
     let grown = resident().saturating_sub(before);
-    assert_eq!(relay.session_count(), 201);
+    assert_eq!(relay.session_count().await, 201);
     assert!(
         grown < 64 << 20,
         "200 sessions of 256 parties took {} MiB",

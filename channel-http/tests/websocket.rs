@@ -257,7 +257,7 @@ async fn bad_input_on_the_socket_route_gets_a_typed_close() {
         .await;
     let (code, why) = close_code(&mut socket).await;
     assert!(code == 1009 || code == 0, "{code}: {why}");
-    assert_eq!(relay.session_stats(&session).unwrap().queued_bytes, 0);
+    assert_eq!(relay.session_stats(&session).await.unwrap().queued_bytes, 0);
 
     // The relay still serves: a real pair of parties talks over it.
     let mut net = local::join_session(&url, 2, &over(RelayTransport::WebSocket))
@@ -339,7 +339,7 @@ async fn a_client_that_never_reads_holds_back_its_peer_within_the_session_budget
                 break;
             }
         }
-        let stats = relay.session_stats(&s.session).unwrap();
+        let stats = relay.session_stats(&s.session).await.unwrap();
         assert!(stats.queued_bytes <= 4 << 20, "{stats:?}");
     }
     let refused = refused.expect("the sender was never held back");
@@ -348,7 +348,7 @@ async fn a_client_that_never_reads_holds_back_its_peer_within_the_session_budget
     // Everything accepted is either stored or still kept by the sender: the
     // window (8 MiB) plus the session (4 MiB) bound what was accepted.
     assert!(sent * chunk.len() <= 12 << 20, "{sent} chunks accepted");
-    assert!(relay.session_stats(&s.session).unwrap().queued_bytes <= 4 << 20);
+    assert!(relay.session_stats(&s.session).await.unwrap().queued_bytes <= 4 << 20);
     // The relay gave up on the silent client: reading now finds what was
     // delivered, then the end of the socket (a 4408 close if it fit in).
     let (code, why) = close_code(&mut silent).await;

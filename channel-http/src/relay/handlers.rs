@@ -2,7 +2,6 @@
 //! indices, query, then does its work; every refusal is a precise 4xx.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -16,7 +15,7 @@ use channel_core::transport::seq::Arrival;
 use super::Relay;
 use super::metrics::Route;
 use super::session::Liveness;
-use super::session::Session;
+use super::sessions::{NewSession, SessionRef};
 use crate::api_error::{ApiError, epoch_header, parse_party, query_u64, stored};
 use crate::auth::{bearer, random_hex, same_secret};
 use crate::protocol::{CreateSession, HEADER_SEQ, Health, SessionCreated, SessionInfo};
@@ -26,7 +25,7 @@ type Params = Query<HashMap<String, String>>;
 pub(super) async fn health(State(relay): State<Relay>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
-        sessions: relay.session_count(),
+        sessions: relay.session_count().await,
     })
 }
 
@@ -58,13 +57,13 @@ pub(super) fn operator(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiErro
     }
 }
 
-pub(super) fn find_session(relay: &Relay, id: &str) -> Result<Arc<Session>, ApiError> {
+pub(super) async fn find_session(relay: &Relay, id: &str) -> Result<SessionRef, ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request(format!(
             "'{id}' is not a session id (32 hex digits)"
         )));
     }
-    relay.session(id).ok_or_else(|| {
+    relay.sessions().find(id).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no session '{id}' (never created, deleted, or expired after being idle)"),
@@ -73,9 +72,13 @@ pub(super) fn find_session(relay: &Relay, id: &str) -> Result<Arc<Session>, ApiE
 }
 
 /// The session and the caller's party, from the bearer token.
-fn party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(Arc<Session>, usize), ApiError> {
-    let session = find_session(relay, id)?;
-    let me = session.party_of(token(headers)?).ok_or_else(|| {
+async fn party(
+    relay: &Relay,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(SessionRef, usize), ApiError> {
+    let session = find_session(relay, id).await?;
+    let me = session.party_of(token(headers)?).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::FORBIDDEN,
             "the token belongs to no party of this session",
@@ -87,20 +90,20 @@ fn party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(Arc<Session>, 
 
 /// [`party`], for a request of the session's traffic: it must come from the
 /// party's latest join (when it says which), and counts as hearing from it.
-fn live_party(
+async fn live_party(
     relay: &Relay,
     id: &str,
     headers: &HeaderMap,
-) -> Result<(Arc<Session>, usize), ApiError> {
-    let (session, me) = party(relay, id, headers)?;
+) -> Result<(SessionRef, usize), ApiError> {
+    let (session, me) = party(relay, id, headers).await?;
     let epoch = epoch_header(headers)?;
-    session.heard_from(me, epoch)?;
+    session.heard_from(me, epoch).await?;
     Ok((session, me))
 }
 
 /// The peer named in the path: an existing party other than the caller.
-fn peer(session: &Session, me: usize, segment: &str) -> Result<usize, ApiError> {
-    let p = parse_party(segment, session.parties)?;
+fn peer(session: &SessionRef, me: usize, segment: &str) -> Result<usize, ApiError> {
+    let p = parse_party(segment, session.parties())?;
     if p == me {
         return Err(ApiError::bad_request(format!(
             "party {me} cannot send to or receive from itself"
@@ -152,27 +155,13 @@ pub(super) async fn create_session(
     let tokens = (0..request.parties)
         .map(|_| secret(32))
         .collect::<Result<Vec<_>, _>>()?;
-    relay.sweep();
-    {
-        let mut sessions = relay.lock_sessions();
-        if sessions.len() >= relay.config().max_sessions {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "the relay already holds its maximum of {} sessions",
-                    relay.config().max_sessions
-                ),
-            )
-            .retry_after(5));
-        }
-        let session = Session::new(
-            tokens.clone(),
-            relay.config().max_session_bytes,
-            relay.config().max_body,
-            relay.stored().clone(),
-        );
-        sessions.insert(id.clone(), Arc::new(session));
-    }
+    relay
+        .sessions()
+        .create(NewSession {
+            id: id.clone(),
+            tokens: tokens.clone(),
+        })
+        .await?;
     relay.metrics().session_created();
     tracing::info!(session = %id, parties = request.parties, "session created");
     let created = SessionCreated {
@@ -189,13 +178,13 @@ pub(super) async fn session_info(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<SessionInfo>, ApiError> {
-    let (session, me) = party(&relay, &id, &headers)?;
-    let position = session.join(me);
+    let (session, me) = party(&relay, &id, &headers).await?;
+    let position = session.join(me).await?;
     tracing::info!(session = %id, party = me, epoch = position.epoch, "joined");
     let config = relay.config();
     Ok(Json(SessionInfo {
         session: id,
-        parties: session.parties,
+        parties: session.parties(),
         party: me,
         max_body: config.max_body,
         max_wait_ms: config.max_wait.as_millis() as u64,
@@ -211,7 +200,7 @@ pub(super) async fn alive(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    live_party(&relay, &id, &headers)?;
+    live_party(&relay, &id, &headers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -222,25 +211,25 @@ pub(super) async fn leave(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let (session, me) = live_party(&relay, &id, &headers)?;
+    let (session, me) = live_party(&relay, &id, &headers).await?;
     let leave: crate::protocol::Leave = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "a goodbye is {{\"sent\":[n, ...]}}, one count per party: {e}"
         ))
     })?;
-    session.leave(me, leave.sent)?;
+    session.leave(me, leave.sent).await?;
     tracing::info!(session = %id, party = me, "party said goodbye");
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Operator routes on one session: the operator token if configured, else any
 /// party token of that session.
-fn operator_or_party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+async fn operator_or_party(relay: &Relay, id: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     if relay.config().operator_token.is_some() {
-        find_session(relay, id)?;
+        find_session(relay, id).await?;
         operator(relay, headers)
     } else {
-        party(relay, id, headers).map(|_| ())
+        party(relay, id, headers).await.map(|_| ())
     }
 }
 
@@ -249,8 +238,8 @@ pub(super) async fn delete_session(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    operator_or_party(&relay, &id, &headers)?;
-    relay.lock_sessions().remove(&id);
+    operator_or_party(&relay, &id, &headers).await?;
+    relay.sessions().delete(&id).await?;
     tracing::info!(session = %id, "session deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -260,9 +249,10 @@ pub(super) async fn session_stats(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    operator_or_party(&relay, &id, &headers)?;
+    operator_or_party(&relay, &id, &headers).await?;
     let stats = relay
         .session_stats(&id)
+        .await
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no session '{id}'")))?;
     Ok(Json(stats).into_response())
 }
@@ -274,10 +264,10 @@ pub(super) async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (session, me) = live_party(&relay, &id, &headers)?;
+    let (session, me) = live_party(&relay, &id, &headers).await?;
     let to = peer(&session, me, &to)?;
     let seq = query_u64(&params, "seq")?;
-    if session.has_left(to) {
+    if session.has_left(to).await? {
         return Err(ApiError::new(
             StatusCode::FAILED_DEPENDENCY,
             format!(
@@ -286,7 +276,7 @@ pub(super) async fn send(
         ));
     }
     let len = body.len();
-    let arrival = relay.timed("push", || session.push(me, to, seq, body))?;
+    let arrival = relay.timed("push", session.push(me, to, seq, body)).await?;
     relay
         .metrics()
         .stored(Route::Http, len, arrival == Arrival::Duplicate);
@@ -300,7 +290,7 @@ pub(super) async fn recv(
     Query(params): Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (session, me) = live_party(&relay, &id, &headers)?;
+    let (session, me) = live_party(&relay, &id, &headers).await?;
     let from = peer(&session, me, &from)?;
     let seq = query_u64(&params, "seq")?;
     // Acknowledges every chunk before `ack`; without it, before `seq`.
@@ -313,22 +303,24 @@ pub(super) async fn recv(
         None => 0,
     };
     let wait = Duration::from_millis(wait_ms).min(relay.config().max_wait);
-    let arrivals = session
+    let mut arrivals = session
         .arrivals(me)
+        .await?
         .ok_or_else(|| ApiError::bad_request("no such party"))?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut shutdown = relay.shutdown_signal_receiver();
     let gone_after = relay.config().peer_gone_after;
     // While this long-poll waits, its party counts as alive.
-    let _waiting = Waiting::new(session.clone(), me);
+    let _waiting = Waiting::new(session.clone(), me).await?;
     // Bounded by `deadline`: every pass either answers or waits for an arrival,
     // the peer's silence or the deadline, whichever comes first.
     loop {
-        let arrived = arrivals.notified();
-        tokio::pin!(arrived);
-        // Register before looking, so an arrival between look and wait is not missed.
-        arrived.as_mut().enable();
-        if let Some(msg) = relay.timed("take", || session.take(from, me, seq, ack))? {
+        // `arrivals` was made before the first look, so an arrival between a
+        // look and the wait is not missed.
+        if let Some(msg) = relay
+            .timed("take", session.take(from, me, seq, ack))
+            .await?
+        {
             relay.metrics().delivered(Route::Http, msg.len());
             tracing::trace!(session = %id, from, to = me, seq, bytes = msg.len(), "message out");
             let mut response = msg.into_response();
@@ -345,7 +337,7 @@ pub(super) async fn recv(
             .retry_after(1));
         }
         // Everything it sent before its goodbye was taken: nothing more comes.
-        if let Some(sent) = session.left_after(from, me)
+        if let Some(sent) = session.left_after(from, me).await?
             && seq >= sent
         {
             return Err(ApiError::new(
@@ -356,7 +348,7 @@ pub(super) async fn recv(
             ));
         }
         // Until when the peer could still be alive (it never joined: no bound).
-        let alive_until = match session.liveness(from, gone_after) {
+        let alive_until = match session.liveness(from, gone_after).await? {
             Liveness::Gone(silent) => {
                 return Err(ApiError::new(
                     StatusCode::FAILED_DEPENDENCY,
@@ -370,7 +362,7 @@ pub(super) async fn recv(
             Liveness::NotJoined => deadline,
         };
         tokio::select! {
-            _ = &mut arrived => {}
+            _ = arrivals.changed() => {}
             _ = tokio::time::sleep_until(alive_until) => {
                 if tokio::time::Instant::now() >= deadline {
                     return Ok(StatusCode::NO_CONTENT.into_response());
@@ -383,19 +375,28 @@ pub(super) async fn recv(
 
 /// A long-poll of a party while it waits (counted, so the party is alive).
 struct Waiting {
-    session: Arc<Session>,
+    session: SessionRef,
     me: usize,
 }
 
 impl Waiting {
-    fn new(session: Arc<Session>, me: usize) -> Self {
-        session.polling(me, true);
-        Self { session, me }
+    async fn new(session: SessionRef, me: usize) -> Result<Self, ApiError> {
+        session.polling(me, true).await?;
+        Ok(Self { session, me })
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        self.session.polling(self.me, false);
+        // A drop cannot wait: the store is told from a task of its own (on
+        // the runtime this request ran on; none is left at a shutdown).
+        let (session, me) = (self.session.clone(), self.me);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = session.polling(me, false).await {
+                    tracing::warn!(party = me, "a long-poll's end was not recorded: {e}");
+                }
+            });
+        }
     }
 }

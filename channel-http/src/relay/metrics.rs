@@ -231,13 +231,19 @@ impl Metrics {
     }
 
     /// The text a scrape gets, with the gauges read now.
-    fn render(&self, relay: &Relay) -> Result<String, std::fmt::Error> {
-        let (sessions, connected) = relay.census();
+    async fn render(&self, relay: &Relay) -> Result<String, ApiError> {
+        let (sessions, connected) = relay.sessions().census().await?;
+        let held = relay.sessions().held_bytes().await?;
         self.sessions.set(to_i64(sessions));
         self.connected.set(to_i64(connected));
-        self.held_bytes.set(to_i64(relay.stored_bytes()));
+        self.held_bytes.set(to_i64(held));
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot encode the metrics: {e}"),
+            )
+        })?;
         Ok(text)
     }
 }
@@ -266,12 +272,7 @@ pub(super) async fn scrape(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     super::handlers::operator(&relay, &headers)?;
-    let text = relay.metrics().render(&relay).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode the metrics: {e}"),
-        )
-    })?;
+    let text = relay.metrics().render(&relay).await?;
     let mut response = text.into_response();
     response
         .headers_mut()
@@ -283,8 +284,8 @@ pub(super) async fn scrape(
 mod tests {
     use super::*;
 
-    #[test]
-    fn counters_show_in_the_text_with_their_labels() {
+    #[tokio::test]
+    async fn counters_show_in_the_text_with_their_labels() {
         let relay = Relay::new(super::super::RelayConfig::default());
         let m = relay.metrics();
         m.stored(Route::Http, 10, false);
@@ -295,7 +296,7 @@ mod tests {
         m.refused(StatusCode::NOT_FOUND);
         m.socket_closed(4401);
         m.store_took("push", Duration::from_micros(3));
-        let text = m.render(&relay).unwrap();
+        let text = m.render(&relay).await.unwrap();
         for line in [
             "relay_sessions 0",
             "relay_chunks_stored_total{route=\"http\"} 1",

@@ -32,9 +32,9 @@ mod handlers;
 mod metrics;
 mod rate;
 mod session;
+mod sessions;
 mod socket;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -43,13 +43,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use axum::routing::{get, post};
-use channel_core::transport::QueueBudget;
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::guard;
 use crate::protocol::{HEADER_DUPLICATE, HEADER_EPOCH, HEADER_SEQ};
-use session::Session;
+use sessions::Sessions;
 
 pub use crate::protocol::SessionStats;
 pub use config::{ConfigError, RelayConfig};
@@ -64,19 +63,16 @@ impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
             .field("config", &self.inner.config)
-            .field("sessions", &self.lock_sessions().len())
             .finish_non_exhaustive()
     }
 }
 
 struct RelayState {
     config: RelayConfig,
-    sessions: Mutex<HashMap<String, Arc<Session>>>,
-    /// Bytes stored over all sessions, bounded by `max_total_bytes`.
-    stored: QueueBudget,
+    /// The sessions, in their store.
+    sessions: Sessions,
     /// Session creations left in this second's allowance.
     creations: Mutex<rate::Bucket>,
-    last_sweep: Mutex<Instant>,
     shutdown: watch::Sender<bool>,
     metrics: metrics::Metrics,
 }
@@ -87,11 +83,9 @@ impl Relay {
     pub fn new(config: RelayConfig) -> Self {
         Self {
             inner: Arc::new(RelayState {
-                stored: QueueBudget::new(Some(config.max_total_bytes)),
                 creations: Mutex::new(rate::Bucket::new(config.create_per_second)),
+                sessions: Sessions::memory(&config),
                 config,
-                sessions: Mutex::new(HashMap::new()),
-                last_sweep: Mutex::new(Instant::now()),
                 shutdown: watch::channel(false).0,
                 metrics: metrics::Metrics::new(),
             }),
@@ -154,69 +148,23 @@ impl Relay {
     }
 
     /// Live sessions right now.
-    pub fn session_count(&self) -> usize {
-        self.sweep();
-        self.lock_sessions().len()
+    pub async fn session_count(&self) -> usize {
+        self.inner
+            .sessions
+            .census()
+            .await
+            .map_or(0, |(sessions, _)| sessions)
     }
 
     /// Statistics of one session, if it exists.
-    pub fn session_stats(&self, session: &str) -> Option<SessionStats> {
-        let found = self.lock_sessions().get(session).cloned();
-        found.map(|s| s.stats(self.inner.config.max_session_bytes))
+    pub async fn session_stats(&self, session: &str) -> Option<SessionStats> {
+        let found = self.inner.sessions.find(session).await.ok()??;
+        found.stats(self.inner.config.max_session_bytes).await.ok()
     }
 
-    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
-        self.inner
-            .sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn session(&self, id: &str) -> Option<Arc<Session>> {
-        self.sweep();
-        self.lock_sessions().get(id).cloned()
-    }
-
-    /// Whether `session` is still the live session `id` (not deleted or expired).
-    fn holds(&self, id: &str, session: &Arc<Session>) -> bool {
-        self.lock_sessions()
-            .get(id)
-            .is_some_and(|s| Arc::ptr_eq(s, session))
-    }
-
-    /// Deletes idle sessions, at most once a second (cheap enough to do inline).
-    fn sweep(&self) {
-        {
-            let mut last = self
-                .inner
-                .last_sweep
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if last.elapsed() < Duration::from_secs(1) {
-                return;
-            }
-            *last = Instant::now();
-        }
-        let (idle, unjoined) = (
-            self.inner.config.session_idle,
-            self.inner.config.unjoined_ttl,
-        );
-        self.lock_sessions().retain(|_, s| {
-            if s.joined() {
-                s.idle_for() < idle
-            } else {
-                s.age() < unjoined
-            }
-        });
-    }
-
-    /// Live sessions, and parties connected over all of them (an open
-    /// WebSocket or a waiting long-poll).
-    fn census(&self) -> (usize, usize) {
-        self.sweep();
-        let sessions = self.lock_sessions();
-        let connected = sessions.values().map(|s| s.connected()).sum();
-        (sessions.len(), connected)
+    /// The sessions, in their store.
+    fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
     }
 
     fn metrics(&self) -> &metrics::Metrics {
@@ -224,21 +172,16 @@ impl Relay {
     }
 
     /// Runs one operation on a session's store, timing it for the metrics.
-    fn timed<T>(&self, operation: &'static str, run: impl FnOnce() -> T) -> T {
+    async fn timed<T>(&self, operation: &'static str, run: impl Future<Output = T>) -> T {
         let started = Instant::now();
-        let result = run();
+        let result = run.await;
         self.metrics().store_took(operation, started.elapsed());
         result
     }
 
-    /// The relay-wide budget of stored bytes.
-    fn stored(&self) -> &QueueBudget {
-        &self.inner.stored
-    }
-
     /// Bytes stored over all sessions right now.
-    pub fn stored_bytes(&self) -> usize {
-        self.inner.stored.queued()
+    pub async fn stored_bytes(&self) -> usize {
+        self.inner.sessions.held_bytes().await.unwrap_or(0)
     }
 
     /// Takes one session creation from the allowance, or says when to retry.

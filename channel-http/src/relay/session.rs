@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use channel_core::transport::QueueBudget;
 use channel_core::transport::seq::Arrival;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
+use super::sessions::Arrivals;
 use crate::api_error::ApiError;
 use crate::auth::same_secret;
 use crate::protocol::SessionStats;
@@ -21,9 +22,9 @@ pub(crate) struct Session {
     /// Whether any party joined (read the session's info) yet.
     joined: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
-    /// One per receiving party, woken when a chunk for it arrives (its
-    /// long-polls then look at their own link again).
-    arrivals: Vec<Notify>,
+    /// One per receiving party, bumped when a chunk for it arrives (its
+    /// long-polls and socket then look at their links again).
+    arrivals: Vec<watch::Sender<u64>>,
 }
 
 struct State {
@@ -92,7 +93,7 @@ impl Session {
                 last_active: Instant::now(),
                 parties: vec![PartyState::default(); parties],
             }),
-            arrivals: (0..parties).map(|_| Notify::new()).collect(),
+            arrivals: (0..parties).map(|_| watch::Sender::new(0)).collect(),
         }
     }
 
@@ -133,9 +134,7 @@ impl Session {
         };
         let n = self.parties;
         // A socket of the replaced process looks again, and closes.
-        if let Some(arrivals) = self.arrivals.get(me) {
-            arrivals.notify_waiters();
-        }
+        self.wake(me);
         Position {
             epoch,
             next_send: (0..n).map(|p| state.store.next(me * n + p)).collect(),
@@ -210,8 +209,8 @@ impl Session {
         }
         drop(state);
         // Waiting receives from it look again.
-        for arrivals in &self.arrivals {
-            arrivals.notify_waiters();
+        for p in 0..self.parties {
+            self.wake(p);
         }
         Ok(())
     }
@@ -287,9 +286,16 @@ impl Session {
         }
     }
 
-    /// The notifier of chunks arriving for `to`.
-    pub(crate) fn arrivals(&self, to: usize) -> Option<&Notify> {
-        self.arrivals.get(to)
+    /// Changes that concern `to` from now on.
+    pub(crate) fn arrivals(&self, to: usize) -> Option<Arrivals> {
+        self.arrivals.get(to).map(|a| Arrivals::new(a.subscribe()))
+    }
+
+    /// Wakes what waits for changes that concern `to`.
+    fn wake(&self, to: usize) {
+        if let Some(arrivals) = self.arrivals.get(to) {
+            arrivals.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     fn link(&self, from: usize, to: usize) -> usize {
@@ -311,10 +317,8 @@ impl Session {
             .store
             .push(link, seq, body)
             .map_err(|e| e.answer("the session"))?;
-        if arrival == Arrival::Next
-            && let Some(arrivals) = self.arrivals(to)
-        {
-            arrivals.notify_waiters();
+        if arrival == Arrival::Next {
+            self.wake(to);
         }
         Ok(arrival)
     }
@@ -329,10 +333,8 @@ impl Session {
     ) -> Result<Arrival, crate::store::PushError> {
         let link = self.link(from, to);
         let arrival = self.lock().store.push(link, seq, body)?;
-        if arrival == Arrival::Next
-            && let Some(arrivals) = self.arrivals(to)
-        {
-            arrivals.notify_waiters();
+        if arrival == Arrival::Next {
+            self.wake(to);
         }
         Ok(arrival)
     }
@@ -385,9 +387,7 @@ impl Session {
         };
         drop(state);
         // The older socket's writer looks again, and closes.
-        if let Some(arrivals) = self.arrivals.get(me) {
-            arrivals.notify_waiters();
-        }
+        self.wake(me);
         number
     }
 

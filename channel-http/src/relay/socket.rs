@@ -13,7 +13,7 @@
 //! The writer delivers chunks from the store within the client's window.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -30,7 +30,8 @@ use tokio::sync::Notify;
 
 use super::Relay;
 use super::metrics::Route;
-use super::session::{Liveness, Session};
+use super::session::Liveness;
+use super::sessions::{SessionRef, StoreError};
 use crate::api_error::ApiError;
 use crate::store::PushError;
 
@@ -96,6 +97,8 @@ mod code {
     pub const REPLACED: u16 = 4412;
     pub const BAD_NUMBER: u16 = 4422;
     pub const GOING_AWAY: u16 = 1001;
+    /// The session store is unavailable for now: reconnect later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 /// A reason to close the socket.
@@ -103,6 +106,12 @@ mod code {
 struct Close {
     code: u16,
     reason: String,
+}
+
+impl From<StoreError> for Close {
+    fn from(e: StoreError) -> Self {
+        close(code::TRY_AGAIN_LATER, e.to_string())
+    }
 }
 
 fn close(code: u16, reason: impl Into<String>) -> Close {
@@ -118,7 +127,7 @@ pub(super) async fn upgrade(
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let session = super::handlers::find_session(&relay, &id)?;
+    let session = super::handlers::find_session(&relay, &id).await?;
     // A data frame is a chunk and its header; the hello is far smaller.
     let limit = relay.config().max_body + DATA_HEADER;
     Ok(ws
@@ -130,7 +139,7 @@ pub(super) async fn upgrade(
         }))
 }
 
-async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebSocket) {
+async fn serve(relay: Relay, id: String, session: SessionRef, mut socket: WebSocket) {
     let opened =
         match tokio::time::timeout(HELLO_TIMEOUT, open(&relay, &session, &mut socket)).await {
             Ok(opened) => opened,
@@ -150,7 +159,7 @@ async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebS
     };
     tracing::info!(session = %id, party = peer.me, "socket open");
     let (mut sink, stream) = socket.split();
-    let notices = Notices::new(session.parties);
+    let notices = Notices::new(session.parties());
     let ended = {
         let live = Live {
             relay: &relay,
@@ -164,7 +173,9 @@ async fn serve(relay: Relay, id: String, session: Arc<Session>, mut socket: WebS
             ended = writing => ended,
         }
     };
-    session.polling(peer.me, false);
+    if let Err(e) = session.polling(peer.me, false).await {
+        tracing::warn!(session = %id, party = peer.me, "a socket's end was not recorded: {e}");
+    }
     match ended {
         Ok(()) => tracing::info!(session = %id, party = peer.me, "socket closed"),
         Err(why) => {
@@ -195,13 +206,13 @@ fn close_message(why: Close) -> Message {
 struct Live<'a> {
     relay: &'a Relay,
     id: &'a str,
-    session: &'a Arc<Session>,
+    session: &'a SessionRef,
 }
 
 impl Live<'_> {
     /// Fails once the session was deleted or expired under the socket.
-    fn check(&self) -> Result<(), Close> {
-        if self.relay.holds(self.id, self.session) {
+    async fn check(&self) -> Result<(), Close> {
+        if self.relay.sessions().holds(self.id, self.session).await? {
             Ok(())
         } else {
             Err(close(
@@ -222,7 +233,7 @@ struct Peer {
 }
 
 /// Reads and checks the hello, answers the welcome.
-async fn open(relay: &Relay, session: &Session, socket: &mut WebSocket) -> Result<Peer, Close> {
+async fn open(relay: &Relay, session: &SessionRef, socket: &mut WebSocket) -> Result<Peer, Close> {
     let text = loop {
         match socket.recv().await {
             Some(Ok(Message::Text(text))) => break text,
@@ -244,32 +255,35 @@ async fn open(relay: &Relay, session: &Session, socket: &mut WebSocket) -> Resul
             format!("the hello is not JSON of the API: {e}"),
         )
     })?;
-    let me = session.party_of(&hello.token).ok_or_else(|| {
+    let me = session.party_of(&hello.token).await?.ok_or_else(|| {
         close(
             code::FORBIDDEN,
             "the token belongs to no party of this session",
         )
     })?;
-    let n = session.parties;
+    let n = session.parties();
     if hello.receive_from.len() != n || hello.acked.len() != n {
         return Err(close(
             code::BAD_FRAME,
             format!("the hello must count for each of the {n} parties"),
         ));
     }
-    if session.epoch(me) != hello.epoch {
+    let epoch = session.epoch(me).await?;
+    if epoch != hello.epoch {
         return Err(close(
             code::REPLACED,
             format!(
-                "party {me} joined again (join {}); this socket is of join {}",
-                session.epoch(me),
+                "party {me} joined again (join {epoch}); this socket is of join {}",
                 hello.epoch
             ),
         ));
     }
     for p in (0..n).filter(|&p| p != me) {
         let (acked, from) = (hello.acked[p], hello.receive_from[p]);
-        let (oldest, next) = (session.oldest_on(p, me), session.next_on(p, me));
+        let (oldest, next) = (
+            session.oldest_on(p, me).await?,
+            session.next_on(p, me).await?,
+        );
         if acked > from || from > next.max(acked) {
             return Err(close(
                 code::BAD_NUMBER,
@@ -278,13 +292,13 @@ async fn open(relay: &Relay, session: &Session, socket: &mut WebSocket) -> Resul
                 ),
             ));
         }
-        session.ack(p, me, acked).map_err(|e| {
+        session.ack(p, me, acked).await?.map_err(|e| {
             close(
                 code::BAD_NUMBER,
                 format!("acknowledgement of party {p}'s chunks: {e}"),
             )
         })?;
-        if from < session.oldest_on(p, me) {
+        if from < session.oldest_on(p, me).await? {
             return Err(close(
                 code::BAD_NUMBER,
                 format!(
@@ -293,8 +307,12 @@ async fn open(relay: &Relay, session: &Session, socket: &mut WebSocket) -> Resul
             ));
         }
     }
+    let mut next_send = Vec::with_capacity(n);
+    for p in 0..n {
+        next_send.push(session.next_on(me, p).await?);
+    }
     let welcome = Welcome {
-        next_send: (0..n).map(|p| session.next_on(me, p)).collect(),
+        next_send,
         max_body: relay.config().max_body,
     };
     let welcome = serde_json::to_string(&welcome)
@@ -304,11 +322,11 @@ async fn open(relay: &Relay, session: &Session, socket: &mut WebSocket) -> Resul
         .await
         .map_err(|_| close(code::GOING_AWAY, "the socket ended"))?;
     // An open socket counts as a waiting long-poll: its party is alive.
-    session.polling(me, true);
+    session.polling(me, true).await?;
     Ok(Peer {
         me,
         epoch: hello.epoch,
-        socket: session.new_socket(me),
+        socket: session.new_socket(me).await?,
         receive_from: hello.receive_from,
         window: usize::try_from(hello.window).unwrap_or(usize::MAX).max(1),
     })
@@ -383,15 +401,15 @@ impl Notices {
 }
 
 /// Fails once the party joined again, or opened a newer socket.
-fn current(session: &Session, peer: &Peer) -> Result<(), Close> {
+async fn current(session: &SessionRef, peer: &Peer) -> Result<(), Close> {
     let me = peer.me;
-    if session.epoch(me) != peer.epoch {
+    if session.epoch(me).await? != peer.epoch {
         return Err(close(
             code::REPLACED,
             format!("party {me} joined again; this socket was replaced"),
         ));
     }
-    if session.newest_socket(me) != peer.socket {
+    if session.newest_socket(me).await? != peer.socket {
         return Err(close(
             code::SUPERSEDED,
             "a newer socket of this party replaced this one",
@@ -400,10 +418,10 @@ fn current(session: &Session, peer: &Peer) -> Result<(), Close> {
     Ok(())
 }
 
-fn peer_of(session: &Session, me: usize, party: u32) -> Result<usize, Close> {
+fn peer_of(session: &SessionRef, me: usize, party: u32) -> Result<usize, Close> {
     usize::try_from(party)
         .ok()
-        .filter(|&p| p < session.parties && p != me)
+        .filter(|&p| p < session.parties() && p != me)
         .ok_or_else(|| {
             close(
                 code::BAD_FRAME,
@@ -434,7 +452,7 @@ async fn read(
             Ok(None | Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Ok(()),
             Ok(Some(Ok(message))) => message,
         };
-        let _ = session.heard_from(me, None);
+        let _ = session.heard_from(me, None).await;
         let bytes = match message {
             Message::Binary(bytes) => bytes,
             Message::Ping(_) | Message::Pong(_) => continue,
@@ -445,8 +463,8 @@ async fn read(
             Frame::decode(&bytes, max_body).map_err(|e| close(code::BAD_FRAME, e.to_string()))?;
         match frame {
             Frame::Data { party, seq, .. } => {
-                live.check()?;
-                current(session, peer)?;
+                live.check().await?;
+                current(session, peer).await?;
                 let p = peer_of(session, me, party)?;
                 data(
                     relay,
@@ -456,11 +474,12 @@ async fn read(
                     p,
                     seq,
                     bytes.slice(DATA_HEADER..),
-                )?;
+                )
+                .await?;
             }
             Frame::Ack { party, next } => {
                 let p = peer_of(session, me, party)?;
-                session.ack(p, me, next).map_err(|e| {
+                session.ack(p, me, next).await?.map_err(|e| {
                     close(
                         code::BAD_NUMBER,
                         format!("acknowledgement of party {p}'s chunks: {e}"),
@@ -472,6 +491,7 @@ async fn read(
             Frame::Leave { sent } => {
                 session
                     .leave(me, sent)
+                    .await
                     .map_err(|e| close(code::BAD_FRAME, e.message))?;
                 tracing::info!(party = me, "party said goodbye (socket)");
             }
@@ -487,22 +507,22 @@ async fn read(
 }
 
 /// Files chunk `seq` from `me` to `p`.
-fn data(
+async fn data(
     relay: &Relay,
-    session: &Session,
+    session: &SessionRef,
     notices: &Notices,
     me: usize,
     p: usize,
     seq: u64,
     chunk: Bytes,
 ) -> Result<(), Close> {
-    if session.has_left(p) {
+    if session.has_left(p).await? {
         notices.update(p, |n| {
             n.refused = Some((seq, format!("party {p} closed its channel (it left the session): nothing sent to it would be read")));
         });
         return Ok(());
     }
-    let next = session.next_on(me, p);
+    let next = session.next_on(me, p).await?;
     if seq > next {
         // Chunks in flight after one that did not fit: the client sends them again.
         if notices.rewound_at(p).is_some() {
@@ -514,12 +534,15 @@ fn data(
         ));
     }
     let len = chunk.len();
-    match relay.timed("push", || session.push_raw(me, p, seq, chunk)) {
+    match relay
+        .timed("push", session.push_raw(me, p, seq, chunk))
+        .await?
+    {
         Ok(arrival) => {
             relay
                 .metrics()
                 .stored(Route::Socket, len, arrival == Arrival::Duplicate);
-            let next = session.next_on(me, p);
+            let next = session.next_on(me, p).await?;
             notices.update(p, |n| {
                 n.stored = Some((next, false));
                 n.rewound_at = None;
@@ -547,16 +570,23 @@ fn data(
 }
 
 /// What a peer's state is, as the relay sees it from `me`.
-fn peer_state(relay: &Relay, session: &Session, p: usize, me: usize) -> PeerState {
-    if let Some(sent) = session.left_after(p, me) {
-        return PeerState::Left { sent };
+async fn peer_state(
+    relay: &Relay,
+    session: &SessionRef,
+    p: usize,
+    me: usize,
+) -> Result<PeerState, StoreError> {
+    if let Some(sent) = session.left_after(p, me).await? {
+        return Ok(PeerState::Left { sent });
     }
-    match session.liveness(p, relay.config().peer_gone_after) {
-        Liveness::Gone(silent) => PeerState::Gone {
-            silent_ms: silent.as_millis() as u64,
+    Ok(
+        match session.liveness(p, relay.config().peer_gone_after).await? {
+            Liveness::Gone(silent) => PeerState::Gone {
+                silent_ms: silent.as_millis() as u64,
+            },
+            _ => PeerState::Alive,
         },
-        _ => PeerState::Alive,
-    }
+    )
 }
 
 async fn write(
@@ -566,10 +596,11 @@ async fn write(
     sink: &mut SplitSink<WebSocket, Message>,
 ) -> Result<(), Close> {
     let (relay, session) = (live.relay, live.session);
-    let (me, n) = (peer.me, session.parties);
+    let (me, n) = (peer.me, session.parties());
     let stall = silence_bound(relay);
-    let arrivals = session
+    let mut arrivals = session
         .arrivals(me)
+        .await?
         .ok_or_else(|| close(code::BAD_FRAME, "no such party"))?;
     let mut next = peer.receive_from.clone();
     // Per peer: the chunks delivered and not yet acknowledged, with their sizes.
@@ -580,21 +611,21 @@ async fn write(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Bounded by the socket: each pass sends what is due, then waits for a change.
     loop {
-        let arrived = arrivals.notified();
+        // Registered before looking, so a notice between a look and the wait
+        // is not missed (`arrivals` keeps track of its own changes).
         let woken = notices.wake.notified();
-        tokio::pin!(arrived, woken);
-        arrived.as_mut().enable();
+        tokio::pin!(woken);
         woken.as_mut().enable();
         if relay.is_shutting_down() {
             return Err(close(code::GOING_AWAY, "the relay is shutting down"));
         }
-        live.check()?;
-        current(session, peer)?;
+        live.check().await?;
+        current(session, peer).await?;
         for frame in notices.take() {
             put(sink, Message::Binary(Bytes::from(frame)), stall).await?;
         }
         for p in (0..n).filter(|&p| p != me) {
-            let state = peer_state(relay, session, p, me);
+            let state = peer_state(relay, session, p, me).await?;
             if told[p] != Some(state) && (told[p].is_some() || state != PeerState::Alive) {
                 let frame: Frame<&[u8]> = Frame::Peer {
                     party: p as u32,
@@ -606,7 +637,7 @@ async fn write(
         }
         let mut more = false;
         for p in (0..n).filter(|&p| p != me) {
-            let oldest = session.oldest_on(p, me);
+            let oldest = session.oldest_on(p, me).await?;
             let window = &mut unacked[p];
             // Bounded by the acknowledged chunks.
             while window.front().is_some_and(|&(seq, _)| seq < oldest) {
@@ -617,7 +648,7 @@ async fn write(
                 if used >= peer.window && !window.is_empty() {
                     break;
                 }
-                let Some(chunk) = relay.timed("chunk", || session.chunk(p, me, next[p])) else {
+                let Some(chunk) = relay.timed("chunk", session.chunk(p, me, next[p])).await? else {
                     break;
                 };
                 let mut frame = Vec::with_capacity(DATA_HEADER + chunk.len());
@@ -629,7 +660,7 @@ async fn write(
                 next[p] += 1;
             }
             let used: usize = window.iter().map(|&(_, len)| len).sum();
-            more |= session.chunk(p, me, next[p]).is_some()
+            more |= session.chunk(p, me, next[p]).await?.is_some()
                 && (used < peer.window || window.is_empty());
         }
         flush(sink, stall).await?;
@@ -637,7 +668,7 @@ async fn write(
             continue;
         }
         tokio::select! {
-            _ = &mut arrived => {}
+            _ = arrivals.changed() => {}
             _ = &mut woken => {}
             _ = ping.tick() => {
                 put(sink, Message::Ping(Bytes::new()), stall).await?;
