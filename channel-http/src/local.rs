@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use channel_seal::{Invitation, PartyKey, PublicKey};
 use tokio::net::TcpListener;
 
-use crate::relay::{Relay, RelayConfig};
+use crate::relay::{Relay, RelayConfig, RelayStore};
 use crate::{ClientOptions, DirectChannel, DirectConfig, DirectOptions, HttpChannel, HttpError};
 
 /// A TCP listener on a free port of 127.0.0.1 and its `http://` URL.
@@ -41,13 +41,43 @@ pub async fn listener() -> Result<(TcpListener, String), HttpError> {
     Ok((listener, format!("http://{addr}")))
 }
 
+/// The environment variable that puts the relays of [`start_relay`] on a
+/// Redis store (`redis://host:port/db`): how `cargo xtask test-all` runs the
+/// relay's whole test suite against both stores.
+pub const STORE_VARIABLE: &str = "CHANNEL_RELAY_TEST_REDIS";
+
 /// A relay with `config` serving on a free port of 127.0.0.1 (in a task of the
 /// current tokio runtime), and its URL. It serves until [`Relay::shutdown`].
+///
+/// Its sessions are in memory, or in the Redis named by the environment
+/// variable [`STORE_VARIABLE`] if set, under a namespace of its own (so that
+/// relays started side by side do not share their sessions or budgets).
 pub async fn start_relay(config: RelayConfig) -> Result<(Relay, String), HttpError> {
+    let store = match std::env::var(STORE_VARIABLE) {
+        Ok(url) if !url.is_empty() => {
+            let namespace = crate::auth::random_hex(8)
+                .map_err(|e| HttpError::Setup(format!("no randomness: {e}")))?;
+            RelayStore::Redis {
+                url,
+                namespace: format!("test-{namespace}"),
+            }
+        }
+        _ => RelayStore::Memory,
+    };
+    start_relay_on(config, &store).await
+}
+
+/// [`start_relay`] with its sessions in `store`.
+pub async fn start_relay_on(
+    config: RelayConfig,
+    store: &RelayStore,
+) -> Result<(Relay, String), HttpError> {
     config
         .check()
         .map_err(|e| HttpError::Setup(e.to_string()))?;
-    let relay = Relay::new(config);
+    let relay = Relay::with_store(config, store)
+        .await
+        .map_err(|e| HttpError::Setup(e.to_string()))?;
     let (listener, url) = listener().await?;
     let serving = crate::serve(listener, relay.router(), relay.shutdown_signal());
     tokio::spawn(async move {

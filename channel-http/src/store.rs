@@ -287,24 +287,12 @@ impl LinkStore {
         seq: u64,
         ack: u64,
     ) -> Result<Option<Bytes>, SeqError> {
-        let next = self.next(link);
-        if ack > seq || seq - ack >= MAX_AHEAD || (ack == seq && seq > next) {
-            return Err(SeqError::Ahead { next, got: seq });
-        }
+        let (next, oldest) = (self.next(link), self.oldest(link));
+        let ack = check_take(next, oldest, seq, ack)?;
         let Some(l) = self.links.get_mut(&link) else {
-            // Nothing ever arrived on the link: nothing to acknowledge.
-            return match ack {
-                0 => Ok(None),
-                got => Err(SeqError::Ahead { next: 0, got }),
-            };
+            return Ok(None);
         };
-        let oldest = l.kept.oldest();
-        if seq < oldest {
-            return Err(SeqError::Gone { oldest, got: seq });
-        }
-        // A request that waited while a later one acknowledged more
-        // acknowledges nothing new.
-        let released = l.kept.ack_below(ack.max(oldest))?;
+        let released = l.kept.ack_below(ack)?;
         let chunk = l.kept.get(seq).cloned();
         self.release(released);
         Ok(chunk)
@@ -320,13 +308,11 @@ impl LinkStore {
     /// receiver's acknowledgement); a number acknowledged before is no
     /// error, one beyond what arrived is.
     pub(crate) fn ack(&mut self, link: usize, next: u64) -> Result<(), SeqError> {
+        let below = check_ack(self.next(link), self.oldest(link), next)?;
         let Some(l) = self.links.get_mut(&link) else {
-            return match next {
-                0 => Ok(()),
-                got => Err(SeqError::Ahead { next: 0, got }),
-            };
+            return Ok(());
         };
-        let released = l.kept.ack_below(next.max(l.kept.oldest()))?;
+        let released = l.kept.ack_below(below)?;
         self.release(released);
         Ok(())
     }
@@ -338,6 +324,46 @@ impl LinkStore {
         self.release(chunk.len());
         Some(chunk)
     }
+}
+
+/// The rule of a long-poll receive on a link whose next chunk in order is
+/// `next` and whose oldest kept is `oldest` (see [`LinkStore::take`]): the
+/// number below which it acknowledges, or why the request does not fit.
+/// Every store of the relay applies it (the in-memory one and the shared one).
+pub(crate) fn check_take(next: u64, oldest: u64, seq: u64, ack: u64) -> Result<u64, SeqError> {
+    if ack > seq || seq - ack >= MAX_AHEAD || (ack == seq && seq > next) {
+        return Err(SeqError::Ahead { next, got: seq });
+    }
+    if seq < oldest {
+        return Err(SeqError::Gone { oldest, got: seq });
+    }
+    // A request that waited while a later one acknowledged more
+    // acknowledges nothing new.
+    check_ack(next, oldest, ack.max(oldest))
+}
+
+/// The rule of an acknowledgement of every chunk below `below` (see
+/// [`LinkStore::ack`]): a number acknowledged before acknowledges nothing
+/// new, one beyond what arrived is refused. The number below which chunks go.
+pub(crate) fn check_ack(next: u64, oldest: u64, below: u64) -> Result<u64, SeqError> {
+    if below > next {
+        return Err(SeqError::Ahead { next, got: below });
+    }
+    Ok(below.max(oldest))
+}
+
+/// Where chunk `seq` goes on a link whose next chunk in order is `next` and
+/// which holds the chunks `early` ahead of a gap (see [`LinkStore::push`]).
+pub(crate) fn place(
+    next: u64,
+    early: impl IntoIterator<Item = u64>,
+    seq: u64,
+) -> Result<Placement, SeqError> {
+    let mut held = Reorder::new(MAX_AHEAD);
+    for s in early {
+        held.hold(s, ());
+    }
+    held.place(next, seq)
 }
 
 #[cfg(test)]

@@ -2,12 +2,15 @@
 //! serving three parties.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::BufReader;
+use std::process::Command;
 use std::time::Duration;
+
+mod common;
 
 use channel_core::reference::secure_sum;
 use channel_http::{ClientOptions, HttpChannel};
+use common::start;
 
 const BIN: &str = env!("CARGO_BIN_EXE_channel-relay");
 
@@ -115,47 +118,6 @@ fn beyond_loopback_session_creation_needs_an_operator_token() {
             && stderr.contains("--open-session-creation"),
         "{stderr}"
     );
-}
-
-/// Kills the relay process even if the test fails.
-struct Running(std::process::Child);
-
-/// Starts the binary with `args` and `env` and waits for the line that says
-/// where it listens. Its log (stderr) is piped when `env` sets `RUST_LOG`,
-/// for the test to read; otherwise it goes to the test's stderr.
-async fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, String) {
-    let logs_read = env.iter().any(|(k, _)| *k == "RUST_LOG");
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(if logs_read {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
-        })
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let relay = Running(child);
-    let first_line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(Duration::from_secs(30), first_line)
-        .await
-        .expect("the relay printed no address within 30 s")
-        .unwrap()
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    (relay, url)
-}
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -344,6 +344,9 @@ async fn run_with(attack: Attack, sealed: bool) -> Vec<Result<Vec<u8>, Error>> {
     let mut one = parties.pop().unwrap();
     let mut zero = parties.pop().unwrap();
     send_bytes(&mut two, 1, "m", &message(9)).await.unwrap();
+    // Stored before party 0 sends (a send returns once on its way), so the
+    // swap has party 2's chunk at hand.
+    channel_core::Channel::flush(&mut two).await.unwrap();
     for i in 0..4 {
         send_bytes(&mut zero, 1, "m", &message(i)).await.unwrap();
     }

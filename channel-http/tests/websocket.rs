@@ -426,9 +426,18 @@ async fn sockets_cut_again_and_again_mid_transfer_both_ways_deliver_everything_o
                     .map(|c| c.forwarded(Direction::Up))
                     .sum::<u64>(),
             );
+            let before: u64 = controls.iter().map(LinkControl::accepted).sum();
             controls.iter().for_each(LinkControl::cut);
             tokio::time::sleep(Duration::from_millis(100)).await;
             controls.iter().for_each(LinkControl::restore);
+            // Both parties open their sockets again before the next cut (a cut
+            // during a reconnect's backoff would not make one more).
+            for _ in 0..1000 {
+                if controls.iter().map(LinkControl::accepted).sum::<u64>() >= before + 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
         forwarded
     };

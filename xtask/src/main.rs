@@ -15,12 +15,14 @@
 //! headless Chromium; `relay_session` is the relay and native parties next to
 //! a browser party; `run` starts cargo and reads test counts.
 
+mod apt;
 mod bench;
 mod browser;
 mod browser_tests;
 mod demo;
 mod flags;
 mod raw_tcp;
+mod redis_server;
 mod relay_session;
 mod run;
 mod test_all;

@@ -18,6 +18,7 @@ const STEPS: &[Step] = &[
     ("fmt", fmt),
     ("clippy", clippy),
     ("tests", tests),
+    ("relay on Redis", relay_on_redis),
     ("browser tests", browser_tests),
     ("examples", examples),
     ("demo (quick)", demo_quick),
@@ -104,6 +105,48 @@ fn tests() -> StepResult {
     let counts = plain(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
     if counts.passed == 0 {
         return Err("the test run reported no passing test".into());
+    }
+    Ok(counts)
+}
+
+/// The relay's whole test suite again, its relays keeping their sessions in
+/// a real redis-server (channel-http's `local::STORE_VARIABLE`); the
+/// binaries are those the tests step built.
+fn relay_on_redis() -> StepResult {
+    let server = match crate::redis_server::ensure() {
+        Ok(server) => server,
+        Err(e) if std::env::var_os("CI").is_some() => return Err(e),
+        Err(why) => {
+            eprintln!(
+                "\n{}\n!! RELAY TESTS ON REDIS SKIPPED (allowed outside CI only)\n!! {why}\n{}\n",
+                "!".repeat(72),
+                "!".repeat(72)
+            );
+            return Ok(Counts {
+                skipped: true,
+                ..Counts::default()
+            });
+        }
+    };
+    let redis = crate::redis_server::RedisServer::start(&server)?;
+    let mut test = cargo(&[
+        "test",
+        "-p",
+        "channel-http",
+        "--all-features",
+        "--no-fail-fast",
+    ]);
+    test.env(channel_http::local::STORE_VARIABLE, redis.url())
+        .env("CHANNEL_TEST_REDIS_SERVER", &server);
+    let (ok, counts) = stream(test)?;
+    if !ok || counts.failed > 0 {
+        return Err(format!(
+            "the relay's tests on Redis failed ({} passed, {} failed)",
+            counts.passed, counts.failed
+        ));
+    }
+    if counts.passed == 0 {
+        return Err("the relay's tests on Redis reported no passing test".into());
     }
     Ok(counts)
 }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use channel_http::ServeLimits;
-use channel_http::relay::{Relay, RelayConfig};
+use channel_http::relay::{Relay, RelayConfig, RelayStore};
 use clap::{Parser, ValueEnum};
 
 /// Relay messages between the parties of MPC sessions over HTTP(S).
@@ -122,6 +122,17 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     shutdown_grace_secs: u64,
 
+    /// Where sessions are kept: `memory` (this process only; lost when it ends) or a Redis
+    /// URL, `redis://host:port/db` (`rediss://` for TLS). Relay processes on one Redis (and
+    /// --store-namespace) serve the same sessions: put them behind one URL, and a restart or
+    /// crash of one loses nothing. Only token digests are stored.
+    #[arg(long, default_value = "memory")]
+    store: String,
+
+    /// Prefix of the relay's keys in Redis: relays with the same one share sessions.
+    #[arg(long, default_value = channel_http::relay::RelayStore::NAMESPACE)]
+    store_namespace: String,
+
     /// How log lines are written.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -158,6 +169,26 @@ fn init_logs(format: LogFormat) {
     match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
+    }
+}
+
+/// The store that `--store` names.
+fn store(args: &Args) -> Result<RelayStore, String> {
+    match args.store.as_str() {
+        "memory" => Ok(RelayStore::Memory),
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            if args.store_namespace.is_empty() || args.store_namespace.contains(['{', '}']) {
+                return Err("--store-namespace must be non-empty, without braces".into());
+            }
+            Ok(RelayStore::Redis {
+                url: url.to_string(),
+                namespace: args.store_namespace.clone(),
+            })
+        }
+        other => Err(format!(
+            "--store {}: expected `memory` or a redis:// (rediss://) URL",
+            RelayStore::shown(other)
+        )),
     }
 }
 
@@ -239,8 +270,11 @@ async fn run(args: Args) -> Result<(), String> {
         }
         _ => None,
     };
-    tracing::info!(?config, ?limits, "starting");
-    let relay = Relay::new(config);
+    let store = store(&args)?;
+    tracing::info!(?config, ?limits, ?store, "starting");
+    let relay = Relay::with_store(config, &store)
+        .await
+        .map_err(|e| format!("--store {}: {e}", RelayStore::shown(&args.store)))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -312,6 +312,10 @@ pub(super) async fn recv(
     let gone_after = relay.config().peer_gone_after;
     // While this long-poll waits, its party counts as alive.
     let _waiting = Waiting::new(session.clone(), me).await?;
+    // A long wait says now and then that its party is alive (a store shared
+    // by several relay processes knows only when a party was last heard of).
+    let every = (gone_after / 4).max(Duration::from_secs(1));
+    let mut alive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     // Bounded by `deadline`: every pass either answers or waits for an arrival,
     // the peer's silence or the deadline, whichever comes first.
     loop {
@@ -369,6 +373,7 @@ pub(super) async fn recv(
                 }
             }
             _ = shutdown.changed() => {}
+            _ = alive.tick() => session.touch(me).await?,
         }
     }
 }

@@ -31,6 +31,7 @@ mod config;
 mod handlers;
 mod metrics;
 mod rate;
+mod redis;
 mod session;
 mod sessions;
 mod socket;
@@ -52,6 +53,60 @@ use sessions::Sessions;
 
 pub use crate::protocol::SessionStats;
 pub use config::{ConfigError, RelayConfig};
+pub use sessions::StoreError;
+
+/// Where a relay keeps its sessions. (Its `Debug` hides a password in the URL.)
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum RelayStore {
+    /// This process's memory: nothing survives the process, and only this
+    /// process serves its sessions.
+    #[default]
+    Memory,
+    /// A Redis that every relay process on it with the same `namespace`
+    /// shares: any of them serves any session, and a restart loses nothing.
+    /// A standalone Redis or one with replicas; not Redis Cluster.
+    Redis {
+        /// `redis://host:port/db` (`rediss://` for TLS).
+        url: String,
+        /// The prefix of the relay's keys: relays with the same one serve
+        /// the same sessions ([`RelayStore::NAMESPACE`] by default).
+        namespace: String,
+    },
+}
+
+impl std::fmt::Debug for RelayStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RelayStore::Memory => f.write_str("Memory"),
+            RelayStore::Redis { url, namespace } => f
+                .debug_struct("Redis")
+                .field("url", &RelayStore::shown(url))
+                .field("namespace", namespace)
+                .finish(),
+        }
+    }
+}
+
+impl RelayStore {
+    /// `url` without the credentials it may carry (`redis://user:secret@host`).
+    pub fn shown(url: &str) -> String {
+        match (url.split_once("://"), url.rfind('@')) {
+            (Some((scheme, _)), Some(at)) => format!("{scheme}://<credentials>{}", &url[at..]),
+            _ => url.to_string(),
+        }
+    }
+
+    /// The key prefix of `channel-relay --store redis://...` by default.
+    pub const NAMESPACE: &'static str = "channel-relay";
+
+    /// The Redis at `url`, in the default namespace.
+    pub fn redis(url: impl Into<String>) -> Self {
+        RelayStore::Redis {
+            url: url.into(),
+            namespace: Self::NAMESPACE.into(),
+        }
+    }
+}
 
 /// A relay: its configuration and live sessions. Cheap to clone (shared state).
 #[derive(Clone)]
@@ -81,10 +136,41 @@ impl Relay {
     /// A relay with no sessions yet. (Check a hand-made `config` with
     /// [`RelayConfig::check`] first: the relay serves with what it is given.)
     pub fn new(config: RelayConfig) -> Self {
+        let sessions = Sessions::memory(&config);
+        Self::with_sessions(config, sessions)
+    }
+
+    /// A relay keeping its sessions in `store`: in this process's memory, or
+    /// in a Redis shared with other relay processes (which then serve the
+    /// same sessions; see the crate's README). Fails if the store cannot be
+    /// reached.
+    ///
+    /// ```
+    /// use channel_http::relay::{Relay, RelayConfig, RelayStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), channel_http::relay::StoreError> {
+    /// let relay = Relay::with_store(RelayConfig::default(), &RelayStore::Memory).await?;
+    /// // RelayStore::redis("redis://127.0.0.1:6379/0") for one shared by relays.
+    /// # let _ = relay;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn with_store(config: RelayConfig, store: &RelayStore) -> Result<Self, StoreError> {
+        let sessions = match store {
+            RelayStore::Memory => Sessions::memory(&config),
+            RelayStore::Redis { url, namespace } => {
+                Sessions::redis(url, namespace, &config).await?
+            }
+        };
+        Ok(Self::with_sessions(config, sessions))
+    }
+
+    fn with_sessions(config: RelayConfig, sessions: Sessions) -> Self {
         Self {
             inner: Arc::new(RelayState {
                 creations: Mutex::new(rate::Bucket::new(config.create_per_second)),
-                sessions: Sessions::memory(&config),
+                sessions,
                 config,
                 shutdown: watch::channel(false).0,
                 metrics: metrics::Metrics::new(),
@@ -232,6 +318,21 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stores_debug_output_never_shows_a_password() {
+        let store = RelayStore::redis("redis://relay:s3cr3t@10.0.0.5:6379/2");
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("redis://<credentials>@10.0.0.5:6379/2"),
+            "{shown}"
+        );
+        assert_eq!(
+            RelayStore::shown("redis://127.0.0.1/0"),
+            "redis://127.0.0.1/0"
+        );
+    }
 
     #[test]
     fn debug_output_never_shows_the_operator_token() {

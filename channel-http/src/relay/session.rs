@@ -72,6 +72,31 @@ pub(crate) enum Liveness {
     Gone(Duration),
 }
 
+/// The refusal of a request from join `claimed` of party `me`, whose latest
+/// join is `current`.
+pub(crate) fn replaced(me: usize, current: u64, claimed: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        format!(
+            "party {me} joined again (join {current}); this client, of join {claimed}, was replaced"
+        ),
+    )
+}
+
+/// A goodbye must count what was sent to each of the `parties`.
+pub(crate) fn check_goodbye(parties: usize, sent: &[u64]) -> Result<(), ApiError> {
+    if sent.len() != parties {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "a goodbye must count the messages sent to each of the {parties} parties, not {}",
+                sent.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Session {
     /// A session of `tokens.len()` parties holding at most
     /// `max_session_bytes` of chunks of up to `max_body` bytes, counted in the
@@ -152,13 +177,7 @@ impl Session {
         if let Some(claimed) = epoch
             && claimed != party.epoch
         {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                format!(
-                    "party {me} joined again (join {}); this client, of join {claimed}, was replaced",
-                    party.epoch
-                ),
-            ));
+            return Err(replaced(me, party.epoch, claimed));
         }
         party.last_seen = Some(Instant::now());
         Ok(())
@@ -184,16 +203,7 @@ impl Session {
 
     /// Party `me` said goodbye, having sent `sent[p]` messages to each party `p`.
     pub(crate) fn leave(&self, me: usize, sent: Vec<u64>) -> Result<(), ApiError> {
-        if sent.len() != self.parties {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "a goodbye must count the messages sent to each of the {} parties, not {}",
-                    self.parties,
-                    sent.len()
-                ),
-            ));
-        }
+        check_goodbye(self.parties, &sent)?;
         let mut state = self.lock();
         let n = self.parties;
         // Never below what the relay already has: those were sent.

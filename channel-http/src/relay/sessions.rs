@@ -34,16 +34,17 @@ use channel_core::transport::seq::{Arrival, SeqError};
 use tokio::sync::watch;
 
 use super::config::RelayConfig;
+use super::redis::{RedisSession, RedisSessions};
 use super::session::{Liveness, Position, Session};
 use crate::api_error::ApiError;
 use crate::protocol::SessionStats;
 use crate::store::PushError;
 
-/// The store could not be reached or did not answer: nothing was done, and
-/// the same call may succeed later.
+/// The relay's session store could not be reached or did not answer: what
+/// was asked may not have been done, and the same call may succeed later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the relay's session store is unavailable: {0}")]
-pub(crate) struct StoreError(pub(crate) String);
+pub struct StoreError(pub(crate) String);
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -55,12 +56,15 @@ impl From<StoreError> for ApiError {
 pub(crate) enum Sessions {
     /// In this process's memory (the default): lost when the process ends.
     Memory(MemorySessions),
+    /// In Redis, shared by every relay process on it.
+    Redis(Arc<RedisSessions>),
 }
 
 /// One session, as its store serves it. Cheap to clone.
 #[derive(Clone)]
 pub(crate) enum SessionRef {
     Memory(Arc<Session>),
+    Redis(RedisSession),
 }
 
 /// What a created session starts with.
@@ -74,11 +78,23 @@ impl Sessions {
         Sessions::Memory(MemorySessions::new(config))
     }
 
+    /// The sessions in the Redis at `url`, shared with every relay process on it.
+    pub(crate) async fn redis(
+        url: &str,
+        namespace: &str,
+        config: &RelayConfig,
+    ) -> Result<Self, StoreError> {
+        Ok(Sessions::Redis(Arc::new(
+            RedisSessions::connect(url, namespace, config).await?,
+        )))
+    }
+
     /// Stores a new session, unless the relay holds its maximum already
     /// (`503`).
     pub(crate) async fn create(&self, new: NewSession) -> Result<(), ApiError> {
         match self {
             Sessions::Memory(m) => m.create(new),
+            Sessions::Redis(r) => r.create(new).await,
         }
     }
 
@@ -86,6 +102,7 @@ impl Sessions {
     pub(crate) async fn find(&self, id: &str) -> Result<Option<SessionRef>, StoreError> {
         match self {
             Sessions::Memory(m) => Ok(m.find(id).map(SessionRef::Memory)),
+            Sessions::Redis(r) => Ok(r.find(id).await?.map(SessionRef::Redis)),
         }
     }
 
@@ -94,6 +111,8 @@ impl Sessions {
     pub(crate) async fn holds(&self, id: &str, session: &SessionRef) -> Result<bool, StoreError> {
         match (self, session) {
             (Sessions::Memory(m), SessionRef::Memory(s)) => Ok(m.holds(id, s)),
+            (Sessions::Redis(r), SessionRef::Redis(s)) => r.holds(s).await,
+            _ => Ok(false),
         }
     }
 
@@ -104,6 +123,7 @@ impl Sessions {
                 m.lock().remove(id);
                 Ok(())
             }
+            Sessions::Redis(r) => r.delete(id).await,
         }
     }
 
@@ -111,6 +131,7 @@ impl Sessions {
     pub(crate) async fn census(&self) -> Result<(usize, usize), StoreError> {
         match self {
             Sessions::Memory(m) => Ok(m.census()),
+            Sessions::Redis(r) => r.census().await,
         }
     }
 
@@ -118,6 +139,7 @@ impl Sessions {
     pub(crate) async fn held_bytes(&self) -> Result<usize, StoreError> {
         match self {
             Sessions::Memory(m) => Ok(m.budget.queued()),
+            Sessions::Redis(r) => r.held_bytes().await,
         }
     }
 }
@@ -239,6 +261,7 @@ impl SessionRef {
     pub(crate) fn parties(&self) -> usize {
         match self {
             SessionRef::Memory(s) => s.parties,
+            SessionRef::Redis(s) => s.parties(),
         }
     }
 
@@ -246,6 +269,7 @@ impl SessionRef {
     pub(crate) async fn party_of(&self, token: &str) -> Result<Option<usize>, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.party_of(token)),
+            SessionRef::Redis(s) => s.party_of(token).await,
         }
     }
 
@@ -253,6 +277,7 @@ impl SessionRef {
     pub(crate) async fn join(&self, me: usize) -> Result<Position, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.join(me)),
+            SessionRef::Redis(s) => s.join(me).await,
         }
     }
 
@@ -261,6 +286,7 @@ impl SessionRef {
     pub(crate) async fn heard_from(&self, me: usize, epoch: Option<u64>) -> Result<(), ApiError> {
         match self {
             SessionRef::Memory(s) => s.heard_from(me, epoch),
+            SessionRef::Redis(s) => s.heard_from(me, epoch).await,
         }
     }
 
@@ -271,6 +297,16 @@ impl SessionRef {
                 s.polling(me, waiting);
                 Ok(())
             }
+            SessionRef::Redis(s) => s.polling(me, waiting).await,
+        }
+    }
+
+    /// Notes that `me` was heard from just now (a long-poll that waits
+    /// long says so now and then).
+    pub(crate) async fn touch(&self, me: usize) -> Result<(), StoreError> {
+        match self {
+            SessionRef::Memory(s) => s.heard_from(me, None).map_err(|e| StoreError(e.message)),
+            SessionRef::Redis(s) => s.touch(me).await,
         }
     }
 
@@ -278,6 +314,7 @@ impl SessionRef {
     pub(crate) async fn leave(&self, me: usize, sent: Vec<u64>) -> Result<(), ApiError> {
         match self {
             SessionRef::Memory(s) => s.leave(me, sent),
+            SessionRef::Redis(s) => s.leave(me, sent).await,
         }
     }
 
@@ -289,6 +326,7 @@ impl SessionRef {
     ) -> Result<Option<u64>, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.left_after(from, to)),
+            SessionRef::Redis(s) => s.left_after(from, to).await,
         }
     }
 
@@ -296,6 +334,7 @@ impl SessionRef {
     pub(crate) async fn has_left(&self, p: usize) -> Result<bool, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.has_left(p)),
+            SessionRef::Redis(s) => s.has_left(p).await,
         }
     }
 
@@ -307,12 +346,14 @@ impl SessionRef {
     ) -> Result<Liveness, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.liveness(p, gone_after)),
+            SessionRef::Redis(s) => s.liveness(p, gone_after).await,
         }
     }
 
     pub(crate) async fn stats(&self, max_session_bytes: usize) -> Result<SessionStats, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.stats(max_session_bytes)),
+            SessionRef::Redis(s) => s.stats(max_session_bytes).await,
         }
     }
 
@@ -327,6 +368,7 @@ impl SessionRef {
     ) -> Result<Arrival, ApiError> {
         match self {
             SessionRef::Memory(s) => s.push(from, to, seq, body),
+            SessionRef::Redis(s) => s.push(from, to, seq, body).await,
         }
     }
 
@@ -340,6 +382,7 @@ impl SessionRef {
     ) -> Result<Result<Arrival, PushError>, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.push_raw(from, to, seq, body)),
+            SessionRef::Redis(s) => s.push_raw(from, to, seq, body).await,
         }
     }
 
@@ -347,6 +390,7 @@ impl SessionRef {
     pub(crate) async fn next_on(&self, from: usize, to: usize) -> Result<u64, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.next_on(from, to)),
+            SessionRef::Redis(s) => s.next_on(from, to).await,
         }
     }
 
@@ -354,6 +398,7 @@ impl SessionRef {
     pub(crate) async fn oldest_on(&self, from: usize, to: usize) -> Result<u64, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.oldest_on(from, to)),
+            SessionRef::Redis(s) => s.oldest_on(from, to).await,
         }
     }
 
@@ -366,6 +411,7 @@ impl SessionRef {
     ) -> Result<Option<Bytes>, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.chunk(from, to, seq)),
+            SessionRef::Redis(s) => s.chunk(from, to, seq).await,
         }
     }
 
@@ -378,6 +424,7 @@ impl SessionRef {
     ) -> Result<Result<(), SeqError>, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.ack(from, to, next)),
+            SessionRef::Redis(s) => s.ack(from, to, next).await,
         }
     }
 
@@ -392,6 +439,7 @@ impl SessionRef {
     ) -> Result<Option<Bytes>, ApiError> {
         match self {
             SessionRef::Memory(s) => s.take(from, to, seq, ack),
+            SessionRef::Redis(s) => s.take(from, to, seq, ack).await,
         }
     }
 
@@ -399,6 +447,7 @@ impl SessionRef {
     pub(crate) async fn epoch(&self, me: usize) -> Result<u64, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.epoch(me)),
+            SessionRef::Redis(s) => s.epoch(me).await,
         }
     }
 
@@ -407,6 +456,7 @@ impl SessionRef {
     pub(crate) async fn new_socket(&self, me: usize) -> Result<u64, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.new_socket(me)),
+            SessionRef::Redis(s) => s.new_socket(me).await,
         }
     }
 
@@ -414,6 +464,7 @@ impl SessionRef {
     pub(crate) async fn newest_socket(&self, me: usize) -> Result<u64, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.newest_socket(me)),
+            SessionRef::Redis(s) => s.newest_socket(me).await,
         }
     }
 
@@ -422,6 +473,7 @@ impl SessionRef {
     pub(crate) async fn arrivals(&self, to: usize) -> Result<Option<Arrivals>, StoreError> {
         match self {
             SessionRef::Memory(s) => Ok(s.arrivals(to)),
+            SessionRef::Redis(s) => Ok(s.arrivals(to)),
         }
     }
 }

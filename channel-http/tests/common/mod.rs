@@ -53,3 +53,45 @@ pub async fn metric(url: &str, series: &str) -> f64 {
         .next()
         .unwrap_or(0.0)
 }
+
+/// Kills the relay process even if the test fails.
+pub struct Running(pub std::process::Child);
+
+/// Starts the binary with `args` and `env` and waits for the line that says
+/// where it listens. Its log (stderr) is piped when `env` sets `RUST_LOG`,
+/// for the test to read; otherwise it goes to the test's stderr.
+pub async fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, String) {
+    let logs_read = env.iter().any(|(k, _)| *k == "RUST_LOG");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_channel-relay"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(if logs_read {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::inherit()
+        })
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let relay = Running(child);
+    let first_line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), first_line)
+        .await
+        .expect("the relay printed no address within 30 s")
+        .unwrap()
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (relay, url)
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -122,37 +122,6 @@ fn toolchain(route: Route) -> Option<Toolchain> {
     })
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn apt_get(args: &[&str]) -> Result<(), String> {
-    println!("browser: apt-get {}", args.join(" "));
-    let status = Command::new("apt-get")
-        .args(args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .map_err(|e| format!("cannot run apt-get: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("apt-get {} failed", args.join(" ")))
-    }
-}
-
-fn apt_install(packages: &[&str]) -> Result<(), String> {
-    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
-    install.extend(packages);
-    apt_get(&install)
-}
-
 /// The exact commands a person must run when xtask cannot.
 fn manual_steps() -> String {
     format!(
@@ -179,20 +148,20 @@ pub fn ensure() -> Result<Toolchain, String> {
     if let Some(found) = find() {
         return Ok(found);
     }
-    let apt = Path::new("/usr/bin/apt-get").exists();
-    let can_install = is_root() && apt;
+    let why_not = crate::apt::cannot_install();
+    let can_install = why_not.is_none();
     let mut updated = false;
     if browser().is_none() {
         if !can_install {
             return Err(format!(
                 "Chromium or ChromeDriver is missing and xtask cannot install it ({}). Run:\n  {}",
-                if apt { "not root" } else { "no apt-get" },
+                why_not.unwrap_or_default(),
                 manual_steps()
             ));
         }
-        apt_get(&["update", "-q"])?;
+        crate::apt::apt_get(&["update", "-q"])?;
         updated = true;
-        apt_install(BROWSER_PACKAGES)?;
+        crate::apt::install(BROWSER_PACKAGES)?;
     }
     if rustup_has_target() || rustup_add_target() {
         return toolchain(Route::Rustup { cargo: own_cargo() }).ok_or_else(|| {
@@ -206,17 +175,17 @@ pub fn ensure() -> Result<Toolchain, String> {
         return Err(format!(
             "no wasm32 toolchain: rustup cannot add {TARGET} and xtask cannot install Debian's \
              ({}). Run:\n  {}",
-            if apt { "not root" } else { "no apt-get" },
+            why_not.unwrap_or_default(),
             manual_steps()
         ));
     }
     if !updated {
-        apt_get(&["update", "-q"])?;
+        crate::apt::apt_get(&["update", "-q"])?;
     }
-    apt_install(DEBIAN_RUST_PACKAGES)?;
+    crate::apt::install(DEBIAN_RUST_PACKAGES)?;
     let major =
         llvm_major().ok_or("Debian's rustc is installed but does not report its LLVM version")?;
-    apt_install(&[&format!("lld-{major}")])?;
+    crate::apt::install(&[&format!("lld-{major}")])?;
     debian_route().and_then(toolchain).ok_or_else(|| {
         format!(
             "installed the packages, but a tool is still missing; expected /usr/bin/{{cargo,rustc,rustdoc,\

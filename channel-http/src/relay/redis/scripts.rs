@@ -1,0 +1,209 @@
+//! The Lua scripts that change the relay's state in Redis, each one atomic
+//! step. They apply decisions the relay made in Rust with the rules of
+//! `crate::store` (where a chunk goes, what an acknowledgement covers) on a
+//! link's state read just before; each first checks that the link's version
+//! `ver` is still the one read (else it answers `retry` and the relay reads
+//! and decides again), so two relay processes never apply decisions made on
+//! stale state. What must be checked at the moment of storing, the byte
+//! budgets of the session and the relay, the scripts check themselves.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Stores a chunk placed `next` or `early`.
+///
+/// KEYS: link, meta, relay held, links set. ARGV: version read, seq, chunk,
+/// placement (`next`/`early`), reserve (bytes early chunks leave free),
+/// session limit, relay limit, wake channel, link key.
+/// Answers `{"ok"}`, `{"retry"}`, `{"gone"}`, `{"full", held, limit}` or
+/// `{"relayfull", held, limit}`.
+pub(super) static STORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
+if ver ~= ARGV[1] then return {'retry'} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'gone'} end
+local adding = string.len(ARGV[3])
+local held = tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
+local limit = tonumber(ARGV[6])
+-- As LinkStore::push: the session's budget (early chunks leave the reserve free) ...
+if held + adding + tonumber(ARGV[5]) > limit then
+  redis.call('HINCRBY', KEYS[2], 'throttled', 1)
+  return {'full', tostring(held), tostring(limit)}
+end
+-- ... then the relay's.
+local relay = tonumber(redis.call('GET', KEYS[3]) or '0')
+local relay_limit = tonumber(ARGV[7])
+if relay + adding > relay_limit then
+  redis.call('HINCRBY', KEYS[2], 'throttled', 1)
+  return {'relayfull', tostring(relay), tostring(relay_limit)}
+end
+local seq = tonumber(ARGV[2])
+if ARGV[4] == 'early' then
+  redis.call('HSET', KEYS[1], 'e' .. ARGV[2], ARGV[3])
+else
+  redis.call('HSET', KEYS[1], 'c' .. ARGV[2], ARGV[3])
+  local next = seq + 1
+  -- Chunks held ahead that now follow in order (at most MAX_AHEAD).
+  while true do
+    local early = redis.call('HGET', KEYS[1], 'e' .. string.format('%d', next))
+    if not early then break end
+    redis.call('HSET', KEYS[1], 'c' .. string.format('%d', next), early)
+    redis.call('HDEL', KEYS[1], 'e' .. string.format('%d', next))
+    next = next + 1
+  end
+  redis.call('HSET', KEYS[1], 'next', string.format('%d', next))
+end
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+local now_held = redis.call('HINCRBY', KEYS[2], 'held', adding)
+local peak = tonumber(redis.call('HGET', KEYS[2], 'peak') or '0')
+if now_held > peak then redis.call('HSET', KEYS[2], 'peak', now_held) end
+redis.call('HINCRBY', KEYS[2], 'messages', 1)
+redis.call('INCRBY', KEYS[3], adding)
+redis.call('SADD', KEYS[4], ARGV[9])
+redis.call('PUBLISH', ARGV[8], '1')
+return {'ok'}
+"#,
+    )
+});
+
+/// Drops the chunks of a link below a number (an acknowledgement), and
+/// returns one kept chunk.
+///
+/// KEYS: link, meta, relay held. ARGV: version read, below, the seq of the
+/// chunk to return (empty: none). Answers `{"ok", chunk}`, `{"ok"}` or
+/// `{"retry"}`.
+pub(super) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
+if ver ~= ARGV[1] then return {'retry'} end
+local oldest = tonumber(redis.call('HGET', KEYS[1], 'oldest') or '0')
+local below = tonumber(ARGV[2])
+if below > oldest then
+  local released = 0
+  for s = oldest, below - 1 do
+    local field = 'c' .. string.format('%d', s)
+    released = released + redis.call('HSTRLEN', KEYS[1], field)
+    redis.call('HDEL', KEYS[1], field)
+  end
+  redis.call('HSET', KEYS[1], 'oldest', string.format('%d', below))
+  redis.call('HINCRBY', KEYS[1], 'ver', 1)
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HINCRBY', KEYS[2], 'held', -released)
+  end
+  redis.call('DECRBY', KEYS[3], released)
+end
+if ARGV[3] ~= '' then
+  local chunk = redis.call('HGET', KEYS[1], 'c' .. ARGV[3])
+  if chunk then return {'ok', chunk} end
+end
+return {'ok'}
+"#,
+    )
+});
+
+/// Creates a session unless the relay holds its maximum of live ones.
+///
+/// KEYS: sessions, meta. ARGV: now (ms), max sessions, id, deadline (ms),
+/// key expiry (ms), then the meta fields and values. Answers `{"ok"}` or
+/// `{"full"}`.
+pub(super) static CREATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local live = redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')
+if live >= tonumber(ARGV[2]) then return {'full'} end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+for i = 6, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {'ok'}
+"#,
+    )
+});
+
+/// Deletes a session and gives its held bytes back to the relay's count.
+///
+/// KEYS: sessions, meta, links set, relay held, then the party keys. ARGV:
+/// id. Answers the bytes released.
+pub(super) static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local held = tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
+if held > 0 then redis.call('DECRBY', KEYS[4], held) end
+for _, link in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  redis.call('DEL', link)
+end
+for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return held
+"#,
+    )
+});
+
+/// Refreshes a session's deadline (it is in use), if it still exists.
+///
+/// KEYS: sessions, meta. ARGV: id, deadline (ms), key expiry (ms).
+pub(super) static REFRESH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], 'deadline', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"#,
+    )
+});
+
+/// A party joins: a new epoch, its goodbye forgotten, and where its links
+/// stand.
+///
+/// KEYS: party, meta, then the links from it (to party 0..n), then the
+/// links to it (from 0..n). ARGV: now (ms), wake channel. Answers
+/// `{epoch, next_send..., next_recv...}`.
+pub(super) static JOIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+redis.call('HSET', KEYS[1], 'seen', ARGV[1])
+redis.call('HDEL', KEYS[1], 'left')
+redis.call('HSET', KEYS[2], 'joined', '1')
+local answer = {epoch}
+local n = (#KEYS - 2) / 2
+for i = 1, n do
+  table.insert(answer, tonumber(redis.call('HGET', KEYS[2 + i], 'next') or '0'))
+end
+for i = 1, n do
+  table.insert(answer, tonumber(redis.call('HGET', KEYS[2 + n + i], 'oldest') or '0'))
+end
+redis.call('PUBLISH', ARGV[2], '1')
+return answer
+"#,
+    )
+});
+
+/// A party says goodbye: how many messages it sent to each party, never
+/// below what the relay already has from it.
+///
+/// KEYS: party, then the links from it (to party 0..n). ARGV: now (ms),
+/// the counts claimed. Answers the counts recorded, comma-separated.
+pub(super) static LEAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local sent = {}
+for i = 2, #KEYS do
+  local next = tonumber(redis.call('HGET', KEYS[i], 'next') or '0')
+  local claimed = tonumber(ARGV[i])
+  if next > claimed then claimed = next end
+  table.insert(sent, string.format('%d', claimed))
+end
+local text = table.concat(sent, ',')
+redis.call('HSET', KEYS[1], 'left', text, 'seen', ARGV[1])
+return text
+"#,
+    )
+});

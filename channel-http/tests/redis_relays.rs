@@ -1,0 +1,137 @@
+//! Relay processes on one Redis: parties of one session spread over two
+//! `channel-relay` processes, one of them killed (SIGKILL) in the middle of
+//! 64 MiB transfers and started again; everything arrives once and in order.
+//!
+//! These need a Redis (`local::STORE_VARIABLE`, which `cargo xtask test-all`
+//! sets in its "relay on Redis" step, where they run with
+//! `--include-ignored`); without it they fail, saying so. On 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+mod common;
+
+use std::time::Duration;
+
+use channel_core::testkit::pattern;
+use channel_core::{recv_bytes, send_bytes};
+use channel_http::{ClientOptions, HttpChannel, RelayTransport, local};
+
+fn redis_url() -> String {
+    std::env::var(local::STORE_VARIABLE).unwrap_or_else(|_| {
+        panic!(
+            "set {} to a Redis URL (cargo xtask test-all starts one)",
+            local::STORE_VARIABLE
+        )
+    })
+}
+
+/// A `channel-relay` process on `listen` keeping its sessions in `namespace`.
+async fn relay_process(listen: &str, namespace: &str) -> (common::Running, String) {
+    let url = redis_url();
+    let args = [
+        "--listen",
+        listen,
+        "--store",
+        url.as_str(),
+        "--store-namespace",
+        namespace,
+        "--peer-gone-secs",
+        "60",
+    ];
+    common::start(&args, &[]).await
+}
+
+const BIG: usize = 64 << 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Redis: runs in `cargo xtask test-all` (step \"relay on Redis\")"]
+async fn two_relays_on_one_redis_serve_one_session_and_a_killed_one_loses_nothing() {
+    let namespace = format!("two-relays-{}", std::process::id());
+    let (mut a, a_url) = relay_process("127.0.0.1:0", &namespace).await;
+    let (_b, b_url) = relay_process("127.0.0.1:0", &namespace).await;
+    assert_ne!(a_url, b_url);
+
+    // Created through relay A; party 0 is served by A (WebSocket), party 1
+    // by B (long-polls).
+    let opts = |transport| ClientOptions {
+        transport,
+        recv_timeout: Duration::from_secs(120),
+        ..ClientOptions::default()
+    };
+    let (over_socket, over_polls) = (
+        opts(RelayTransport::WebSocket),
+        opts(RelayTransport::LongPoll),
+    );
+    let (keys, table) = local::keys(2).unwrap();
+    let mut invitations = HttpChannel::invite(&a_url, &table, None, &over_socket)
+        .await
+        .unwrap();
+    invitations[1].relay = b_url.clone();
+    let (zero, one) = tokio::join!(
+        HttpChannel::join(&invitations[0], &keys[0], &over_socket),
+        HttpChannel::join(&invitations[1], &keys[1], &over_polls),
+    );
+    let (mut zero, mut one) = (zero.unwrap(), one.unwrap());
+
+    // Each sends a small message, 64 MiB, and a small one again, and takes
+    // the other's, while relay A is killed and started again on its address.
+    let messages = |from: u64| {
+        vec![
+            pattern(from, 100),
+            pattern(10 + from, BIG),
+            pattern(20 + from, 100),
+        ]
+    };
+    let side = async |ch: &mut HttpChannel, me: u64, peer: usize| {
+        let (mine, theirs) = (messages(me), messages(1 - me));
+        for m in &mine {
+            send_bytes(&mut *ch, peer, "m", m).await.unwrap();
+        }
+        for (i, expected) in theirs.iter().enumerate() {
+            let got = recv_bytes(&mut *ch, peer, "m").await.unwrap();
+            assert!(got == *expected, "party {me}: message {i} differs");
+        }
+        channel_core::Channel::flush(&mut *ch).await.unwrap();
+    };
+    let a_addr = a_url.trim_start_matches("http://").to_string();
+    let (session, token) = (invitations[0].session.clone(), invitations[0].token.clone());
+    let restart = async {
+        // Killed while chunks are in flight (held in the store, seen through B).
+        let stats = format!("{b_url}/v1/sessions/{session}/stats");
+        let mut held = 0;
+        for _ in 0..2000 {
+            let answer = reqwest::Client::new()
+                .get(&stats)
+                .bearer_auth(&token)
+                .send()
+                .await;
+            let json: serde_json::Value = answer.unwrap().json().await.unwrap();
+            held = json["queued_bytes"].as_u64().unwrap();
+            if held > (1 << 20) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(held > (1 << 20), "the transfer never had chunks in flight");
+        // SIGKILL: no goodbye, nothing flushed; the sessions are in Redis.
+        a.0.kill().unwrap();
+        a.0.wait().unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        relay_process(&a_addr, &namespace).await
+    };
+    let ((), (), (again, again_url)) = tokio::time::timeout(Duration::from_secs(180), async {
+        tokio::join!(side(&mut zero, 0, 1), side(&mut one, 1, 0), restart)
+    })
+    .await
+    .expect("the computation did not finish within 180 s");
+    assert_eq!(again_url, a_url);
+
+    // And the session goes on, through both processes.
+    send_bytes(&mut zero, 1, "after", b"still here")
+        .await
+        .unwrap();
+    assert_eq!(
+        recv_bytes(&mut one, 0, "after").await.unwrap(),
+        b"still here"
+    );
+    drop(again);
+}
