@@ -159,6 +159,14 @@ async fn network_with(
     join: impl AsyncFnOnce(&str) -> Result<Vec<HttpChannel>, HttpError>,
 ) -> Result<RelayNetwork, HttpError> {
     let (relay, url) = start_relay(config).await?;
+    network_of(relay, url, join).await
+}
+
+async fn network_of(
+    relay: Relay,
+    url: String,
+    join: impl AsyncFnOnce(&str) -> Result<Vec<HttpChannel>, HttpError>,
+) -> Result<RelayNetwork, HttpError> {
     match join(&url).await {
         Ok(parties) => Ok(RelayNetwork {
             relay,
@@ -180,6 +188,17 @@ pub async fn relay_network(
     options: &ClientOptions,
 ) -> Result<RelayNetwork, HttpError> {
     network_with(config, async |url| join_session(url, n, options).await).await
+}
+
+/// [`relay_network`] with the relay's sessions in `store`.
+pub async fn relay_network_on(
+    n: usize,
+    config: RelayConfig,
+    options: &ClientOptions,
+    store: &RelayStore,
+) -> Result<RelayNetwork, HttpError> {
+    let (relay, url) = start_relay_on(config, store).await?;
+    network_of(relay, url, async |url| join_session(url, n, options).await).await
 }
 
 /// [`relay_network`] with each party reaching the relay where `route` says:

@@ -41,6 +41,8 @@ fn help_documents_every_flag() {
         "--max-connections",
         "--shutdown-grace-secs",
         "--log-format",
+        "--store",
+        "--store-namespace",
     ] {
         assert!(
             help.contains(flag),

@@ -19,6 +19,8 @@ pub enum Transport {
     HttpRelay,
     /// Through the relay's WebSocket, sealed end to end (the client's default).
     HttpRelayWs,
+    /// The same with the relay's sessions in a redis-server on this machine.
+    HttpRelayRedis,
     /// Through the relay without sealing: what sealing costs (bench only).
     HttpRelayPlaintext,
     /// Direct mode, sealed end to end (the default).
@@ -41,7 +43,7 @@ pub enum Transport {
 
 impl Transport {
     /// Every transport, in table order (baselines first).
-    pub const ALL: [Transport; 16] = [
+    pub const ALL: [Transport; 17] = [
         Transport::Memcpy,
         Transport::RawTcp,
         Transport::RawTcpForwarded,
@@ -49,6 +51,7 @@ impl Transport {
         Transport::Std,
         Transport::HttpRelay,
         Transport::HttpRelayWs,
+        Transport::HttpRelayRedis,
         Transport::HttpRelayPlaintext,
         Transport::HttpDirect,
         Transport::P2p,
@@ -70,6 +73,7 @@ impl Transport {
             Transport::Std => "std",
             Transport::HttpRelay => "http-relay",
             Transport::HttpRelayWs => "http-relay-ws",
+            Transport::HttpRelayRedis => "http-relay-redis",
             Transport::HttpRelayPlaintext => "http-relay-plaintext",
             Transport::HttpDirect => "http-direct",
             Transport::P2p => "p2p",
@@ -105,6 +109,7 @@ impl Transport {
             Transport::Tokio | Transport::Std | Transport::Memcpy => "in-process",
             Transport::HttpRelay
             | Transport::HttpRelayWs
+            | Transport::HttpRelayRedis
             | Transport::HttpDirect
             | Transport::Browser
             | Transport::BrowserLongPoll => "sealed end to end",
@@ -144,7 +149,9 @@ impl Transport {
     /// `http-relay-ws`, the HTTP routes for the other relay rows.
     pub fn relay_options(self) -> channel_http::ClientOptions {
         let transport = match self {
-            Transport::HttpRelayWs => channel_http::RelayTransport::WebSocket,
+            Transport::HttpRelayWs | Transport::HttpRelayRedis => {
+                channel_http::RelayTransport::WebSocket
+            }
             _ => channel_http::RelayTransport::LongPoll,
         };
         channel_http::ClientOptions {
@@ -253,6 +260,24 @@ macro_rules! with_local_parties {
                 let $parties = net.parties;
                 let result = $body;
                 relay.shutdown();
+                result
+            }
+            Transport::HttpRelayRedis => {
+                let server = $crate::redis_server::ensure()?;
+                let redis = $crate::redis_server::RedisServer::start(&server)?;
+                let net = channel_http::local::relay_network_on(
+                    n,
+                    channel_http::relay::RelayConfig::default(),
+                    &Transport::HttpRelayRedis.relay_options(),
+                    &channel_http::relay::RelayStore::redis(redis.url()),
+                )
+                .await
+                .map_err(|e| failed(&e))?;
+                let relay = net.relay;
+                let $parties = net.parties;
+                let result = $body;
+                relay.shutdown();
+                drop(redis);
                 result
             }
             Transport::HttpRelayPlaintext => {

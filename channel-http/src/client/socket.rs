@@ -181,7 +181,16 @@ async fn connect_within(target: &Target, link: &SocketLink) -> Result<(Read, Wri
     let (socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
         .map_err(|e| match e {
-            // The relay (or a proxy) answered the upgrade with an HTTP status.
+            // The relay (or a proxy) answered the upgrade with an HTTP status:
+            // for now (503: its store is down, 429) or for good (404, 403).
+            WsError::Http(response)
+                if response.status().is_server_error() || response.status().as_u16() == 429 =>
+            {
+                Failed::Retry(format!(
+                    "the relay answered the WebSocket upgrade with HTTP {}",
+                    response.status()
+                ))
+            }
             WsError::Http(response) => fatal(format!(
                 "the relay answered the WebSocket upgrade with HTTP {}",
                 response.status()
