@@ -30,6 +30,12 @@ commands:
                                          intercontinental 75 ms/100 Mbit/s): 64 MiB throughput
                                          and 100-byte round trips as ratios to raw TCP; writes
                                          target/bench/wan.md and wan.svg
+  relay-load [options] many sessions at once against the relay: one process on its in-memory
+                      store, then two processes sharing one redis-server (installed and started
+                      by xtask); every answer checked; requests/s, errors, relay peak memory
+                      --sessions N       sessions (default 1000)
+                      --parties N        parties per session (default 3)
+                      --rounds N         rounds of one 100-byte message to every peer (default 2)
   browser-tests       only the browser step of test-all (installs its tools when missing)
   help                this text
 ";
@@ -46,7 +52,20 @@ pub enum Command {
         transport: Transport,
         bytes: usize,
     },
+    RelayLoad(RelayLoad),
+    /// A relay of the load run, in a process of its own (internal).
+    RelayServe {
+        store: String,
+    },
     Help,
+}
+
+/// Options of `relay-load`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayLoad {
+    pub sessions: usize,
+    pub parties: usize,
+    pub rounds: u64,
 }
 
 /// Options of `demo`.
@@ -109,6 +128,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "help" | "--help" | "-h" => Command::Help,
         "demo" => Command::Demo(demo(&mut rest)?),
         "bench" => Command::Bench(bench(&mut rest)?),
+        "relay-load" => Command::RelayLoad(relay_load(&mut rest)?),
+        "relay-serve" => Command::RelayServe {
+            store: rest
+                .next()
+                .ok_or("usage: relay-serve <memory|redis://...>")?
+                .to_string(),
+        },
         "bench-memory" => {
             let (Some(transport), Some(bytes)) = (rest.next(), rest.next()) else {
                 return Err("usage: bench-memory <transport> <bytes>".into());
@@ -127,6 +153,24 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         )),
         None => Ok(command),
     }
+}
+
+fn relay_load<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<RelayLoad, String> {
+    let mut load = RelayLoad {
+        sessions: 1000,
+        parties: 3,
+        rounds: 2,
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag {
+            "--sessions" => load.sessions = number(flag, value)?.max(1),
+            "--parties" => load.parties = number(flag, value)?.clamp(2, 64),
+            "--rounds" => load.rounds = number(flag, value)?.max(1) as u64,
+            other => return Err(format!("unknown relay-load option '{other}'")),
+        }
+    }
+    Ok(load)
 }
 
 fn demo<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Demo, String> {

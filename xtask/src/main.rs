@@ -23,6 +23,7 @@ mod demo;
 mod flags;
 mod raw_tcp;
 mod redis_server;
+mod relay_load;
 mod relay_session;
 mod run;
 mod test_all;
@@ -49,6 +50,8 @@ fn main() -> ExitCode {
             Err(browser::NotRun::Failed(e) | browser::NotRun::Skipped(e)) => Err(e),
         },
         Command::BenchMemory { transport, bytes } => bench::memory_probe(transport, bytes),
+        Command::RelayLoad(load) => relay_load::run(&load),
+        Command::RelayServe { store } => relay_load::serve(&store),
         Command::Help => {
             print!("{}", flags::USAGE);
             Ok(())

@@ -19,6 +19,7 @@ const STEPS: &[Step] = &[
     ("clippy", clippy),
     ("tests", tests),
     ("relay on Redis", relay_on_redis),
+    ("relay load", relay_load),
     ("browser tests", browser_tests),
     ("examples", examples),
     ("demo (quick)", demo_quick),
@@ -113,20 +114,9 @@ fn tests() -> StepResult {
 /// a real redis-server (channel-http's `local::STORE_VARIABLE`); the
 /// binaries are those the tests step built.
 fn relay_on_redis() -> StepResult {
-    let server = match crate::redis_server::ensure() {
+    let server = match redis_server()? {
         Ok(server) => server,
-        Err(e) if std::env::var_os("CI").is_some() => return Err(e),
-        Err(why) => {
-            eprintln!(
-                "\n{}\n!! RELAY TESTS ON REDIS SKIPPED (allowed outside CI only)\n!! {why}\n{}\n",
-                "!".repeat(72),
-                "!".repeat(72)
-            );
-            return Ok(Counts {
-                skipped: true,
-                ..Counts::default()
-            });
-        }
+        Err(skipped) => return Ok(skipped),
     };
     let redis = crate::redis_server::RedisServer::start(&server)?;
     let mut test = cargo(&[
@@ -135,6 +125,8 @@ fn relay_on_redis() -> StepResult {
         "channel-http",
         "--all-features",
         "--no-fail-fast",
+        "--",
+        "--include-ignored",
     ]);
     test.env(channel_http::local::STORE_VARIABLE, redis.url())
         .env("CHANNEL_TEST_REDIS_SERVER", &server);
@@ -149,6 +141,39 @@ fn relay_on_redis() -> StepResult {
         return Err("the relay's tests on Redis reported no passing test".into());
     }
     Ok(counts)
+}
+
+/// The redis-server binary; outside CI, when it cannot be had, a loud skip.
+fn redis_server() -> Result<Result<std::path::PathBuf, Counts>, String> {
+    match crate::redis_server::ensure() {
+        Ok(server) => Ok(Ok(server)),
+        Err(e) if std::env::var_os("CI").is_some() => Err(e),
+        Err(why) => {
+            eprintln!(
+                "\n{}\n!! REDIS STEPS SKIPPED (allowed outside CI only)\n!! {why}\n{}\n",
+                "!".repeat(72),
+                "!".repeat(72)
+            );
+            Ok(Err(Counts {
+                skipped: true,
+                ..Counts::default()
+            }))
+        }
+    }
+}
+
+/// 1000 sessions of 3 parties at once, on the in-memory store and on Redis
+/// (`cargo xtask relay-load`): no error, in bounded time.
+fn relay_load() -> StepResult {
+    if let Err(skipped) = redis_server()? {
+        return Ok(skipped);
+    }
+    crate::relay_load::run(&crate::flags::RelayLoad {
+        sessions: 1000,
+        parties: 3,
+        rounds: 2,
+    })?;
+    Ok(Counts::default())
 }
 
 /// Every example that proves something when run (each exits non-zero on failure).
