@@ -60,6 +60,31 @@ pub(crate) struct Position {
     pub(crate) next_recv: Vec<u64>,
 }
 
+/// What a socket of one party looks at on each pass, read in one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct View {
+    /// The party's latest join.
+    pub(crate) epoch: u64,
+    /// The number of its newest socket.
+    pub(crate) newest_socket: u64,
+    /// Per party `p` (the party's own entry is unused).
+    pub(crate) peers: Vec<PeerView>,
+}
+
+/// One peer `p` of a [`View`] of party `me`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeerView {
+    /// If `p` said goodbye: how many messages it sent to `me`.
+    pub(crate) left_after: Option<u64>,
+    pub(crate) liveness: Liveness,
+    /// The oldest number kept on `p -> me`.
+    pub(crate) oldest_to_me: u64,
+    /// The next number on `p -> me`.
+    pub(crate) next_to_me: u64,
+    /// The next number on `me -> p`.
+    pub(crate) next_from_me: u64,
+}
+
 /// Whether a peer is alive, as far as the relay can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Liveness {
@@ -240,10 +265,40 @@ impl Session {
             .is_some_and(|party| party.left.is_some())
     }
 
+    /// What a socket of `me` looks at (see [`View`]).
+    pub(crate) fn view(&self, me: usize, gone_after: Duration) -> View {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = self.parties;
+        let mine = state.parties.get(me);
+        View {
+            epoch: mine.map_or(0, |p| p.epoch),
+            newest_socket: mine.map_or(0, |p| p.sockets),
+            peers: (0..n)
+                .map(|p| PeerView {
+                    left_after: state
+                        .parties
+                        .get(p)
+                        .and_then(|party| party.left.as_ref()?.get(me).copied()),
+                    liveness: liveness_of(state.parties.get(p), gone_after),
+                    oldest_to_me: state.store.oldest(p * n + me),
+                    next_to_me: state.store.next(p * n + me),
+                    next_from_me: state.store.next(me * n + p),
+                })
+                .collect(),
+        }
+    }
+
     /// Whether `p` is alive, given that silence longer than `gone_after` means gone.
     pub(crate) fn liveness(&self, p: usize, gone_after: Duration) -> Liveness {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match state.parties.get(p) {
+        liveness_of(state.parties.get(p), gone_after)
+    }
+}
+
+/// Whether a party is alive, from what the relay knows of it.
+fn liveness_of(party: Option<&PartyState>, gone_after: Duration) -> Liveness {
+    {
+        match party {
             Some(PartyState { polling: 1.., .. }) => Liveness::Alive(gone_after),
             Some(PartyState {
                 last_seen: Some(seen),
@@ -259,7 +314,9 @@ impl Session {
             _ => Liveness::NotJoined,
         }
     }
+}
 
+impl Session {
     /// Whether any party joined yet.
     pub(crate) fn joined(&self) -> bool {
         self.joined.load(std::sync::atomic::Ordering::Acquire)
@@ -399,12 +456,6 @@ impl Session {
         // The older socket's writer looks again, and closes.
         self.wake(me);
         number
-    }
-
-    /// The number of `me`'s newest WebSocket.
-    pub(crate) fn newest_socket(&self, me: usize) -> u64 {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.parties.get(me).map_or(0, |p| p.sockets)
     }
 
     /// Acknowledges everything before `ack` on `from -> to` and returns chunk

@@ -35,7 +35,7 @@ use tokio::sync::watch;
 
 use super::config::RelayConfig;
 use super::redis::{RedisSession, RedisSessions};
-use super::session::{Liveness, Position, Session};
+use super::session::{Liveness, Position, Session, View};
 use crate::api_error::ApiError;
 use crate::protocol::SessionStats;
 use crate::store::PushError;
@@ -106,13 +106,21 @@ impl Sessions {
         }
     }
 
-    /// Whether `session` is still the live session `id` (not deleted or
-    /// expired, and no other session made under the same id).
-    pub(crate) async fn holds(&self, id: &str, session: &SessionRef) -> Result<bool, StoreError> {
+    /// What a socket of party `me` of `session` looks at on each pass, and
+    /// whether `session` is still the live session `id`, read in one step.
+    pub(crate) async fn view(
+        &self,
+        id: &str,
+        session: &SessionRef,
+        me: usize,
+        gone_after: Duration,
+    ) -> Result<(bool, View), StoreError> {
         match (self, session) {
-            (Sessions::Memory(m), SessionRef::Memory(s)) => Ok(m.holds(id, s)),
-            (Sessions::Redis(r), SessionRef::Redis(s)) => r.holds(s).await,
-            _ => Ok(false),
+            (Sessions::Memory(m), SessionRef::Memory(s)) => {
+                Ok((m.holds(id, s), s.view(me, gone_after)))
+            }
+            (Sessions::Redis(_), SessionRef::Redis(s)) => s.view(me, gone_after).await,
+            _ => Err(StoreError("a session of another store".into())),
         }
     }
 
@@ -457,14 +465,6 @@ impl SessionRef {
         match self {
             SessionRef::Memory(s) => Ok(s.new_socket(me)),
             SessionRef::Redis(s) => s.new_socket(me).await,
-        }
-    }
-
-    /// The number of `me`'s newest socket.
-    pub(crate) async fn newest_socket(&self, me: usize) -> Result<u64, StoreError> {
-        match self {
-            SessionRef::Memory(s) => Ok(s.newest_socket(me)),
-            SessionRef::Redis(s) => s.newest_socket(me).await,
         }
     }
 

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use super::Relay;
 use super::metrics::Route;
-use super::session::Liveness;
+use super::session::{Liveness, PeerView, View};
 use super::sessions::{SessionRef, StoreError};
 use crate::api_error::ApiError;
 use crate::store::PushError;
@@ -210,16 +210,24 @@ struct Live<'a> {
 }
 
 impl Live<'_> {
-    /// Fails once the session was deleted or expired under the socket.
-    async fn check(&self) -> Result<(), Close> {
-        if self.relay.sessions().holds(self.id, self.session).await? {
-            Ok(())
-        } else {
-            Err(close(
+    /// What the socket of `peer` looks at now, in one read of the store;
+    /// fails once the session was deleted or expired under the socket, or
+    /// the party joined again or opened a newer socket.
+    async fn view(&self, peer: &Peer) -> Result<View, Close> {
+        let gone_after = self.relay.config().peer_gone_after;
+        let (live, view) = self
+            .relay
+            .sessions()
+            .view(self.id, self.session, peer.me, gone_after)
+            .await?;
+        if !live {
+            return Err(close(
                 code::NO_SESSION,
                 format!("session '{}' was deleted or expired", self.id),
-            ))
+            ));
         }
+        current(&view, peer)?;
+        Ok(view)
     }
 }
 
@@ -401,15 +409,15 @@ impl Notices {
 }
 
 /// Fails once the party joined again, or opened a newer socket.
-async fn current(session: &SessionRef, peer: &Peer) -> Result<(), Close> {
+fn current(view: &View, peer: &Peer) -> Result<(), Close> {
     let me = peer.me;
-    if session.epoch(me).await? != peer.epoch {
+    if view.epoch != peer.epoch {
         return Err(close(
             code::REPLACED,
             format!("party {me} joined again; this socket was replaced"),
         ));
     }
-    if session.newest_socket(me).await? != peer.socket {
+    if view.newest_socket != peer.socket {
         return Err(close(
             code::SUPERSEDED,
             "a newer socket of this party replaced this one",
@@ -463,15 +471,19 @@ async fn read(
             Frame::decode(&bytes, max_body).map_err(|e| close(code::BAD_FRAME, e.to_string()))?;
         match frame {
             Frame::Data { party, seq, .. } => {
-                live.check().await?;
-                current(session, peer).await?;
+                let view = live.view(peer).await?;
                 let p = peer_of(session, me, party)?;
+                let link = Link {
+                    me,
+                    p,
+                    next: view.peers[p].next_from_me,
+                    left: view.peers[p].left_after.is_some(),
+                };
                 data(
                     relay,
                     session,
                     notices,
-                    me,
-                    p,
+                    link,
                     seq,
                     bytes.slice(DATA_HEADER..),
                 )
@@ -507,22 +519,33 @@ async fn read(
 }
 
 /// Files chunk `seq` from `me` to `p`.
+/// The link a data frame travels on, as the socket's view shows it.
+struct Link {
+    /// The sender.
+    me: usize,
+    /// The receiver.
+    p: usize,
+    /// The number the link expects next.
+    next: u64,
+    /// Whether the receiver said goodbye.
+    left: bool,
+}
+
 async fn data(
     relay: &Relay,
     session: &SessionRef,
     notices: &Notices,
-    me: usize,
-    p: usize,
+    link: Link,
     seq: u64,
     chunk: Bytes,
 ) -> Result<(), Close> {
-    if session.has_left(p).await? {
+    let Link { me, p, next, left } = link;
+    if left {
         notices.update(p, |n| {
             n.refused = Some((seq, format!("party {p} closed its channel (it left the session): nothing sent to it would be read")));
         });
         return Ok(());
     }
-    let next = session.next_on(me, p).await?;
     if seq > next {
         // Chunks in flight after one that did not fit: the client sends them again.
         if notices.rewound_at(p).is_some() {
@@ -569,24 +592,17 @@ async fn data(
     Ok(())
 }
 
-/// What a peer's state is, as the relay sees it from `me`.
-async fn peer_state(
-    relay: &Relay,
-    session: &SessionRef,
-    p: usize,
-    me: usize,
-) -> Result<PeerState, StoreError> {
-    if let Some(sent) = session.left_after(p, me).await? {
-        return Ok(PeerState::Left { sent });
+/// What a peer's state is, as a socket's view shows it.
+fn peer_state(peer: &PeerView) -> PeerState {
+    if let Some(sent) = peer.left_after {
+        return PeerState::Left { sent };
     }
-    Ok(
-        match session.liveness(p, relay.config().peer_gone_after).await? {
-            Liveness::Gone(silent) => PeerState::Gone {
-                silent_ms: silent.as_millis() as u64,
-            },
-            _ => PeerState::Alive,
+    match peer.liveness {
+        Liveness::Gone(silent) => PeerState::Gone {
+            silent_ms: silent.as_millis() as u64,
         },
-    )
+        _ => PeerState::Alive,
+    }
 }
 
 async fn write(
@@ -619,13 +635,12 @@ async fn write(
         if relay.is_shutting_down() {
             return Err(close(code::GOING_AWAY, "the relay is shutting down"));
         }
-        live.check().await?;
-        current(session, peer).await?;
+        let view = live.view(peer).await?;
         for frame in notices.take() {
             put(sink, Message::Binary(Bytes::from(frame)), stall).await?;
         }
         for p in (0..n).filter(|&p| p != me) {
-            let state = peer_state(relay, session, p, me).await?;
+            let state = peer_state(&view.peers[p]);
             if told[p] != Some(state) && (told[p].is_some() || state != PeerState::Alive) {
                 let frame: Frame<&[u8]> = Frame::Peer {
                     party: p as u32,
@@ -637,7 +652,7 @@ async fn write(
         }
         let mut more = false;
         for p in (0..n).filter(|&p| p != me) {
-            let oldest = session.oldest_on(p, me).await?;
+            let oldest = view.peers[p].oldest_to_me;
             let window = &mut unacked[p];
             // Bounded by the acknowledged chunks.
             while window.front().is_some_and(|&(seq, _)| seq < oldest) {
@@ -660,8 +675,8 @@ async fn write(
                 next[p] += 1;
             }
             let used: usize = window.iter().map(|&(_, len)| len).sum();
-            more |= session.chunk(p, me, next[p]).await?.is_some()
-                && (used < peer.window || window.is_empty());
+            // (Chunks that arrived since the view wake `arrivals`.)
+            more |= next[p] < view.peers[p].next_to_me && (used < peer.window || window.is_empty());
         }
         flush(sink, stall).await?;
         if more {

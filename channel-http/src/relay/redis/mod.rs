@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use self::keys::Keys;
 use self::wake::Wakes;
 use super::config::RelayConfig;
-use super::session::{Liveness, Position};
+use super::session::{Liveness, PeerView, Position, View};
 use super::sessions::{Arrivals, NewSession, StoreError};
 use crate::api_error::ApiError;
 use crate::auth::same_secret;
@@ -240,16 +240,6 @@ impl RedisSessions {
         }
     }
 
-    pub(crate) async fn holds(&self, session: &RedisSession) -> Result<bool, StoreError> {
-        let mut con = self.con();
-        let (nonce, deadline): (Option<String>, Option<u64>) = con
-            .hmget(self.keys.meta(&session.id), &["nonce", "deadline"])
-            .await
-            .map_err(unavailable)?;
-        Ok(nonce.as_deref() == Some(session.nonce.as_str())
-            && deadline.is_some_and(|d| d >= now_ms()))
-    }
-
     pub(crate) async fn delete(&self, id: &str) -> Result<(), StoreError> {
         let mut con = self.con();
         let parties: Option<usize> = con
@@ -403,20 +393,96 @@ impl RedisSession {
     }
 
     pub(crate) async fn heard_from(&self, me: usize, epoch: Option<u64>) -> Result<(), ApiError> {
-        let key = self.keys().party(&self.id, me);
-        let mut con = self.store.con();
-        let current: Option<u64> = con.hget(&key, "epoch").await.map_err(unavailable)?;
-        if let Some(claimed) = epoch
-            && claimed != current.unwrap_or(0)
-        {
-            return Err(super::session::replaced(me, current.unwrap_or(0), claimed));
+        let keys = [
+            self.keys().party(&self.id, me),
+            self.keys().sessions(),
+            self.keys().meta(&self.id),
+        ];
+        let claimed = epoch.map(|e| e.to_string()).unwrap_or_default();
+        let deadline = now_ms() + millis(self.store.session_idle);
+        let numbers = [
+            now_ms().to_string(),
+            deadline.to_string(),
+            millis(self.store.session_idle + KEY_GRACE).to_string(),
+        ];
+        let args: [&[u8]; 5] = [
+            claimed.as_bytes(),
+            numbers[0].as_bytes(),
+            self.id.as_bytes(),
+            numbers[1].as_bytes(),
+            numbers[2].as_bytes(),
+        ];
+        let answer = self.store.run(&scripts::HEARD, &keys, &args).await?;
+        match &answer {
+            Value::Array(items) if items.first().and_then(text).as_deref() == Some("replaced") => {
+                let current = items.get(1).map_or(0, number);
+                Err(super::session::replaced(me, current, epoch.unwrap_or(0)))
+            }
+            _ => Ok(()),
         }
-        let () = con
-            .hset(&key, "seen", now_ms())
-            .await
-            .map_err(unavailable)?;
-        self.refresh().await?;
-        Ok(())
+    }
+
+    /// What a socket of `me` looks at, and whether the session is still the
+    /// one this handle was found as.
+    pub(crate) async fn view(
+        &self,
+        me: usize,
+        gone_after: Duration,
+    ) -> Result<(bool, View), StoreError> {
+        let n = self.parties;
+        let mut keys = vec![self.keys().meta(&self.id)];
+        keys.extend((0..n).map(|p| self.keys().party(&self.id, p)));
+        keys.extend((0..n).map(|p| self.keys().link(&self.id, p, me)));
+        keys.extend((0..n).map(|p| self.keys().link(&self.id, me, p)));
+        let me_text = me.to_string();
+        let answer = self
+            .store
+            .run(&scripts::VIEW, &keys, &[me_text.as_bytes()])
+            .await?;
+        let items: Vec<String> = match &answer {
+            Value::Array(items) => items.iter().map(|v| text(v).unwrap_or_default()).collect(),
+            _ => Vec::new(),
+        };
+        if items.len() != 4 + 5 * n {
+            return Err(StoreError(format!("a view answered {} items", items.len())));
+        }
+        let num = |i: usize| items[i].parse::<u64>().unwrap_or(0);
+        let live = items[0] == self.nonce && num(1) >= now_ms();
+        let now = now_ms();
+        let peers = (0..n)
+            .map(|p| {
+                let at = 4 + 5 * p;
+                let left_after = (!items[at].is_empty())
+                    .then(|| items[at].split(',').nth(me).and_then(|c| c.parse().ok()))
+                    .flatten();
+                let liveness = match items[at + 1].parse::<u64>() {
+                    Err(_) => Liveness::NotJoined,
+                    Ok(seen) => {
+                        let silent = Duration::from_millis(now.saturating_sub(seen));
+                        if silent > gone_after {
+                            Liveness::Gone(silent)
+                        } else {
+                            Liveness::Alive(gone_after - silent)
+                        }
+                    }
+                };
+                PeerView {
+                    left_after,
+                    liveness,
+                    oldest_to_me: num(at + 2),
+                    next_to_me: num(at + 3),
+                    next_from_me: num(at + 4),
+                }
+            })
+            .collect();
+        Ok((
+            live,
+            View {
+                epoch: num(2),
+                newest_socket: num(3),
+                peers,
+            },
+        ))
     }
 
     pub(crate) async fn polling(&self, me: usize, waiting: bool) -> Result<(), StoreError> {
@@ -788,15 +854,6 @@ impl RedisSession {
             .await
             .map_err(unavailable)?;
         Ok(number)
-    }
-
-    pub(crate) async fn newest_socket(&self, me: usize) -> Result<u64, StoreError> {
-        let mut con = self.store.con();
-        let number: Option<u64> = con
-            .hget(self.keys().party(&self.id, me), "sockets")
-            .await
-            .map_err(unavailable)?;
-        Ok(number.unwrap_or(0))
     }
 
     pub(crate) fn arrivals(&self, to: usize) -> Option<Arrivals> {

@@ -207,3 +207,53 @@ return text
 "#,
     )
 });
+
+/// What a socket of a party looks at on each pass, in one step.
+///
+/// KEYS: meta, then the party keys (0..n), then the links to it (from
+/// 0..n), then the links from it (to 0..n). ARGV: the party's index.
+/// Answers `{nonce, deadline, epoch, sockets, then per party p: left, seen,
+/// oldest to it, next to it, next from it}` (empty strings for nothing).
+pub(super) static VIEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local meta = redis.call('HMGET', KEYS[1], 'nonce', 'deadline')
+local n = (#KEYS - 1) / 3
+local me = tonumber(ARGV[1])
+local mine = redis.call('HMGET', KEYS[2 + me], 'epoch', 'sockets')
+local answer = {meta[1] or '', meta[2] or '', mine[1] or '0', mine[2] or '0'}
+for p = 1, n do
+  local party = redis.call('HMGET', KEYS[1 + p], 'left', 'seen')
+  local to_me = redis.call('HMGET', KEYS[1 + n + p], 'oldest', 'next')
+  table.insert(answer, party[1] or '')
+  table.insert(answer, party[2] or '')
+  table.insert(answer, to_me[1] or '0')
+  table.insert(answer, to_me[2] or '0')
+  table.insert(answer, redis.call('HGET', KEYS[1 + 2 * n + p], 'next') or '0')
+end
+return answer
+"#,
+    )
+});
+
+/// A request of a party: it must come from its latest join (when it says
+/// which), and it is heard from now; the session is in use.
+///
+/// KEYS: party, sessions, meta. ARGV: the join claimed (empty: none), now
+/// (ms), id, deadline (ms), key expiry (ms). Answers `{"ok"}` or
+/// `{"replaced", epoch}`.
+pub(super) static HEARD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local epoch = redis.call('HGET', KEYS[1], 'epoch') or '0'
+if ARGV[1] ~= '' and ARGV[1] ~= epoch then return {'replaced', epoch} end
+redis.call('HSET', KEYS[1], 'seen', ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[4], ARGV[3])
+  redis.call('HSET', KEYS[3], 'deadline', ARGV[4])
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
+return {'ok'}
+"#,
+    )
+});
