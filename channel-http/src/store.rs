@@ -304,6 +304,17 @@ impl LinkStore {
         self.links.get(&link)?.kept.get(seq).cloned()
     }
 
+    /// Bytes of the chunks of `link` kept with numbers in `from..to`.
+    pub(crate) fn bytes_between(&self, link: usize, from: u64, to: u64) -> usize {
+        self.links.get(&link).map_or(0, |l| {
+            l.kept
+                .iter()
+                .filter(|(seq, _)| (from..to).contains(seq))
+                .map(|(_, chunk)| chunk.len())
+                .sum()
+        })
+    }
+
     /// Acknowledges every chunk of `link` below `next` (a WebSocket
     /// receiver's acknowledgement); a number acknowledged before is no
     /// error, one beyond what arrived is.

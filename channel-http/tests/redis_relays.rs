@@ -135,3 +135,88 @@ async fn two_relays_on_one_redis_serve_one_session_and_a_killed_one_loses_nothin
     );
     drop(again);
 }
+
+/// A TCP proxy on 127.0.0.1 that sends each new connection to the next of
+/// `backends` in turn (a load balancer without stickiness); counts per backend.
+async fn round_robin(
+    backends: Vec<String>,
+) -> (String, std::sync::Arc<Vec<std::sync::atomic::AtomicU64>>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let counts = std::sync::Arc::new(
+        backends
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect::<Vec<_>>(),
+    );
+    let counted = counts.clone();
+    tokio::spawn(async move {
+        // Bounded by the test: the runtime ends with it.
+        for turn in 0usize.. {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let i = turn % backends.len();
+            counted[i].fetch_add(1, Ordering::Relaxed);
+            let backend = backends[i].trim_start_matches("http://").to_string();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (url, counts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Redis: runs in `cargo xtask test-all` (step \"relay on Redis\")"]
+async fn behind_a_load_balancer_every_request_may_reach_another_process() {
+    use std::sync::atomic::Ordering;
+    let namespace = format!("balanced-{}", std::process::id());
+    let (_a, a_url) = relay_process("127.0.0.1:0", &namespace).await;
+    let (_b, b_url) = relay_process("127.0.0.1:0", &namespace).await;
+    let (balanced, counts) = round_robin(vec![a_url, b_url]).await;
+    // Three parties, all through the balancer: two on long-polls (a request
+    // per chunk, several connections), one on the WebSocket.
+    let opts = |transport| ClientOptions {
+        transport,
+        recv_timeout: Duration::from_secs(60),
+        ..ClientOptions::default()
+    };
+    let (polls, socket) = (
+        opts(RelayTransport::LongPoll),
+        opts(RelayTransport::WebSocket),
+    );
+    let (keys, table) = local::keys(3).unwrap();
+    let invitations = HttpChannel::invite(&balanced, &table, None, &polls)
+        .await
+        .unwrap();
+    let (p0, p1, p2) = tokio::join!(
+        HttpChannel::join(&invitations[0], &keys[0], &polls),
+        HttpChannel::join(&invitations[1], &keys[1], &polls),
+        HttpChannel::join(&invitations[2], &keys[2], &socket),
+    );
+    let mut parties = [p0.unwrap(), p1.unwrap(), p2.unwrap()];
+    let inputs = [11u64, 22, 33];
+    let sums = tokio::time::timeout(Duration::from_secs(120), async {
+        let [a, b, c] = &mut parties;
+        // Fixed "randomness": the sum is what is checked here, not secrecy.
+        tokio::join!(
+            channel_core::reference::secure_sum(a, 0, 3, inputs[0], || 7),
+            channel_core::reference::secure_sum(b, 1, 3, inputs[1], || 8),
+            channel_core::reference::secure_sum(c, 2, 3, inputs[2], || 9),
+        )
+    })
+    .await
+    .expect("the sum did not finish within 120 s");
+    for sum in [sums.0, sums.1, sums.2] {
+        assert_eq!(sum.unwrap(), 66);
+    }
+    let served: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    assert!(
+        served.iter().all(|&n| n >= 1),
+        "connections per process: {served:?}"
+    );
+}

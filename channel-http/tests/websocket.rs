@@ -625,3 +625,86 @@ async fn an_evil_relay_altering_or_replaying_socket_chunks_is_caught_by_sealing(
         relay.shutdown();
     }
 }
+
+/// The numbers of the chunks the relay delivers on `socket` within `wait`
+/// (other frames are skipped).
+async fn deliveries_within(socket: &mut Raw, wait: Duration) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    let _ = tokio::time::timeout(wait, async {
+        // Bounded by the timeout.
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Binary(bytes) = message
+                && let Ok(Frame::Deliver { seq, .. }) = Frame::decode(&bytes, 8 << 20)
+            {
+                seqs.push(seq);
+            }
+        }
+    })
+    .await;
+    seqs
+}
+
+/// A client that reconnects still holds what the earlier socket delivered
+/// and it has not acknowledged: the relay counts that in its window and
+/// delivers more only once it is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnected_socket_counts_what_its_client_still_holds_in_the_window() {
+    let (relay, url) = common::start_relay(RelayConfig::default()).await;
+    let s = HttpChannel::create_session(&url, 2, None, &ClientOptions::default())
+        .await
+        .unwrap();
+    let epoch = join_epoch(&url, &s.session, &s.tokens[1]).await;
+    let client = reqwest::Client::new();
+    for seq in 0..4u8 {
+        let sent = client
+            .post(format!("{url}/v1/sessions/{}/to/1?seq={seq}", s.session))
+            .bearer_auth(&s.tokens[0])
+            .body(vec![seq; 700 << 10])
+            .send()
+            .await
+            .unwrap();
+        assert!(sent.status().is_success(), "{}", sent.status());
+    }
+    let hello = |receive_from: u64| {
+        let hello = Hello {
+            token: s.tokens[1].clone(),
+            epoch,
+            receive_from: vec![receive_from, 0],
+            acked: vec![0, 0],
+            window: 1 << 20,
+        };
+        Message::text(serde_json::to_string(&hello).unwrap())
+    };
+    let open = async |receive_from: u64| {
+        let mut socket = raw_socket(&url, &s.session).await;
+        socket.send(hello(receive_from)).await.unwrap();
+        match socket.next().await {
+            Some(Ok(Message::Text(_))) => socket,
+            other => panic!("no welcome: {other:?}"),
+        }
+    };
+    // The first socket fills the window of 1 MiB: chunks 0 and 1 (the one
+    // that crosses the window is the last).
+    let mut first = open(0).await;
+    assert_eq!(
+        deliveries_within(&mut first, Duration::from_millis(500)).await,
+        [0, 1]
+    );
+    drop(first);
+    // The client took neither: the new socket delivers nothing more ...
+    let mut second = open(2).await;
+    assert_eq!(
+        deliveries_within(&mut second, Duration::from_millis(500)).await,
+        Vec::<u64>::new()
+    );
+    // ... until they are acknowledged.
+    second
+        .send(binary(Frame::Ack { party: 0, next: 2 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        deliveries_within(&mut second, Duration::from_millis(500)).await,
+        [2, 3]
+    );
+    relay.shutdown();
+}

@@ -424,6 +424,12 @@ impl Session {
         self.lock().store.get(link, seq)
     }
 
+    /// Bytes kept on `from -> to` with numbers in `first..end`.
+    pub(crate) fn bytes_between(&self, from: usize, to: usize, first: u64, end: u64) -> usize {
+        let link = self.link(from, to);
+        self.lock().store.bytes_between(link, first, end)
+    }
+
     /// `to` took every chunk from `from` below `next`.
     pub(crate) fn ack(
         &self,

@@ -423,6 +423,21 @@ impl SessionRef {
         }
     }
 
+    /// Bytes kept on `from -> to` with numbers in `first..end` (chunks a
+    /// reconnecting socket's client holds and has not acknowledged yet).
+    pub(crate) async fn bytes_between(
+        &self,
+        from: usize,
+        to: usize,
+        first: u64,
+        end: u64,
+    ) -> Result<usize, StoreError> {
+        match self {
+            SessionRef::Memory(s) => Ok(s.bytes_between(from, to, first, end)),
+            SessionRef::Redis(s) => s.bytes_between(from, to, first, end).await,
+        }
+    }
+
     /// `to` took every chunk from `from` below `next`.
     pub(crate) async fn ack(
         &self,

@@ -621,6 +621,16 @@ async fn write(
     let mut next = peer.receive_from.clone();
     // Per peer: the chunks delivered and not yet acknowledged, with their sizes.
     let mut unacked: Vec<VecDeque<(u64, usize)>> = vec![VecDeque::new(); n];
+    // A client that reconnects holds what an earlier socket delivered and it
+    // has not acknowledged (from `acked` to `receive_from`): that fills its
+    // window too, as one entry that goes once all of it is acknowledged.
+    for p in (0..n).filter(|&p| p != me) {
+        let acked = session.oldest_on(p, me).await?;
+        if acked < next[p] {
+            let held = session.bytes_between(p, me, acked, next[p]).await?;
+            unacked[p].push_back((next[p] - 1, held));
+        }
+    }
     let mut told: Vec<Option<PeerState>> = vec![None; n];
     let mut shutdown = relay.shutdown_signal_receiver();
     let mut ping = tokio::time::interval(ping_every(relay));

@@ -834,6 +834,26 @@ impl RedisSession {
             .await??)
     }
 
+    pub(crate) async fn bytes_between(
+        &self,
+        from: usize,
+        to: usize,
+        first: u64,
+        end: u64,
+    ) -> Result<usize, StoreError> {
+        let keys = [self.keys().link(&self.id, from, to)];
+        let (first, end) = (first.to_string(), end.to_string());
+        let answer = self
+            .store
+            .run(&scripts::BYTES, &keys, &[first.as_bytes(), end.as_bytes()])
+            .await?;
+        // Too many to count: as if the client's window were full.
+        Ok(match answer {
+            Value::Int(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+            _ => usize::MAX,
+        })
+    }
+
     pub(crate) async fn epoch(&self, me: usize) -> Result<u64, StoreError> {
         let mut con = self.store.con();
         let epoch: Option<u64> = con

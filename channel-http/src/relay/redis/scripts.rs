@@ -257,3 +257,21 @@ return {'ok'}
 "#,
     )
 });
+
+/// Bytes of a link's kept chunks with numbers in `first..end`, or -1 for
+/// a range of more than 65536 numbers (not counted: a bound on the script).
+///
+/// KEYS: link. ARGV: first, end.
+pub(super) static BYTES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local first, last = tonumber(ARGV[1]), tonumber(ARGV[2]) - 1
+if last - first >= 65536 then return -1 end
+local bytes = 0
+for s = first, last do
+  bytes = bytes + redis.call('HSTRLEN', KEYS[1], 'c' .. string.format('%d', s))
+end
+return bytes
+"#,
+    )
+});
