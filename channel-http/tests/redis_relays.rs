@@ -134,6 +134,38 @@ async fn two_relays_on_one_redis_serve_one_session_and_a_killed_one_loses_nothin
         b"still here"
     );
     drop(again);
+
+    // Redis holds digests of the tokens, never the tokens.
+    let tokens: Vec<String> = invitations.iter().map(|i| i.token.clone()).collect();
+    assert_no_token_in_redis(&namespace, &tokens).await;
+}
+
+/// Reads every key of `namespace` and every field and value of its hashes.
+async fn assert_no_token_in_redis(namespace: &str, tokens: &[String]) {
+    use redis::AsyncCommands;
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = con.keys(format!("{namespace}:*")).await.unwrap();
+    assert!(!keys.is_empty(), "nothing of {namespace} in Redis");
+    let mut seen = Vec::<u8>::new();
+    for key in &keys {
+        seen.extend_from_slice(key.as_bytes());
+        let kind: String = redis::cmd("TYPE")
+            .arg(key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        if kind == "hash" {
+            let all: Vec<Vec<u8>> = con.hgetall(key).await.unwrap();
+            for part in all {
+                seen.extend_from_slice(&part);
+            }
+        }
+    }
+    for token in tokens {
+        let found = seen.windows(token.len()).any(|w| w == token.as_bytes());
+        assert!(!found, "a token is stored in Redis");
+    }
 }
 
 /// A TCP proxy on 127.0.0.1 that sends each new connection to the next of
