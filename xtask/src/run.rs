@@ -84,6 +84,46 @@ pub fn stream(mut cmd: Command) -> Result<(bool, Counts), String> {
     Ok((status.success(), counts))
 }
 
+/// The test executables of workspace package `package` that `cargo test
+/// --workspace --all-features` builds (asking cargo for them builds nothing
+/// new after that run, where `cargo test -p` would resolve features anew
+/// and rebuild dependencies).
+pub fn test_binaries(package: &str) -> Result<Vec<PathBuf>, String> {
+    let out = cargo(&[
+        "test",
+        "--workspace",
+        "--all-features",
+        "--no-run",
+        "--message-format=json",
+    ])
+    .stderr(Stdio::inherit())
+    .output()
+    .map_err(|e| format!("cannot list the test binaries: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo test --no-run failed".into());
+    }
+    let wanted = format!("/{package}#");
+    let mut found = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let ours = message["package_id"]
+            .as_str()
+            .is_some_and(|id| id.contains(&wanted));
+        if ours
+            && message["profile"]["test"] == true
+            && let Some(exe) = message["executable"].as_str()
+        {
+            found.push(PathBuf::from(exe));
+        }
+    }
+    if found.is_empty() {
+        return Err(format!("no test binary of {package} was built"));
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Counts;

@@ -119,22 +119,26 @@ fn relay_on_redis() -> StepResult {
         Err(skipped) => return Ok(skipped),
     };
     let redis = crate::redis_server::RedisServer::start(&server)?;
-    let mut test = cargo(&[
-        "test",
-        "-p",
-        "channel-http",
-        "--all-features",
-        "--no-fail-fast",
-        "--",
-        "--include-ignored",
-    ]);
-    test.env(channel_http::local::STORE_VARIABLE, redis.url())
-        .env("CHANNEL_TEST_REDIS_SERVER", &server);
-    let (ok, counts) = stream(test)?;
-    if !ok || counts.failed > 0 {
+    let mut counts = Counts::default();
+    let mut failed = Vec::new();
+    for binary in crate::run::test_binaries("channel-http")? {
+        let mut test = std::process::Command::new(&binary);
+        test.arg("--include-ignored")
+            .current_dir(crate::run::root().join("channel-http"))
+            .env(channel_http::local::STORE_VARIABLE, redis.url())
+            .env("CHANNEL_TEST_REDIS_SERVER", &server);
+        let (ok, these) = stream(test)?;
+        counts.add(these);
+        if !ok || these.failed > 0 {
+            failed.push(binary.display().to_string());
+        }
+    }
+    if !failed.is_empty() {
         return Err(format!(
-            "the relay's tests on Redis failed ({} passed, {} failed)",
-            counts.passed, counts.failed
+            "the relay's tests on Redis failed ({} passed, {} failed) in {}",
+            counts.passed,
+            counts.failed,
+            failed.join(", ")
         ));
     }
     if counts.passed == 0 {
