@@ -252,3 +252,52 @@ async fn behind_a_load_balancer_every_request_may_reach_another_process() {
         "connections per process: {served:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Redis: runs in `cargo xtask test-all` (step \"relay on Redis\")"]
+async fn a_deleted_session_leaves_nothing_in_redis() {
+    use redis::AsyncCommands;
+    let namespace = format!("deleted-{}", std::process::id());
+    let store = channel_http::relay::RelayStore::Redis {
+        url: redis_url(),
+        namespace: namespace.clone(),
+    };
+    let (relay, url) = local::start_relay_on(channel_http::relay::RelayConfig::default(), &store)
+        .await
+        .unwrap();
+    let opts = ClientOptions::default();
+    let (keys, table) = local::keys(3).unwrap();
+    let invitations = HttpChannel::invite(&url, &table, None, &opts)
+        .await
+        .unwrap();
+    let mut parties = local::join_all(&invitations, &keys, &opts).await.unwrap();
+    // Chunks on two links, one of them left unacknowledged.
+    send_bytes(&mut parties[0], 1, "m", &[1u8; 5000])
+        .await
+        .unwrap();
+    send_bytes(&mut parties[2], 1, "m", &[2u8; 5000])
+        .await
+        .unwrap();
+    assert_eq!(
+        recv_bytes(&mut parties[1], 0, "m").await.unwrap().len(),
+        5000
+    );
+    channel_core::Channel::flush(&mut parties[2]).await.unwrap();
+    assert!(relay.stored_bytes().await > 0);
+    let deleted = reqwest::Client::new()
+        .delete(format!("{url}/v1/sessions/{}", invitations[0].session))
+        .bearer_auth(&invitations[0].token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let left: Vec<String> = con
+        .keys(format!("{namespace}:{{{}}}*", invitations[0].session))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(relay.stored_bytes().await, 0);
+    relay.shutdown();
+}

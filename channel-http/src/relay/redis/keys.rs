@@ -9,7 +9,7 @@
 //! | `{p}{id}:meta` | hash | `parties`, `nonce`, `deadline`, `joined`, `held`, `peak`, `messages`, `duplicates`, `throttled`, `d0..` (token digests) |
 //! | `{p}{id}:party:{i}` | hash | `epoch`, `seen` (ms), `left` (counts, comma-separated), `sockets` |
 //! | `{p}{id}:link:{from}:{to}` | hash | `next`, `oldest`, `ver`, `c{seq}` (chunks kept), `e{seq}` (chunks held ahead of a gap) |
-//! | `{p}{id}:links` | set | the link keys of the session that were used |
+//! | `{p}{id}:keys` | set | every other key of the session (its parties, the links used): what deleting it deletes |
 //! | channel `{p}wake:{id}:{party}` | pub/sub | a change for that party |
 
 /// Key names under one prefix.
@@ -45,8 +45,9 @@ impl Keys {
         format!("{}{{{id}}}:link:{from}:{to}", self.prefix)
     }
 
-    pub(super) fn links(&self, id: &str) -> String {
-        format!("{}{{{id}}}:links", self.prefix)
+    /// The set of the session's keys (but `meta` and itself).
+    pub(super) fn all(&self, id: &str) -> String {
+        format!("{}{{{id}}}:keys", self.prefix)
     }
 
     pub(super) fn wake(&self, id: &str, party: usize) -> String {

@@ -10,8 +10,10 @@
 //! pub/sub ([`wake`]). Liveness is the time a party was last heard from,
 //! which every process serving it refreshes. Times are the relay processes'
 //! clocks (keep them in sync, as NTP does); a session expires by a deadline
-//! kept in a sorted set, which every process sweeps, with key expiry as a
-//! second bound should no process run.
+//! kept in a sorted set, which every process sweeps (deleting every key the
+//! session's key set names), so nothing is left behind once any relay
+//! process runs; its `meta` key also expires by itself an hour after its
+//! deadline, so that an expired session is never found again.
 //!
 //! A standalone Redis (or one with replicas) is expected; Redis Cluster is
 //! not supported (relay-wide counters and a session's keys are changed in
@@ -202,7 +204,12 @@ impl RedisSessions {
             args.push(k.as_bytes());
             args.push(v.as_bytes());
         }
-        let keys = [self.keys.sessions(), self.keys.meta(&new.id)];
+        let mut keys = vec![
+            self.keys.sessions(),
+            self.keys.meta(&new.id),
+            self.keys.all(&new.id),
+        ];
+        keys.extend((0..new.tokens.len()).map(|p| self.keys.party(&new.id, p)));
         let answer = self.run(&scripts::CREATE, &keys, &args).await?;
         match answer_word(&answer).as_deref() {
             Some("ok") => Ok(()),
@@ -241,18 +248,12 @@ impl RedisSessions {
     }
 
     pub(crate) async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        let mut con = self.con();
-        let parties: Option<usize> = con
-            .hget(self.keys.meta(id), "parties")
-            .await
-            .map_err(unavailable)?;
-        let mut keys = vec![
+        let keys = [
             self.keys.sessions(),
             self.keys.meta(id),
-            self.keys.links(id),
+            self.keys.all(id),
             self.keys.held(),
         ];
-        keys.extend((0..parties.unwrap_or(0)).map(|p| self.keys.party(id, p)));
         self.run(&scripts::DELETE, &keys, &[id.as_bytes()]).await?;
         Ok(())
     }
@@ -694,7 +695,7 @@ impl RedisSession {
                 link.clone(),
                 self.keys().meta(&self.id),
                 self.keys().held(),
-                self.keys().links(&self.id),
+                self.keys().all(&self.id),
             ];
             let args: [&[u8]; 9] = [
                 numbers[0].as_bytes(),

@@ -13,7 +13,7 @@ use redis::Script;
 
 /// Stores a chunk placed `next` or `early`.
 ///
-/// KEYS: link, meta, relay held, links set. ARGV: version read, seq, chunk,
+/// KEYS: link, meta, relay held, the session's key set. ARGV: version read, seq, chunk,
 /// placement (`next`/`early`), reserve (bytes early chunks leave free),
 /// session limit, relay limit, wake channel, link key.
 /// Answers `{"ok"}`, `{"retry"}`, `{"gone"}`, `{"full", held, limit}` or
@@ -106,9 +106,9 @@ return {'ok'}
 
 /// Creates a session unless the relay holds its maximum of live ones.
 ///
-/// KEYS: sessions, meta. ARGV: now (ms), max sessions, id, deadline (ms),
-/// key expiry (ms), then the meta fields and values. Answers `{"ok"}` or
-/// `{"full"}`.
+/// KEYS: sessions, meta, the session's key set, then its party keys. ARGV:
+/// now (ms), max sessions, id, deadline (ms), key expiry (ms), then the meta
+/// fields and values. Answers `{"ok"}` or `{"full"}`.
 pub(super) static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -119,6 +119,7 @@ for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+for i = 4, #KEYS do redis.call('SADD', KEYS[3], KEYS[i]) end
 return {'ok'}
 "#,
     )
@@ -126,17 +127,16 @@ return {'ok'}
 
 /// Deletes a session and gives its held bytes back to the relay's count.
 ///
-/// KEYS: sessions, meta, links set, relay held, then the party keys. ARGV:
-/// id. Answers the bytes released.
+/// KEYS: sessions, meta, the session's key set, relay held. ARGV: id.
+/// Answers the bytes released.
 pub(super) static DELETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local held = tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
 if held > 0 then redis.call('DECRBY', KEYS[4], held) end
-for _, link in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  redis.call('DEL', link)
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  redis.call('DEL', key)
 end
-for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[1], ARGV[1])
 return held
