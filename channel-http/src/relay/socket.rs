@@ -447,6 +447,8 @@ async fn read(
     let (relay, session) = (live.relay, live.session);
     let me = peer.me;
     let max_body = relay.config().max_body;
+    let hear_every = (silence_bound(relay) / 8).min(Duration::from_secs(1));
+    let mut heard = None;
     // Bounded by the socket: each pass reads one frame or ends.
     loop {
         let silent_for = silence_bound(relay);
@@ -460,7 +462,12 @@ async fn read(
             Ok(None | Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Ok(()),
             Ok(Some(Ok(message))) => message,
         };
-        let _ = session.heard_from(me, None).await;
+        // Liveness is counted in seconds: saying so once in a while is enough
+        // (each time is a write to the store).
+        if heard.is_none_or(|at: tokio::time::Instant| at.elapsed() >= hear_every) {
+            let _ = session.heard_from(me, None).await;
+            heard = Some(tokio::time::Instant::now());
+        }
         let bytes = match message {
             Message::Binary(bytes) => bytes,
             Message::Ping(_) | Message::Pong(_) => continue,
@@ -565,9 +572,14 @@ async fn data(
             relay
                 .metrics()
                 .stored(Route::Socket, len, arrival == Arrival::Duplicate);
-            let next = session.next_on(me, p).await?;
+            // Everything below is stored: the chunk was the next one or a
+            // resend of one before (a socket's chunks come in order).
+            let stored = match arrival {
+                Arrival::Next => next.max(seq + 1),
+                Arrival::Duplicate => next,
+            };
             notices.update(p, |n| {
-                n.stored = Some((next, false));
+                n.stored = Some((stored, false));
                 n.rewound_at = None;
             });
         }
