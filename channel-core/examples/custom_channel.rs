@@ -6,10 +6,12 @@
 //! (`futures::channel::mpsc`, unbounded, so a send never waits for the reader).
 //! One type implements BOTH forms of the trait, which is allowed because the two
 //! traits are distinct: `channel_core::Channel` (async) and
-//! `channel_core::blocking::Channel`.
+//! `channel_core::blocking::Channel`. Step 4 adds per-peer halves (`Split`),
+//! for engines that send and receive to all peers at once.
 
 use std::time::Instant;
 
+use channel_core::asynchronous::{PeerReceiver, PeerSender, Peers, Split};
 use channel_core::testkit::Kit;
 use channel_core::transport::{TransportError, check_peer};
 use channel_core::{RecvInfo, SendInfo, blocking};
@@ -106,7 +108,62 @@ impl blocking::Channel for QueueChannel {
     }
 }
 
-// Step 3: run the conformance kit against a factory of connected channels.
+// Step 4 (optional): per-peer halves, so that an engine can send to and
+// receive from all peers at once. Each half owns its queue end.
+struct ToOne {
+    peer: usize,
+    tx: UnboundedSender<Vec<u8>>,
+}
+
+struct FromOne {
+    peer: usize,
+    rx: UnboundedReceiver<Vec<u8>>,
+}
+
+impl PeerSender for ToOne {
+    type Error = TransportError;
+
+    async fn send_chunk(&mut self, msg: Vec<u8>, _info: SendInfo) -> Result<(), TransportError> {
+        self.tx
+            .unbounded_send(msg)
+            .map_err(|_| TransportError::Closed { party: self.peer })
+    }
+}
+
+impl PeerReceiver for FromOne {
+    type Error = TransportError;
+
+    async fn recv_chunk(&mut self, _info: RecvInfo) -> Result<Vec<u8>, TransportError> {
+        let party = self.peer;
+        self.rx.next().await.ok_or(TransportError::Closed { party })
+    }
+}
+
+impl Split for QueueChannel {
+    type Sender = ToOne;
+    type Receiver = FromOne;
+
+    fn split(self) -> Peers<ToOne, FromOne> {
+        let (me, n) = (self.me, self.to.len());
+        let halves = self
+            .to
+            .into_iter()
+            .zip(self.from)
+            .enumerate()
+            .filter(|(peer, _)| *peer != me)
+            .map(|(peer, (tx, rx))| (peer, ToOne { peer, tx }, FromOne { peer, rx }));
+        Peers::new(
+            me,
+            n,
+            channel_core::DEFAULT_CHUNK_SIZE,
+            channel_core::DEFAULT_MAX_MESSAGE_SIZE,
+            halves,
+        )
+    }
+}
+
+// Step 3: run the conformance kit against a factory of connected channels
+// (and, for step 4, the kit's split checks).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for n in [2, 3, 5] {
         let started = Instant::now();
@@ -114,6 +171,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         print!("async form: {report}");
         let report = Kit::new(n).run_blocking(|n| Ok(network(n)))?;
         print!("blocking form: {report}");
+        let report =
+            futures::executor::block_on(Kit::new(n).run_split_async(async |n| Ok(network(n))))?;
+        print!("split, async form: {report}");
         println!(
             "{n} parties: both forms passed in {:.2?}\n",
             started.elapsed()

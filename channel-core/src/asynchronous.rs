@@ -19,8 +19,21 @@ mod helpers;
 /// The reference 3-party (or n-party) secure-sum protocol, async form.
 #[path = "api/reference.rs"]
 pub mod reference;
+#[path = "api/split.rs"]
+mod split;
 #[path = "api/wrappers.rs"]
 mod wrappers;
+
+/// The lock of [`Shared`]'s halves: async, so a waiting task does not block its thread.
+type Lock<T> = futures::lock::Mutex<T>;
+
+async fn lock<T>(m: &Lock<T>) -> futures::lock::MutexGuard<'_, T> {
+    m.lock().await
+}
+
+fn lock_mut<T>(m: &mut Lock<T>) -> &mut T {
+    m.get_mut()
+}
 
 #[cfg(feature = "testkit")]
 #[path = "testkit/party.rs"]
@@ -28,3 +41,4 @@ pub(crate) mod kit_party;
 
 pub use channel::Channel;
 pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
+pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};

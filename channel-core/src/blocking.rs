@@ -22,8 +22,24 @@ mod helpers;
 /// The reference 3-party (or n-party) secure-sum protocol, blocking form.
 #[path = "api/reference.rs"]
 pub mod reference;
+#[path = "api/split.rs"]
+mod split;
 #[path = "api/wrappers.rs"]
 mod wrappers;
+
+/// The lock of [`Shared`]'s halves.
+type Lock<T> = std::sync::Mutex<T>;
+
+/// A half whose holder panicked mid-message is still handed out: the peer then
+/// sees a malformed message, which is a typed error there.
+fn lock<T>(m: &Lock<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock_mut<T>(m: &mut Lock<T>) -> &mut T {
+    m.get_mut()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 #[cfg(feature = "testkit")]
 #[path = "testkit/party.rs"]
@@ -35,3 +51,4 @@ pub(crate) mod kit_party;
 pub use crate::on_runtime::{OnRuntime, OnRuntimeError, OnRuntimeSetupError};
 pub use channel::Channel;
 pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
+pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};

@@ -15,6 +15,7 @@ mod network;
 #[cfg(all(feature = "tokio", not(target_arch = "wasm32")))]
 pub mod on_runtime;
 mod queues;
+mod split_support;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;
@@ -27,6 +28,7 @@ pub use frame::FrameError;
 pub use info::{RecvInfo, SendInfo};
 pub use limits::Limited;
 pub use metrics::{Counters, Metered, Stats};
+pub use split_support::{HalfError, WrongDirection};
 
 /// Default [`Channel::chunk_size`]: 4 MiB of payload per chunk.
 pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;

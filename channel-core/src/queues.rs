@@ -4,9 +4,6 @@
 use crate::network::NetworkSettings;
 use crate::transport::{QueueBudget, TransportError, check_peer, mesh};
 
-/// A queue's two ends, each with the byte budget of its directed link.
-type Budgeted<T> = Option<(T, QueueBudget)>;
-
 /// One party's ends of an in-process network: a sending end `S` towards every
 /// peer and a receiving end `R` from every peer, each directed link bounded by
 /// [`NetworkSettings::max_queued_bytes`].
@@ -40,8 +37,8 @@ type Budgeted<T> = Option<(T, QueueBudget)>;
 #[derive(Debug)]
 pub struct QueueEnds<S, R> {
     me: usize,
-    to: Vec<Budgeted<S>>,
-    from: Vec<Budgeted<R>>,
+    to: Vec<Option<QueueTo<S>>>,
+    from: Vec<Option<QueueFrom<R>>>,
     settings: NetworkSettings,
 }
 
@@ -58,8 +55,16 @@ impl<S, R> QueueEnds<S, R> {
         .enumerate()
         .map(|(me, (to, from))| Self {
             me,
-            to,
-            from,
+            to: to
+                .into_iter()
+                .enumerate()
+                .map(|(p, end)| end.map(|end| QueueTo { p, end }))
+                .collect(),
+            from: from
+                .into_iter()
+                .enumerate()
+                .map(|(p, end)| end.map(|end| QueueFrom { p, end }))
+                .collect(),
             settings: settings.clone(),
         })
         .collect()
@@ -80,7 +85,7 @@ impl<S, R> QueueEnds<S, R> {
         self.to
             .get(p)
             .and_then(Option::as_ref)
-            .map_or(0, |(_, budget)| budget.queued())
+            .map_or(0, |to| to.end.1.queued())
     }
 
     /// Reserves room for `msg` on the link to `p`, then queues it with `push`,
@@ -92,19 +97,11 @@ impl<S, R> QueueEnds<S, R> {
         push: impl FnOnce(&S, Vec<u8>) -> bool,
     ) -> Result<(), TransportError> {
         check_peer(self.me, p, self.settings.parties)?;
-        let (tx, budget) = self
-            .to
+        self.to
             .get(p)
             .and_then(Option::as_ref)
-            .ok_or(TransportError::Closed { party: p })?;
-        let len = msg.len();
-        budget.reserve(p, len)?;
-        if push(tx, msg) {
-            Ok(())
-        } else {
-            budget.release(len);
-            Err(TransportError::Closed { party: p })
-        }
+            .ok_or(TransportError::Closed { party: p })?
+            .send(msg, push)
     }
 
     /// The receiving end from `p` and its link's budget (release what you take out).
@@ -113,7 +110,75 @@ impl<S, R> QueueEnds<S, R> {
         self.from
             .get_mut(p)
             .and_then(Option::as_mut)
-            .map(|(rx, budget)| (rx, &*budget))
+            .map(QueueFrom::receiver)
             .ok_or(TransportError::Closed { party: p })
+    }
+
+    /// Cuts this party's ends into one sending and one receiving end per
+    /// peer, in index order, for a transport's `Split`.
+    pub fn into_peers(self) -> (NetworkSettings, Vec<PeerEnds<S, R>>) {
+        let peers = self
+            .to
+            .into_iter()
+            .zip(self.from)
+            .enumerate()
+            .filter_map(|(p, (to, from))| Some((p, to?, from?)))
+            .collect();
+        (self.settings, peers)
+    }
+}
+
+/// A peer's index with this party's two ends towards it.
+pub type PeerEnds<S, R> = (usize, QueueTo<S>, QueueFrom<R>);
+
+/// A party's sending end towards one peer, with its link's budget.
+#[derive(Debug)]
+pub struct QueueTo<S> {
+    p: usize,
+    end: (S, QueueBudget),
+}
+
+impl<S> QueueTo<S> {
+    /// Reserves room for `msg`, then queues it with `push`, which returns
+    /// `false` when the receiving end is gone.
+    pub fn send(
+        &self,
+        msg: Vec<u8>,
+        push: impl FnOnce(&S, Vec<u8>) -> bool,
+    ) -> Result<(), TransportError> {
+        let (tx, budget) = &self.end;
+        let len = msg.len();
+        budget.reserve(self.p, len)?;
+        if push(tx, msg) {
+            Ok(())
+        } else {
+            budget.release(len);
+            Err(TransportError::Closed { party: self.p })
+        }
+    }
+
+    /// The peer.
+    pub fn peer(&self) -> usize {
+        self.p
+    }
+}
+
+/// A party's receiving end from one peer, with its link's budget.
+#[derive(Debug)]
+pub struct QueueFrom<R> {
+    p: usize,
+    end: (R, QueueBudget),
+}
+
+impl<R> QueueFrom<R> {
+    /// The receiving end and its budget (release what you take out).
+    pub fn receiver(&mut self) -> (&mut R, &QueueBudget) {
+        let (rx, budget) = &mut self.end;
+        (rx, &*budget)
+    }
+
+    /// The peer.
+    pub fn peer(&self) -> usize {
+        self.p
     }
 }

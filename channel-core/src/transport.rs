@@ -11,7 +11,7 @@ pub mod liveness;
 pub mod seq;
 
 pub use crate::network::{BuildNetwork, DEFAULT_RECV_TIMEOUT, NetworkBuilder, NetworkSettings};
-pub use crate::queues::QueueEnds;
+pub use crate::queues::{PeerEnds, QueueEnds, QueueFrom, QueueTo};
 
 /// Failures that every transport can run into, whatever carries the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -31,6 +31,40 @@
 //! memory; [`Builder::max_queued_bytes`] bounds the bytes queued per directed pair,
 //! and a send beyond it fails at once with [`TransportError::QueueFull`].
 //!
+//! # Concurrent sends and receives
+//!
+//! [`Split::split`] cuts a party into one [`StdSender`] and one [`StdReceiver`]
+//! per peer; each is `Send`, so a party can run a thread per peer and
+//! direction. [`Peers::into_shared`] gives `&self` methods over them, for
+//! engines that share one channel between their threads.
+//!
+//! ```
+//! use channel_core::blocking::Split;
+//! use channel_std::StdChannel;
+//!
+//! let parties = StdChannel::network(3);
+//! std::thread::scope(|s| {
+//!     for party in parties {
+//!         s.spawn(move || {
+//!             let shared = party.split().into_shared();
+//!             let me = shared.party();
+//!             let peers: Vec<usize> = (0..3).filter(|&p| p != me).collect();
+//!             // One thread per peer and direction, all on one shared channel.
+//!             std::thread::scope(|s| {
+//!                 for &p in &peers {
+//!                     let shared = &shared;
+//!                     s.spawn(move || shared.send_to(p, "hello", &(me as u64)).unwrap());
+//!                     s.spawn(move || {
+//!                         let got: u64 = shared.recv_from(p, "hello").unwrap();
+//!                         assert_eq!(got, p as u64);
+//!                     });
+//!                 }
+//!             });
+//!         });
+//!     }
+//! });
+//! ```
+//!
 //! # Timeouts and closed peers
 //!
 //! A receive waits at most [`Builder::recv_timeout`] (5 minutes by default), then
@@ -40,10 +74,12 @@
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 
-use channel_core::blocking::Channel;
+use channel_core::blocking::{Channel, PeerReceiver, PeerSender, Peers, Split};
 pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
-use channel_core::transport::{BuildNetwork, NetworkBuilder, NetworkSettings, QueueEnds};
+use channel_core::transport::{
+    BuildNetwork, NetworkBuilder, NetworkSettings, QueueBudget, QueueEnds, QueueFrom, QueueTo,
+};
 use channel_core::{RecvInfo, SendInfo};
 
 /// Settings of an in-process network; start with [`StdChannel::builder`].
@@ -107,14 +143,7 @@ impl Channel for StdChannel {
     fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, TransportError> {
         let after = self.ends.settings().recv_timeout;
         let (rx, budget) = self.ends.receiver(p)?;
-        match rx.recv_timeout(after) {
-            Ok(msg) => {
-                budget.release(msg.len());
-                Ok(msg)
-            }
-            Err(RecvTimeoutError::Disconnected) => Err(TransportError::Closed { party: p }),
-            Err(RecvTimeoutError::Timeout) => Err(TransportError::timeout(p, after, &info)),
-        }
+        receive(rx, budget, p, after, &info)
     }
 
     fn chunk_size(&self) -> usize {
@@ -123,6 +152,78 @@ impl Channel for StdChannel {
 
     fn max_message_size(&self) -> usize {
         self.ends.settings().max_message_size
+    }
+}
+
+/// Per-peer halves: a thread per peer and direction ([`Split`]; see the
+/// crate docs, "Concurrent sends and receives").
+impl Split for StdChannel {
+    type Sender = StdSender;
+    type Receiver = StdReceiver;
+
+    fn split(self) -> Peers<StdSender, StdReceiver> {
+        let me = self.ends.party();
+        let (settings, peers) = self.ends.into_peers();
+        let halves = peers.into_iter().map(|(p, to, from)| {
+            let recv_timeout = settings.recv_timeout;
+            (p, StdSender { to }, StdReceiver { from, recv_timeout })
+        });
+        Peers::new(
+            me,
+            settings.parties,
+            settings.chunk_size,
+            settings.max_message_size,
+            halves,
+        )
+    }
+}
+
+/// Sending to one peer: a half of [`StdChannel::split`](Split::split).
+#[derive(Debug)]
+pub struct StdSender {
+    to: QueueTo<Sender<Vec<u8>>>,
+}
+
+impl PeerSender for StdSender {
+    type Error = TransportError;
+
+    fn send_chunk(&mut self, msg: Vec<u8>, _info: SendInfo) -> Result<(), TransportError> {
+        self.to.send(msg, |tx, msg| tx.send(msg).is_ok())
+    }
+}
+
+/// Receiving from one peer: a half of [`StdChannel::split`](Split::split).
+#[derive(Debug)]
+pub struct StdReceiver {
+    from: QueueFrom<Receiver<Vec<u8>>>,
+    recv_timeout: std::time::Duration,
+}
+
+impl PeerReceiver for StdReceiver {
+    type Error = TransportError;
+
+    fn recv_chunk(&mut self, info: RecvInfo) -> Result<Vec<u8>, TransportError> {
+        let p = self.from.peer();
+        let (rx, budget) = self.from.receiver();
+        receive(rx, budget, p, self.recv_timeout, &info)
+    }
+}
+
+/// One chunk from `p`'s queue, within `after`.
+fn receive(
+    rx: &mut Receiver<Vec<u8>>,
+    budget: &QueueBudget,
+    p: usize,
+    after: std::time::Duration,
+    info: &RecvInfo,
+) -> Result<Vec<u8>, TransportError> {
+    match rx.recv_timeout(after) {
+        Ok(msg) => {
+            budget.release(msg.len());
+            Ok(msg)
+        }
+        Err(RecvTimeoutError::Disconnected) => Err(TransportError::Closed { party: p }),
+        Err(RecvTimeoutError::Timeout) => Err(TransportError::timeout(p, after, info)),
     }
 }
 

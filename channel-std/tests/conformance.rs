@@ -1,7 +1,7 @@
 //! channel-std passes channel-core's full conformance kit (blocking form).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
-use channel_core::testkit::Kit;
+use channel_core::testkit::{Check, Kit};
 use channel_std::StdChannel;
 
 fn kit(n: usize) {
@@ -37,4 +37,29 @@ fn five_parties_with_small_chunks_and_a_queue_bound() {
         })
         .unwrap_or_else(|failure| panic!("{failure}"));
     println!("{report}");
+}
+
+/// The kit over `Split`: every check through `Shared`, then the split checks
+/// (a thread per half).
+fn split_kit(n: usize) {
+    let report = Kit::new(n)
+        .run_split_blocking(|n| Ok(StdChannel::network(n)))
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+#[test]
+fn split_two_parties() {
+    split_kit(2);
+}
+
+#[test]
+fn split_three_parties() {
+    split_kit(3);
+}
+
+#[test]
+fn split_five_parties() {
+    split_kit(5);
 }

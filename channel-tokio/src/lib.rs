@@ -36,6 +36,37 @@
 //! queued per directed pair: a send that would exceed it fails at once with
 //! [`TransportError::QueueFull`] instead of blocking or growing without bound.
 //!
+//! # Concurrent sends and receives
+//!
+//! [`Split::split`] cuts a party into one [`TokioSender`] and one
+//! [`TokioReceiver`] per peer, so that it can send to and receive from all its
+//! peers at once (`try_join` over peers), each half on its own `&mut`. The
+//! halves are `Send`: one task per peer works too. [`Peers::into_shared`] gives
+//! an engine `&self` methods over them.
+//!
+//! ```
+//! use channel_core::asynchronous::Split;
+//! use channel_tokio::TokioChannel;
+//! use futures::future::try_join_all;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), channel_core::Error> {
+//! let parties = TokioChannel::network(3);
+//! let runs = parties.into_iter().map(|party| async move {
+//!     let mut peers = party.split();
+//!     let me = peers.me as u64;
+//!     // Every send and every receive of this party, all in flight at once.
+//!     let sends = try_join_all(peers.senders.iter_mut().map(|tx| tx.send("hello", &me)));
+//!     let recvs = try_join_all(peers.receivers.iter_mut().map(|rx| rx.recv::<u64>("hello")));
+//!     let ((), got) = futures::try_join!(async { sends.await.map(drop) }, recvs)?;
+//!     assert_eq!(got.len(), 2);
+//!     Ok::<_, channel_core::Error>(())
+//! });
+//! try_join_all(runs).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Timeouts and closed peers
 //!
 //! A receive waits at most [`Builder::recv_timeout`] (5 minutes by default) and
@@ -46,9 +77,12 @@
 //! on a runtime with the time driver enabled (`#[tokio::main]` and
 //! `Builder::enable_all` do).
 
+use channel_core::asynchronous::{PeerReceiver, PeerSender, Peers, Split};
 pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
-use channel_core::transport::{BuildNetwork, NetworkBuilder, NetworkSettings, QueueEnds};
+use channel_core::transport::{
+    BuildNetwork, NetworkBuilder, NetworkSettings, QueueEnds, QueueFrom, QueueTo,
+};
 use channel_core::{Channel, RecvInfo, SendInfo};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -117,14 +151,7 @@ impl Channel for TokioChannel {
     ) -> Result<Vec<u8>, TransportError> {
         let after = self.ends.settings().recv_timeout;
         let (rx, budget) = self.ends.receiver(p)?;
-        match tokio::time::timeout(after, rx.recv()).await {
-            Ok(Some(msg)) => {
-                budget.release(msg.len());
-                Ok(msg)
-            }
-            Ok(None) => Err(TransportError::Closed { party: p }),
-            Err(_) => Err(TransportError::timeout(p, after, &info)),
-        }
+        receive(rx, budget, p, after, &info).await
     }
 
     fn chunk_size(&self) -> usize {
@@ -133,6 +160,78 @@ impl Channel for TokioChannel {
 
     fn max_message_size(&self) -> usize {
         self.ends.settings().max_message_size
+    }
+}
+
+/// Per-peer halves: sends and receives to every peer at once
+/// ([`Split`]; see the crate docs, "Concurrent sends and receives").
+impl Split for TokioChannel {
+    type Sender = TokioSender;
+    type Receiver = TokioReceiver;
+
+    fn split(self) -> Peers<TokioSender, TokioReceiver> {
+        let me = self.ends.party();
+        let (settings, peers) = self.ends.into_peers();
+        let halves = peers.into_iter().map(|(p, to, from)| {
+            let recv_timeout = settings.recv_timeout;
+            (p, TokioSender { to }, TokioReceiver { from, recv_timeout })
+        });
+        Peers::new(
+            me,
+            settings.parties,
+            settings.chunk_size,
+            settings.max_message_size,
+            halves,
+        )
+    }
+}
+
+/// Sending to one peer: a half of [`TokioChannel::split`](Split::split).
+#[derive(Debug)]
+pub struct TokioSender {
+    to: QueueTo<UnboundedSender<Vec<u8>>>,
+}
+
+impl PeerSender for TokioSender {
+    type Error = TransportError;
+
+    async fn send_chunk(&mut self, msg: Vec<u8>, _info: SendInfo) -> Result<(), TransportError> {
+        self.to.send(msg, |tx, msg| tx.send(msg).is_ok())
+    }
+}
+
+/// Receiving from one peer: a half of [`TokioChannel::split`](Split::split).
+#[derive(Debug)]
+pub struct TokioReceiver {
+    from: QueueFrom<UnboundedReceiver<Vec<u8>>>,
+    recv_timeout: std::time::Duration,
+}
+
+impl PeerReceiver for TokioReceiver {
+    type Error = TransportError;
+
+    async fn recv_chunk(&mut self, info: RecvInfo) -> Result<Vec<u8>, TransportError> {
+        let p = self.from.peer();
+        let (rx, budget) = self.from.receiver();
+        receive(rx, budget, p, self.recv_timeout, &info).await
+    }
+}
+
+/// One chunk from `p`'s queue, within `after`.
+async fn receive(
+    rx: &mut UnboundedReceiver<Vec<u8>>,
+    budget: &channel_core::transport::QueueBudget,
+    p: usize,
+    after: std::time::Duration,
+    info: &RecvInfo,
+) -> Result<Vec<u8>, TransportError> {
+    match tokio::time::timeout(after, rx.recv()).await {
+        Ok(Some(msg)) => {
+            budget.release(msg.len());
+            Ok(msg)
+        }
+        Ok(None) => Err(TransportError::Closed { party: p }),
+        Err(_) => Err(TransportError::timeout(p, after, info)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! channel-tokio passes channel-core's full conformance kit (async form).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
-use channel_core::testkit::Kit;
+use channel_core::testkit::{Check, Kit};
 use channel_tokio::TokioChannel;
 
 async fn kit(n: usize) {
@@ -41,4 +41,30 @@ async fn five_parties_with_small_chunks_and_a_queue_bound() {
         .await
         .unwrap_or_else(|failure| panic!("{failure}"));
     println!("{report}");
+}
+
+/// The kit over `Split`: every check through `Shared`, then the split checks
+/// (all sends and receives of a party in flight at once).
+async fn split_kit(n: usize) {
+    let report = Kit::new(n)
+        .run_split_async(async |n| Ok(TokioChannel::network(n)))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+#[tokio::test]
+async fn split_two_parties() {
+    split_kit(2).await;
+}
+
+#[tokio::test]
+async fn split_three_parties() {
+    split_kit(3).await;
+}
+
+#[tokio::test]
+async fn split_five_parties() {
+    split_kit(5).await;
 }

@@ -51,6 +51,10 @@ mod payload;
 mod run_async;
 #[cfg(not(target_arch = "wasm32"))]
 mod run_blocking;
+mod split_async;
+#[cfg(not(target_arch = "wasm32"))]
+mod split_blocking;
+mod split_plan;
 
 use std::fmt;
 use std::time::Duration;
@@ -84,6 +88,18 @@ pub enum Check {
     BadParty,
     /// The reference secure-sum protocol computes the right sum.
     SecureSum,
+    /// Split channels ([`Kit::run_split_async`]): every party receives from
+    /// every peer and sends to every peer at once, the receives started first
+    /// (a split that serialises them stalls here); messages of up to three
+    /// chunks, FIFO and exactly once per peer.
+    ConcurrentPeers,
+    /// Split channels: a ping-pong with every peer, all peers at once under one
+    /// `try_join`, each pair's rounds in order.
+    TryJoinPeers,
+    /// Split channels behind [`Shared`](crate::asynchronous::Shared): two
+    /// senders to the same peer at once never mix their messages' chunks, each
+    /// sender's messages arrive in order, and a bad party index is a typed error.
+    SharedChannel,
 }
 
 impl Check {
@@ -101,6 +117,14 @@ impl Check {
         Check::SecureSum,
     ];
 
+    /// The extra checks of split channels, in run order
+    /// ([`Kit::run_split_async`], [`Kit::run_split_blocking`]).
+    pub const SPLIT: [Check; 3] = [
+        Check::ConcurrentPeers,
+        Check::TryJoinPeers,
+        Check::SharedChannel,
+    ];
+
     /// A short stable name, used in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -114,6 +138,9 @@ impl Check {
             Check::TypedStructs => "typed-structs",
             Check::BadParty => "bad-party",
             Check::SecureSum => "secure-sum",
+            Check::ConcurrentPeers => "concurrent-peers",
+            Check::TryJoinPeers => "try-join-peers",
+            Check::SharedChannel => "shared-channel",
         }
     }
 }

@@ -79,6 +79,10 @@ async fn run_check<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
         Check::TypedStructs => typed_structs(ch, plan).await,
         Check::BadParty => bad_party(ch, plan).await,
         Check::SecureSum => reference_sum(ch, plan).await,
+        Check::ConcurrentPeers | Check::TryJoinPeers | Check::SharedChannel => Err(format!(
+            "check '{}' needs a split channel: run it with Kit::run_split_async or run_split_blocking",
+            plan.check
+        )),
     }
 }
 

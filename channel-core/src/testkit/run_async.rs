@@ -5,7 +5,7 @@ use std::pin::pin;
 use futures::future::{Either, join_all, select};
 use web_time::Instant;
 
-use super::{Board, Failure, Kit, PartyFailure, Probe, Report};
+use super::{Board, Check, Failure, Kit, PartyFailure, Plan, Probe, Report};
 use crate::BoxError;
 use crate::asynchronous::Channel;
 use crate::asynchronous::kit_party::run_party;
@@ -32,45 +32,63 @@ impl Kit {
             })?;
             self.check_setup(check, channels.len())?;
             let started = Instant::now();
-            let board = Board::new(self.parties);
-            let parties = channels.into_iter().enumerate().map(|(me, inner)| {
-                let board = board.clone();
-                let plan = self.plan(check, me);
-                async move {
-                    let mut probe = Probe {
-                        inner,
-                        me,
-                        board: board.clone(),
-                    };
-                    let outcome = run_party(&mut probe, plan).await;
-                    board.done(me);
-                    outcome.map_err(|error| PartyFailure { party: me, error })
-                }
-            });
-            let all = pin!(join_all(parties));
-            let deadline = pin!(futures_timer::Delay::new(self.timeout));
-            let outcomes = match select(all, deadline).await {
-                Either::Left((outcomes, _)) => outcomes,
-                Either::Right(((), _)) => {
-                    return Err(Failure::Stalled {
-                        check,
-                        n: self.parties,
-                        after: self.timeout,
-                        waiting: board.unfinished(),
-                    });
-                }
-            };
-            let failures: Vec<PartyFailure> =
-                outcomes.into_iter().filter_map(Result::err).collect();
-            if !failures.is_empty() {
-                return Err(Failure::Failed {
-                    check,
-                    n: self.parties,
-                    failures,
-                });
-            }
+            self.interleaved(check, channels, async |inner, plan, board| {
+                let mut probe = Probe {
+                    inner,
+                    me: plan.me,
+                    board,
+                };
+                run_party(&mut probe, plan).await
+            })
+            .await?;
             report.passed.push((check, started.elapsed()));
         }
         Ok(report)
+    }
+
+    /// Runs `play` for every party of `check`, all interleaved in this task,
+    /// within the kit's time bound.
+    pub(crate) async fn interleaved<C, P>(
+        &self,
+        check: Check,
+        channels: Vec<C>,
+        play: P,
+    ) -> Result<(), Failure>
+    where
+        P: AsyncFn(C, Plan, Board) -> Result<(), String>,
+    {
+        let board = Board::new(self.parties);
+        let play = &play;
+        let parties = channels.into_iter().enumerate().map(|(me, inner)| {
+            let board = board.clone();
+            let plan = self.plan(check, me);
+            async move {
+                let outcome = play(inner, plan, board.clone()).await;
+                board.done(me);
+                outcome.map_err(|error| PartyFailure { party: me, error })
+            }
+        });
+        let all = pin!(join_all(parties));
+        let deadline = pin!(futures_timer::Delay::new(self.timeout));
+        let outcomes = match select(all, deadline).await {
+            Either::Left((outcomes, _)) => outcomes,
+            Either::Right(((), _)) => {
+                return Err(Failure::Stalled {
+                    check,
+                    n: self.parties,
+                    after: self.timeout,
+                    waiting: board.unfinished(),
+                });
+            }
+        };
+        let failures: Vec<PartyFailure> = outcomes.into_iter().filter_map(Result::err).collect();
+        if !failures.is_empty() {
+            return Err(Failure::Failed {
+                check,
+                n: self.parties,
+                failures,
+            });
+        }
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::mpsc;
 use std::time::Instant;
 
-use super::{Board, Failure, Kit, PartyFailure, Probe, Report};
+use super::{Board, Check, Failure, Kit, PartyFailure, Plan, Probe, Report};
 use crate::BoxError;
 use crate::blocking::Channel;
 use crate::blocking::kit_party::run_party;
@@ -30,75 +30,95 @@ impl Kit {
             })?;
             self.check_setup(check, channels.len())?;
             let started = Instant::now();
-            let deadline = started + self.timeout;
-            let board = Board::new(self.parties);
-            let (done_tx, done_rx) = mpsc::channel();
-            for (me, inner) in channels.into_iter().enumerate() {
-                let board = board.clone();
-                let plan = self.plan(check, me);
-                let done_tx = done_tx.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("kit-{check}-party-{me}"))
-                    .spawn(move || {
-                        let mut probe = Probe {
-                            inner,
-                            me,
-                            board: board.clone(),
-                        };
-                        let outcome = run_party(&mut probe, plan);
-                        board.done(me);
-                        // The kit may have given up waiting; nothing to do then.
-                        let _ = done_tx
-                            .send(outcome.map_err(|error| PartyFailure { party: me, error }));
-                    });
-                if let Err(e) = spawned {
-                    return Err(Failure::Setup {
-                        check,
-                        error: format!("could not start a thread for party {me}: {e}"),
-                    });
-                }
-            }
-            drop(done_tx);
-            let mut failures = Vec::new();
-            // Bounded: exactly one result per party, each wait bounded by the deadline.
-            for _ in 0..self.parties {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match done_rx.recv_timeout(left) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(failure)) => failures.push(failure),
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        // Every unfinished party's thread ended without a result: it panicked.
-                        failures.extend(board.unfinished().into_iter().map(|f| PartyFailure {
-                            party: f.party,
-                            error: format!(
-                                "panicked while {}",
-                                f.error.trim_start_matches("still ")
-                            ),
-                        }));
-                        break;
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        let mut waiting = board.unfinished();
-                        waiting.extend(failures);
-                        return Err(Failure::Stalled {
-                            check,
-                            n: self.parties,
-                            after: self.timeout,
-                            waiting,
-                        });
-                    }
-                }
-            }
-            if !failures.is_empty() {
-                failures.sort_by_key(|f| f.party);
-                return Err(Failure::Failed {
-                    check,
-                    n: self.parties,
-                    failures,
-                });
-            }
+            self.on_threads(check, channels, |inner, plan, board| {
+                let mut probe = Probe {
+                    inner,
+                    me: plan.me,
+                    board: board.clone(),
+                };
+                run_party(&mut probe, plan)
+            })?;
             report.passed.push((check, started.elapsed()));
         }
         Ok(report)
+    }
+
+    /// Runs `play` for every party of `check` on its own thread, within the
+    /// kit's time bound.
+    pub(crate) fn on_threads<C: Send + 'static>(
+        &self,
+        check: Check,
+        channels: Vec<C>,
+        play: fn(C, Plan, &Board) -> Result<(), String>,
+    ) -> Result<(), Failure> {
+        let started = Instant::now();
+        let deadline = started + self.timeout;
+        let board = Board::new(self.parties);
+        let (done_tx, done_rx) = mpsc::channel();
+        for (me, inner) in channels.into_iter().enumerate() {
+            let board = board.clone();
+            let plan = self.plan(check, me);
+            let done_tx = done_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("kit-{check}-party-{me}"))
+                .spawn(move || {
+                    let outcome = play(inner, plan, &board);
+                    board.done(me);
+                    // The kit may have given up waiting; nothing to do then.
+                    let _ =
+                        done_tx.send(outcome.map_err(|error| PartyFailure { party: me, error }));
+                });
+            if let Err(e) = spawned {
+                return Err(Failure::Setup {
+                    check,
+                    error: format!("could not start a thread for party {me}: {e}"),
+                });
+            }
+        }
+        drop(done_tx);
+        let mut failures = Vec::new();
+        // Bounded: exactly one result per party, each wait bounded by the deadline.
+        for _ in 0..self.parties {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match done_rx.recv_timeout(left) {
+                Ok(Ok(())) => {}
+                Ok(Err(failure)) => failures.push(failure),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Every unfinished party's thread ended without a result: it panicked.
+                    failures.extend(board.unfinished().into_iter().map(|f| PartyFailure {
+                        party: f.party,
+                        error: format!("panicked while {}", f.error.trim_start_matches("still ")),
+                    }));
+                    break;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let mut waiting = board.unfinished();
+                    waiting.extend(failures);
+                    return Err(Failure::Stalled {
+                        check,
+                        n: self.parties,
+                        after: self.timeout,
+                        waiting,
+                    });
+                }
+            }
+        }
+        if !failures.is_empty() {
+            failures.sort_by_key(|f| f.party);
+            return Err(Failure::Failed {
+                check,
+                n: self.parties,
+                failures,
+            });
+        }
+        if !failures.is_empty() {
+            failures.sort_by_key(|f| f.party);
+            return Err(Failure::Failed {
+                check,
+                n: self.parties,
+                failures,
+            });
+        }
+        Ok(())
     }
 }
