@@ -188,34 +188,68 @@ pub struct Lane {
     pub inbound: Inbound,
 }
 
-/// The application's handles on one peer's lanes.
+/// The application's handles on one peer's lanes: a sending and a receiving
+/// part, which [`into_halves`](Self::into_halves) hands out separately so
+/// that a send and a receive with this peer can run at the same time.
 #[derive(Debug)]
 pub struct PeerLinks<E> {
     /// Shared with the peer's link tasks.
     pub shared: Shared<E>,
-    lanes: Vec<Lane>,
-    /// Chunks sent and received so far: chunk n travels on lane n mod lanes.
+    send: PeerSend<E>,
+    recv: PeerRecv<E>,
+}
+
+/// Sending to one peer: chunk n goes on lane n mod lanes.
+#[derive(Debug)]
+pub struct PeerSend<E> {
+    shared: Shared<E>,
+    to_links: Vec<mpsc::UnboundedSender<Vec<u8>>>,
     sent: usize,
+}
+
+/// Receiving from one peer, in the same turn over the lanes as the sends.
+#[derive(Debug)]
+pub struct PeerRecv<E> {
+    shared: Shared<E>,
+    from_links: Vec<(mpsc::UnboundedReceiver<Delivery>, Inbound)>,
     received: usize,
     /// Set once the peer said goodbye: every later receive fails at once.
     goodbye: Option<E>,
+    /// The lanes' senders too: a link says goodbye when its sending queue
+    /// closes, which must wait until this party is done with the peer in
+    /// both directions (a dropped sending half alone must not end receiving).
+    _keep_open: Vec<mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 impl<E: LinkError> PeerLinks<E> {
     /// The handles on `lanes` (at least one).
     pub fn new(shared: Shared<E>, lanes: Vec<Lane>) -> Self {
+        let to_links: Vec<_> = lanes.iter().map(|l| l.to_link.clone()).collect();
+        let keep_open = to_links.clone();
+        let from_links = lanes
+            .into_iter()
+            .map(|l| (l.from_link, l.inbound))
+            .collect();
         Self {
+            send: PeerSend {
+                shared: shared.clone(),
+                to_links,
+                sent: 0,
+            },
+            recv: PeerRecv {
+                shared: shared.clone(),
+                from_links,
+                received: 0,
+                goodbye: None,
+                _keep_open: keep_open,
+            },
             shared,
-            lanes,
-            sent: 0,
-            received: 0,
-            goodbye: None,
         }
     }
 
     /// How many lanes the peer's links use.
     pub fn lanes(&self) -> usize {
-        self.lanes.len()
+        self.send.to_links.len()
     }
 
     /// Times a stream to the peer was re-established after a drop.
@@ -223,9 +257,48 @@ impl<E: LinkError> PeerLinks<E> {
         self.shared
             .sessions
             .load(Ordering::Acquire)
-            .saturating_sub(self.lanes.len())
+            .saturating_sub(self.lanes())
     }
 
+    /// See [`PeerSend::send`].
+    pub async fn send(
+        &mut self,
+        party: usize,
+        msg: Vec<u8>,
+        limit: usize,
+        deadline: tokio::time::Instant,
+        after: Duration,
+    ) -> Result<(), E> {
+        self.send.send(party, msg, limit, deadline, after).await
+    }
+
+    /// See [`PeerRecv::recv`].
+    pub async fn recv(
+        &mut self,
+        party: usize,
+        after: Duration,
+        info: &RecvInfo,
+    ) -> Result<Vec<u8>, E> {
+        self.recv.recv(party, after, info).await
+    }
+
+    /// See [`PeerSend::flush`].
+    pub async fn flush(
+        &self,
+        party: usize,
+        deadline: tokio::time::Instant,
+        after: Duration,
+    ) -> Result<(), E> {
+        self.send.flush(party, deadline, after).await
+    }
+
+    /// The sending and the receiving part, to be used at the same time.
+    pub fn into_halves(self) -> (PeerSend<E>, PeerRecv<E>) {
+        (self.send, self.recv)
+    }
+}
+
+impl<E: LinkError> PeerSend<E> {
     /// Queues `msg` for `party` (this peer), a chunk of at most `limit` bytes.
     ///
     /// While the outbound budget (bytes sent and not yet acknowledged) has no
@@ -250,15 +323,15 @@ impl<E: LinkError> PeerLinks<E> {
             .into());
         }
         let len = msg.len();
-        let lane = self.sent % self.lanes.len().max(1);
+        let lane = self.sent % self.to_links.len().max(1);
         self.reserve(party, len, deadline, after).await?;
-        let Some(lane) = self.lanes.get(lane) else {
+        let Some(lane) = self.to_links.get(lane) else {
             self.shared.outbound.release(len);
             return Err(TransportError::Closed { party }.into());
         };
-        if lane.to_link.send(msg).is_err() {
+        if lane.send(msg).is_err() {
             self.shared.outbound.release(len);
-            return Err(self.lost_error(party));
+            return Err(self.shared.lost_error(party));
         }
         self.sent += 1;
         Ok(())
@@ -306,39 +379,6 @@ impl<E: LinkError> PeerLinks<E> {
         })
     }
 
-    /// The next chunk from `party` (this peer), waiting at most `after`.
-    pub async fn recv(
-        &mut self,
-        party: usize,
-        after: Duration,
-        info: &RecvInfo,
-    ) -> Result<Vec<u8>, E> {
-        if let Some(e) = &self.goodbye {
-            return Err(e.clone());
-        }
-        let lanes = self.lanes.len().max(1);
-        let lane = self
-            .lanes
-            .get_mut(self.received % lanes)
-            .ok_or(TransportError::Closed { party })?;
-        match tokio::time::timeout(after, lane.from_link.recv()).await {
-            Ok(Some(Delivery::Chunk(msg))) => {
-                lane.inbound.bytes.fetch_sub(msg.len(), Ordering::AcqRel);
-                lane.inbound.space.notify_one();
-                self.received += 1;
-                Ok(msg)
-            }
-            // Everything the peer sent came before its goodbye.
-            Ok(Some(Delivery::Goodbye)) => {
-                let e = E::lost(party, GOODBYE);
-                self.goodbye = Some(e.clone());
-                Err(e)
-            }
-            Ok(None) => Err(self.lost_error(party)),
-            Err(_) => Err(TransportError::timeout(party, after, info).into()),
-        }
-    }
-
     /// Waits until `party` (this peer) acknowledged everything sent, until
     /// `deadline`; `after` is the bound reported on a timeout.
     pub async fn flush(
@@ -368,10 +408,47 @@ impl<E: LinkError> PeerLinks<E> {
             .into())
         })
     }
+}
 
+impl<E: LinkError> PeerRecv<E> {
+    /// The next chunk from `party` (this peer), waiting at most `after`.
+    pub async fn recv(
+        &mut self,
+        party: usize,
+        after: Duration,
+        info: &RecvInfo,
+    ) -> Result<Vec<u8>, E> {
+        if let Some(e) = &self.goodbye {
+            return Err(e.clone());
+        }
+        let lanes = self.from_links.len().max(1);
+        let (from_link, inbound) = self
+            .from_links
+            .get_mut(self.received % lanes)
+            .ok_or(TransportError::Closed { party })?;
+        match tokio::time::timeout(after, from_link.recv()).await {
+            Ok(Some(Delivery::Chunk(msg))) => {
+                inbound.bytes.fetch_sub(msg.len(), Ordering::AcqRel);
+                inbound.space.notify_one();
+                self.received += 1;
+                Ok(msg)
+            }
+            // Everything the peer sent came before its goodbye.
+            Ok(Some(Delivery::Goodbye)) => {
+                let e = E::lost(party, GOODBYE);
+                self.goodbye = Some(e.clone());
+                Err(e)
+            }
+            Ok(None) => Err(self.shared.lost_error(party)),
+            Err(_) => Err(TransportError::timeout(party, after, info).into()),
+        }
+    }
+}
+
+impl<E: LinkError> Shared<E> {
+    /// Why the links to `party` ended, as far as known.
     fn lost_error(&self, party: usize) -> E {
-        self.shared
-            .failure()
+        self.failure()
             .unwrap_or_else(|| E::lost(party, "the link ended"))
     }
 }

@@ -91,6 +91,13 @@ const DEFAULT_LANES: usize = 1;
 
 pub(crate) use channel_link::app::Lane;
 
+/// What a channel is made of: each peer's links, the options, the swarms' command queues.
+pub(crate) type Parts = (
+    Vec<Option<PeerLinks<P2pError>>>,
+    P2pOptions,
+    Vec<mpsc::UnboundedSender<Command>>,
+);
+
 /// The application's handles on one peer's lanes.
 pub(crate) struct Peer {
     peer_id: PeerId,
@@ -240,6 +247,16 @@ impl P2pChannel {
     /// its peer in the background). The way to end a party's work.
     pub async fn close(self) -> Result<(), P2pError> {
         self.flush().await
+    }
+
+    /// The peers' links, the options and the swarms' command queues, for `split`.
+    pub(crate) fn into_parts(self) -> Parts {
+        let links = self
+            .peers
+            .into_iter()
+            .map(|peer| peer.map(|peer| peer.links))
+            .collect();
+        (links, self.options, self.drivers)
     }
 
     fn peer(&self, p: usize) -> Result<&Peer, P2pError> {

@@ -86,6 +86,7 @@ mod link;
 pub mod local;
 mod node;
 mod shared;
+mod split;
 mod swarm;
 mod table;
 mod wiring;
@@ -95,6 +96,7 @@ pub use error::{P2pError, TransportError};
 pub use keys::PartyKey;
 pub use libp2p::{Multiaddr, PeerId};
 pub use node::{MAX_LANES, P2pNode};
+pub use split::{P2pReceiver, P2pSender};
 pub use table::{PartyEntry, PartyTable};
 
 #[cfg(doctest)]

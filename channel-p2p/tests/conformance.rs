@@ -61,3 +61,31 @@ async fn an_oversized_chunk_is_a_typed_error() {
         party.close().await.unwrap();
     }
 }
+
+/// The kit over `Split`: the whole kit through `Shared`, then the split
+/// checks (every send and receive of a party in flight at once).
+async fn split_kit(n: usize) {
+    use channel_core::testkit::{Check, Kit};
+    let options = P2pOptions::default();
+    let report = Kit::new(n)
+        .run_split_async(async |n| common::parties(n, &options).await)
+        .await
+        .unwrap_or_else(|failure| panic!("p2p split: {failure}"));
+    println!("p2p split: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_two_parties() {
+    split_kit(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_three_parties() {
+    split_kit(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_five_parties() {
+    split_kit(5).await;
+}

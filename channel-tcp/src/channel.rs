@@ -77,6 +77,13 @@ impl TcpChannel {
         Ok(())
     }
 
+    /// The peers' links, the options and the accepting task, for `split`.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (Vec<Option<PeerLinks<TcpError>>>, TcpOptions, JoinHandle<()>) {
+        (self.peers, self.options, self._accepting)
+    }
+
     fn peer(&self, p: usize) -> Result<&PeerLinks<TcpError>, TcpError> {
         check_peer(self.me, p, self.peers.len())?;
         self.peers

@@ -7,6 +7,7 @@ mod link;
 pub mod local;
 mod node;
 mod options;
+mod split;
 mod tls;
 
 pub use channel::TcpChannel;
@@ -14,3 +15,4 @@ pub use error::{TcpError, TransportError};
 pub use keys::{PartyKey, PublicKey};
 pub use node::{PartyEntry, TcpNode};
 pub use options::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_OUTBOUND, TcpOptions};
+pub use split::{TcpReceiver, TcpSender};

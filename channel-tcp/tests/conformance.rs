@@ -5,7 +5,7 @@
 
 use channel_core::BoxError;
 use channel_core::blocking::OnRuntime;
-use channel_core::testkit::Kit;
+use channel_core::testkit::{Check, Kit};
 use channel_tcp::{TcpOptions, local};
 
 async fn kit(n: usize) {
@@ -71,4 +71,31 @@ fn three_parties_blocking() {
 #[test]
 fn five_parties_blocking() {
     blocking_kit(5);
+}
+
+/// The kit over `Split`: the whole kit through `Shared`, then the split
+/// checks (every send and receive of a party in flight at once).
+async fn split_kit(n: usize) {
+    let options = TcpOptions::default();
+    let report = Kit::new(n)
+        .run_split_async(async |n| Ok(local::network(n, &options).await?))
+        .await
+        .unwrap_or_else(|failure| panic!("tcp split: {failure}"));
+    println!("tcp split: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_two_parties() {
+    split_kit(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_three_parties() {
+    split_kit(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_five_parties() {
+    split_kit(5).await;
 }
