@@ -8,4 +8,4 @@ use channel_core::asynchronous as channel;
 #[path = "sealed.rs"]
 mod sealed;
 
-pub use sealed::{Sealed, handshake, refuse};
+pub use sealed::{Sealed, SealedReceiver, SealedSender, handshake, refuse};

@@ -33,4 +33,4 @@ use channel_core::blocking as channel;
 #[path = "sealed.rs"]
 mod sealed;
 
-pub use sealed::{Sealed, handshake, refuse};
+pub use sealed::{Sealed, SealedReceiver, SealedSender, handshake, refuse};

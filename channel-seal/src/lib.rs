@@ -88,12 +88,12 @@ mod state;
 pub mod asynchronous;
 pub mod blocking;
 
-pub use asynchronous::{Sealed, handshake, refuse};
+pub use asynchronous::{Sealed, SealedReceiver, SealedSender, handshake, refuse};
 pub use cipher::{OVERHEAD, REKEY_AFTER, Suite, aes_is_fast};
 pub use error::SealError;
 pub use invitation::Invitation;
 pub use key::{PartyKey, PublicKey};
-pub use state::{MAX_PARTIES, SealState};
+pub use state::{MAX_PARTIES, RecvKeys, SealState, SendKeys};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

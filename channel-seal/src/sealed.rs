@@ -5,9 +5,9 @@
 
 use channel_core::{RecvInfo, SendInfo};
 
-use super::channel::Channel;
+use super::channel::{Channel, PeerReceiver, PeerSender, Peers, Split};
 use super::form;
-use crate::state::{Handshakes, SealState, abort};
+use crate::state::{Handshakes, RecvKeys, SealState, SendKeys, abort};
 use crate::{PartyKey, PublicKey, SealError};
 
 /// The phase the handshake's chunks travel in (for the transport's logs).
@@ -237,5 +237,109 @@ impl<C: Channel> Channel for Sealed<C> {
 
     fn max_message_size(&self) -> usize {
         self.inner.max_message_size()
+    }
+}
+
+/// Sealed halves over a split channel: each peer's keys are one sending and
+/// one receiving direction, so the halves need nothing in common.
+impl<C: Split> Split for Sealed<C> {
+    type Sender = SealedSender<C::Sender>;
+    type Receiver = SealedReceiver<C::Receiver>;
+
+    fn split(self) -> Peers<Self::Sender, Self::Receiver> {
+        let (chunk_size, max_message_size) = (self.chunk_size(), self.max_message_size());
+        let Sealed { inner, state } = self;
+        let peers = inner.split();
+        let (me, parties) = (peers.me, peers.parties);
+        let mut senders: Vec<Option<C::Sender>> = (0..parties).map(|_| None).collect();
+        let mut receivers: Vec<Option<C::Receiver>> = (0..parties).map(|_| None).collect();
+        for tx in peers.senders {
+            let p = tx.peer();
+            if let Some(slot) = senders.get_mut(p) {
+                *slot = Some(tx.into_inner());
+            }
+        }
+        for rx in peers.receivers {
+            let p = rx.peer();
+            if let Some(slot) = receivers.get_mut(p) {
+                *slot = Some(rx.into_inner());
+            }
+        }
+        // A peer with keys but no half (or a half but no keys) has no link.
+        let halves = state
+            .into_peers()
+            .into_iter()
+            .filter_map(|(p, send, recv)| {
+                let tx = senders.get_mut(p)?.take()?;
+                let rx = receivers.get_mut(p)?.take()?;
+                Some((
+                    p,
+                    SealedSender {
+                        inner: tx,
+                        p,
+                        keys: send,
+                    },
+                    SealedReceiver {
+                        inner: rx,
+                        p,
+                        keys: recv,
+                    },
+                ))
+            });
+        Peers::new(me, parties, chunk_size, max_message_size, halves)
+    }
+}
+
+/// Sends sealed chunks to one peer: a half of `Sealed::split`.
+#[derive(Debug)]
+pub struct SealedSender<S> {
+    inner: S,
+    p: usize,
+    keys: SendKeys,
+}
+
+/// Receives and opens chunks from one peer: a half of `Sealed::split`.
+#[derive(Debug)]
+pub struct SealedReceiver<R> {
+    inner: R,
+    p: usize,
+    keys: RecvKeys,
+}
+
+#[form(AFIT)]
+impl<S: PeerSender> PeerSender for SealedSender<S> {
+    type Error = SealError;
+
+    async fn send_chunk(&mut self, msg: Vec<u8>, info: SendInfo) -> Result<(), SealError> {
+        let sealed = self.keys.seal(msg)?;
+        let p = self.p;
+        self.inner
+            .send_chunk(sealed, info)
+            .await
+            .map_err(|e| SealError::transport(p, e))
+    }
+
+    async fn flush(&mut self) -> Result<(), SealError> {
+        let p = self.p;
+        self.inner
+            .flush()
+            .await
+            .map_err(|e| SealError::transport(p, e))
+    }
+}
+
+#[form(AFIT)]
+impl<R: PeerReceiver> PeerReceiver for SealedReceiver<R> {
+    type Error = SealError;
+
+    async fn recv_chunk(&mut self, info: RecvInfo) -> Result<Vec<u8>, SealError> {
+        self.keys.intact()?;
+        let p = self.p;
+        let sealed = self
+            .inner
+            .recv_chunk(info)
+            .await
+            .map_err(|e| SealError::transport(p, e))?;
+        self.keys.open(sealed)
     }
 }

@@ -4,24 +4,72 @@
 
 use channel_core::transport::TransportError;
 
-use crate::cipher::{Kind, OVERHEAD, Suite};
+use crate::cipher::{Direction, Kind, OVERHEAD, Suite};
 use crate::handshake::{PairKeys, Pairing, table_hash};
 use crate::{PartyKey, PublicKey, SealError};
 
 /// The most parties a table may list.
 pub const MAX_PARTIES: usize = 1 << 16;
 
-/// What one party holds about one peer.
-enum Peer {
-    Open(PairKeys),
-    /// A chunk from the peer failed; the first failure, for every later call.
-    Broken(String, u64, PairKeys),
+/// Sealing what goes to one peer.
+#[derive(Debug)]
+pub struct SendKeys {
+    send: Direction,
+}
+
+impl SendKeys {
+    /// Seals a chunk for the peer.
+    pub fn seal(&mut self, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
+        self.send.seal(&mut chunk, Kind::Data)?;
+        Ok(chunk)
+    }
+}
+
+/// Opening what comes from one peer.
+#[derive(Debug)]
+pub struct RecvKeys {
+    p: usize,
+    recv: Direction,
+    /// A chunk from the peer failed: the first failure and its chunk, for
+    /// every later call.
+    broken: Option<(String, u64)>,
+}
+
+impl RecvKeys {
+    /// Fails at once when the stream from the peer is broken (an earlier chunk
+    /// did not authenticate), so a receive need not wait for a chunk it would refuse.
+    pub fn intact(&self) -> Result<(), SealError> {
+        match &self.broken {
+            Some((first, chunk)) => Err(broken(self.p, first, *chunk)),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens a chunk from the peer: the chunk, or why it is not one. After a
+    /// failure the stream cannot be trusted: every later call fails.
+    pub fn open(&mut self, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
+        self.intact()?;
+        let p = self.p;
+        let forged = SealError::forged(p, self.recv.next());
+        let failure = match chunk.pop().map(Kind::of) {
+            Some(Some(Kind::Data)) => match self.recv.open(&mut chunk, Kind::Data) {
+                Ok(()) => return Ok(chunk),
+                Err(_) => forged,
+            },
+            Some(Some(Kind::Abort)) => SealError::Refused { party: p },
+            // Empty, of no kind, or a handshake message where data belongs:
+            // as forged as any.
+            Some(Some(Kind::Hello | Kind::Welcome) | None) | None => forged,
+        };
+        self.broken = Some((failure.to_string(), self.recv.next()));
+        Err(failure)
+    }
 }
 
 /// One party's keys for every peer: seals and opens chunks.
 pub struct SealState {
     me: usize,
-    peers: Vec<Option<Peer>>,
+    peers: Vec<Option<(SendKeys, RecvKeys)>>,
 }
 
 impl std::fmt::Debug for SealState {
@@ -55,7 +103,7 @@ impl SealState {
         self.me
     }
 
-    fn keys(&mut self, p: usize) -> Result<&mut Peer, SealError> {
+    fn keys(&mut self, p: usize) -> Result<&mut (SendKeys, RecvKeys), SealError> {
         channel_core::transport::check_peer(self.me, p, self.peers.len())
             .map_err(|e| SealError::transport(p, e))?;
         self.peers
@@ -65,65 +113,44 @@ impl SealState {
     }
 
     /// Seals a chunk for `p`.
-    pub fn seal(&mut self, p: usize, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
-        let keys = match self.keys(p)? {
-            Peer::Open(keys) | Peer::Broken(_, _, keys) => keys,
-        };
-        keys.send.seal(&mut chunk, Kind::Data)?;
-        Ok(chunk)
+    pub fn seal(&mut self, p: usize, chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
+        self.keys(p)?.0.seal(chunk)
     }
 
     /// Fails at once when the stream from `p` is broken (an earlier chunk did
     /// not authenticate), so a receive need not wait for a chunk it would refuse.
     pub fn intact(&self, p: usize) -> Result<(), SealError> {
         match self.peers.get(p) {
-            Some(Some(Peer::Broken(first, chunk, _))) => Err(broken(p, first, *chunk)),
+            Some(Some((_, recv))) => recv.intact(),
             _ => Ok(()),
         }
     }
 
     /// Opens a chunk from `p`: the chunk, or why it is not one.
-    pub fn open(&mut self, p: usize, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
-        let peer = self.keys(p)?;
-        let keys = match peer {
-            Peer::Broken(first, chunk, _) => {
-                return Err(broken(p, first, *chunk));
-            }
-            Peer::Open(keys) => keys,
-        };
-        let forged = SealError::forged(p, keys.recv.next());
-        let failure = match chunk.pop().map(Kind::of) {
-            Some(Some(Kind::Data)) => match keys.recv.open(&mut chunk, Kind::Data) {
-                Ok(()) => return Ok(chunk),
-                Err(_) => forged,
-            },
-            Some(Some(Kind::Abort)) => SealError::Refused { party: p },
-            // Empty, of no kind, or a handshake message where data belongs:
-            // as forged as any.
-            Some(Some(Kind::Hello | Kind::Welcome) | None) | None => forged,
-        };
-        // The stream from `p` cannot be trusted from here on.
-        let Some(Some(Peer::Open(keys))) = self.peers.get_mut(p).map(Option::take) else {
-            return Err(failure);
-        };
-        if let Some(slot) = self.peers.get_mut(p) {
-            let chunk = keys.recv.next();
-            *slot = Some(Peer::Broken(failure.to_string(), chunk, keys));
-        }
-        Err(failure)
+    pub fn open(&mut self, p: usize, chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
+        self.keys(p)?.1.open(chunk)
     }
 
     /// The cipher agreed with `p`.
     pub fn suite(&self, p: usize) -> Option<Suite> {
-        match self.peers.get(p)? {
-            Some(Peer::Open(keys) | Peer::Broken(_, _, keys)) => Some(keys.send.suite()),
-            None => None,
-        }
+        self.peers
+            .get(p)?
+            .as_ref()
+            .map(|(send, _)| send.send.suite())
     }
 
     /// How many bytes a sealed chunk adds.
     pub fn overhead(&self) -> usize {
         OVERHEAD
+    }
+
+    /// Each peer's keys, by direction, for halves that run at the same time.
+    pub fn into_peers(self) -> Vec<(usize, SendKeys, RecvKeys)> {
+        self.peers
+            .into_iter()
+            .enumerate()
+            .filter_map(|(p, keys)| keys.map(|(send, recv)| (p, send, recv)))
+            .collect()
     }
 }
 
@@ -291,7 +318,19 @@ impl Handshakes {
             peers: self
                 .done
                 .into_iter()
-                .map(|keys| keys.map(Peer::Open))
+                .enumerate()
+                .map(|(p, keys)| {
+                    keys.map(|PairKeys { send, recv }| {
+                        (
+                            SendKeys { send },
+                            RecvKeys {
+                                p,
+                                recv,
+                                broken: None,
+                            },
+                        )
+                    })
+                })
                 .collect(),
         })
     }

@@ -2,7 +2,7 @@
 //! conformance kit, in both forms (64 MiB messages included).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
-use channel_core::testkit::Kit;
+use channel_core::testkit::{Check, Kit};
 use channel_seal::{PartyKey, PublicKey};
 
 fn keys(n: usize) -> (Vec<PartyKey>, Vec<PublicKey>) {
@@ -98,4 +98,53 @@ fn blocking_three_parties() {
 #[test]
 fn blocking_five_parties() {
     blocking_kit(5);
+}
+
+/// Sealed halves over split channels: the whole kit through `Shared`, then
+/// the split checks, in both forms.
+async fn async_split_kit(n: usize) {
+    let report = Kit::new(n)
+        .run_split_async(async |n| sealed_tokio(n).await)
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+fn blocking_split_kit(n: usize) {
+    let report = Kit::new(n)
+        .run_split_blocking(sealed_std)
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_split_two_parties() {
+    async_split_kit(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_split_three_parties() {
+    async_split_kit(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_split_five_parties() {
+    async_split_kit(5).await;
+}
+
+#[test]
+fn blocking_split_two_parties() {
+    blocking_split_kit(2);
+}
+
+#[test]
+fn blocking_split_three_parties() {
+    blocking_split_kit(3);
+}
+
+#[test]
+fn blocking_split_five_parties() {
+    blocking_split_kit(5);
 }

@@ -180,6 +180,11 @@ impl<S: PeerSender> ToPeer<S> {
         &mut self.inner
     }
 
+    /// The transport's half, for a wrapper that builds halves of its own on it.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
     fn as_channel(&mut self) -> SendSide<'_, S> {
         SendSide {
             inner: &mut self.inner,
@@ -233,6 +238,11 @@ impl<R: PeerReceiver> FromPeer<R> {
     /// The transport's half.
     pub fn get_mut(&mut self) -> &mut R {
         &mut self.inner
+    }
+
+    /// The transport's half, for a wrapper that builds halves of its own on it.
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 
     fn as_channel(&mut self) -> RecvSide<'_, R> {
