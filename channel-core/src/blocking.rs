@@ -48,7 +48,7 @@ fn lock_mut<T>(m: &mut Lock<T>) -> &mut T {
 pub(crate) mod kit_party;
 
 #[cfg(all(feature = "tokio", not(target_arch = "wasm32")))]
-pub use crate::on_runtime::{OnRuntime, OnRuntimeError, OnRuntimeSetupError};
+pub use crate::on_runtime::{OnRuntime, OnRuntimeError, OnRuntimeHalf, OnRuntimeSetupError};
 pub use channel::Channel;
 pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
 pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};

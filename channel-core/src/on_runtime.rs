@@ -16,6 +16,13 @@
 //! call: a runtime that only runs inside calls would make a party that
 //! computes for a minute look dead to its peers.
 //!
+//! An `OnRuntime` over an async channel that implements
+//! [`Split`](crate::asynchronous::Split) is a blocking
+//! [`Split`](crate::blocking::Split) too: its halves ([`OnRuntimeHalf`]) each
+//! run their calls on the caller's thread, so a blocking engine can give every
+//! peer and direction a thread of its own; the runtime keeps running until the
+//! last half is dropped.
+//!
 //! When to prefer it: for a blocking engine over a networked transport. An
 //! in-process blocking engine is better served by `channel-std`, and async
 //! code by the async channel itself. Make the calls from a plain thread (or
@@ -59,6 +66,9 @@
 //! ```
 
 use std::sync::mpsc as std_mpsc;
+
+mod split;
+pub use split::OnRuntimeHalf;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::mpsc;
@@ -106,6 +116,9 @@ enum Command<C: AsyncChannel> {
     Send(usize, Vec<u8>, SendInfo, Reply<Result<(), C::SendError>>),
     Recv(usize, RecvInfo, Reply<Result<Vec<u8>, C::RecvError>>),
     Flush(Reply<Result<(), C::SendError>>),
+    /// Hands the channel over for splitting; the driver then keeps the
+    /// runtime running until the queue closes.
+    Split(Reply<(C, Handle)>),
 }
 
 /// An async channel driven on a tokio runtime, usable as a
@@ -312,6 +325,13 @@ async fn drive<C: AsyncChannel>(mut channel: C, mut queue: mpsc::UnboundedReceiv
             }
             Command::Flush(reply) => {
                 let _ = reply.send(channel.flush().await);
+            }
+            Command::Split(reply) => {
+                let _ = reply.send((channel, Handle::current()));
+                // The halves' calls run on their own threads with
+                // `Handle::block_on`; I/O and timers need this `block_on`.
+                while queue.recv().await.is_some() {}
+                return;
             }
         }
     }

@@ -99,3 +99,35 @@ async fn split_three_parties() {
 async fn split_five_parties() {
     split_kit(5).await;
 }
+
+/// Blocking engines with a thread per peer and direction over TLS: the
+/// blocking split kit through `OnRuntime`'s halves on a multi-thread runtime.
+fn blocking_split_kit(n: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = TcpOptions::default();
+    let report = Kit::new(n)
+        .run_split_blocking(|n| {
+            let parties = runtime.block_on(local::network(n, &options))?;
+            parties
+                .into_iter()
+                .map(|ch| Ok(OnRuntime::on_handle(ch, runtime.handle().clone())?))
+                .collect::<Result<Vec<_>, BoxError>>()
+        })
+        .unwrap_or_else(|failure| panic!("tcp split, blocking: {failure}"));
+    println!("tcp split, blocking: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+#[test]
+fn split_three_parties_blocking() {
+    blocking_split_kit(3);
+}
+
+#[test]
+fn split_five_parties_blocking() {
+    blocking_split_kit(5);
+}

@@ -68,3 +68,26 @@ async fn split_three_parties() {
 async fn split_five_parties() {
     split_kit(5).await;
 }
+
+/// The blocking split kit through `OnRuntime`, each party on a current-thread
+/// runtime of its own: the adapter's driving thread keeps each runtime (its
+/// timers) going while the halves' threads make their calls.
+#[test]
+fn split_blocking_on_current_thread_runtimes() {
+    use channel_core::blocking::OnRuntime;
+    let report = Kit::new(3)
+        .run_split_blocking(|n| {
+            TokioChannel::network(n)
+                .into_iter()
+                .map(|ch| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    Ok(OnRuntime::new(ch, runtime)?)
+                })
+                .collect::<Result<Vec<_>, channel_core::BoxError>>()
+        })
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
