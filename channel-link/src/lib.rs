@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod error;
+pub mod halves;
 pub mod heard;
 pub mod link_state;
 pub mod reconnect;
