@@ -19,6 +19,24 @@ pub fn cargo(args: &[&str]) -> Command {
     cmd
 }
 
+/// `cargo <subcommand> <args>` on channel-polytune, the workspace of its own
+/// (its lock cannot hold libp2p; see ARCHITECTURE.md): locked, and built
+/// into this workspace's target directory so that shared dependencies are
+/// built once.
+pub fn polytune_cargo(subcommand: &str, args: &[&str]) -> Command {
+    let manifest = root().join("channel-polytune/Cargo.toml");
+    let mut cmd = cargo(&[subcommand]);
+    cmd.arg("--manifest-path").arg(manifest);
+    if subcommand != "fmt" {
+        cmd.arg("--locked");
+    }
+    cmd.args(args);
+    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+        cmd.env("CARGO_TARGET_DIR", root().join("target"));
+    }
+    cmd
+}
+
 /// Test counts read from the runners' closing lines.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counts {

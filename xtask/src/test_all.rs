@@ -18,6 +18,7 @@ const STEPS: &[Step] = &[
     ("fmt", fmt),
     ("clippy", clippy),
     ("tests", tests),
+    ("polytune", polytune),
     ("relay on Redis", relay_on_redis),
     ("relay load", relay_load),
     ("browser tests", browser_tests),
@@ -106,6 +107,34 @@ fn tests() -> StepResult {
     let counts = plain(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
     if counts.passed == 0 {
         return Err("the test run reported no passing test".into());
+    }
+    Ok(counts)
+}
+
+/// channel-polytune, a workspace of its own: its formatting, lints and tests
+/// (Polytune's real computations over the transports).
+fn polytune() -> StepResult {
+    use crate::run::polytune_cargo;
+    let mut counts = Counts::default();
+    for (what, cmd) in [
+        ("fmt", polytune_cargo("fmt", &["--all", "--check"])),
+        (
+            "clippy",
+            polytune_cargo("clippy", &["--all-targets", "--", "-D", "warnings"]),
+        ),
+        ("test", polytune_cargo("test", &["--no-fail-fast"])),
+    ] {
+        let (ok, these) = stream(cmd)?;
+        counts.add(these);
+        if !ok {
+            return Err(format!(
+                "channel-polytune's {what} failed ({} passed, {} failed)",
+                counts.passed, counts.failed
+            ));
+        }
+    }
+    if counts.passed == 0 {
+        return Err("channel-polytune's tests reported no passing test".into());
     }
     Ok(counts)
 }

@@ -1,0 +1,160 @@
+//! Polytune's engine computes real functions over every transport of this
+//! workspace that can share its build (channel-p2p cannot: see the README),
+//! each output checked against plain Rust, with messages larger than the
+//! transports' chunks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
+
+use std::time::Duration;
+
+use channel_polytune::check::{Computation, Run, run};
+use channel_polytune::{BlockingPolytuneChannel, PolytuneChannel, polytune};
+
+/// Small chunks, so that Polytune's larger messages are cut and joined again.
+const CHUNK: usize = 16 << 10;
+/// Every run is bounded: a hang fails the test instead of holding CI.
+const LIMIT: Duration = Duration::from_secs(300);
+
+fn computations() -> Vec<Computation> {
+    vec![
+        Computation::largest_of(&[3_000_000_000, 17, 3_000_000_001]).unwrap(),
+        Computation::dot_product(16, 7).unwrap(),
+    ]
+}
+
+/// The run passed `run`'s checks; here: messages did exceed a chunk.
+fn assert_chunked(computation: &Computation, done: &Run) {
+    let largest = done.sent.iter().map(|s| s.largest).max().unwrap_or(0);
+    assert!(
+        largest > CHUNK as u64,
+        "'{}': the largest message ({largest} B) should exceed the chunk size ({CHUNK} B)",
+        computation.name()
+    );
+    eprintln!("'{}': {done:?}", computation.name());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_channel_tokio() {
+    for computation in computations() {
+        let channels = channel_tokio::TokioChannel::builder(computation.parties())
+            .chunk_size(CHUNK)
+            .build()
+            .into_iter()
+            .map(PolytuneChannel::new)
+            .collect();
+        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_chunked(&computation, &done);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_channel_std_through_the_blocking_path() {
+    for computation in computations() {
+        let channels = channel_std::StdChannel::builder(computation.parties())
+            .chunk_size(CHUNK)
+            .build()
+            .into_iter()
+            .map(BlockingPolytuneChannel::new)
+            .collect();
+        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_chunked(&computation, &done);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_channel_tcp_with_mutual_tls() {
+    let options = channel_tcp::TcpOptions {
+        chunk_size: CHUNK,
+        ..Default::default()
+    };
+    for computation in computations() {
+        let channels = channel_tcp::local::network(computation.parties(), &options)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(PolytuneChannel::new)
+            .collect();
+        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_chunked(&computation, &done);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_over_channel_tokio() {
+    for computation in computations() {
+        let n = computation.parties();
+        let keys: Vec<_> = (0..n)
+            .map(|_| channel_seal::PartyKey::generate().unwrap())
+            .collect();
+        let table: Vec<_> = keys.iter().map(channel_seal::PartyKey::public).collect();
+        let network = channel_tokio::TokioChannel::builder(n)
+            .chunk_size(CHUNK)
+            .build();
+        let sealed =
+            futures::future::try_join_all(network.into_iter().enumerate().map(|(me, channel)| {
+                channel_seal::Sealed::establish(channel, me, &keys[me], &table, b"polytune")
+            }))
+            .await
+            .unwrap();
+        let channels = sealed.into_iter().map(PolytuneChannel::new).collect();
+        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_chunked(&computation, &done);
+    }
+}
+
+/// A party that leaves makes its peers' Polytune runs fail at once, naming
+/// it, instead of waiting for the receive timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_that_leaves_fails_the_others_at_once_over_tcp() {
+    let computation = Computation::largest_of(&[1, 2, 3]).unwrap();
+    let mut channels = channel_tcp::local::network(3, &channel_tcp::TcpOptions::default())
+        .await
+        .unwrap();
+    drop(channels.pop()); // Party 2 says goodbye.
+    let everyone = [0, 1, 2];
+    let runs = channels.into_iter().enumerate().map(|(me, channel)| {
+        let computation = &computation;
+        async move {
+            let channel = PolytuneChannel::new(channel);
+            polytune::mpc(
+                &channel,
+                computation.circuit(),
+                computation.input(me),
+                0,
+                me,
+                &everyone,
+                None,
+            )
+            .await
+        }
+    });
+    let outcomes = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(runs))
+        .await
+        .expect("the others learn of the goodbye well before the 300 s receive timeout");
+    let errors: Vec<String> = outcomes
+        .into_iter()
+        .map(|outcome| {
+            format!(
+                "{:?}",
+                outcome.expect_err("no party can finish without party 2")
+            )
+        })
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("party: 2") && e.contains("closed its channel")),
+        "{errors:#?}"
+    );
+}
