@@ -5,7 +5,7 @@
 
 mod common;
 
-use channel_core::testkit::Kit;
+use channel_core::testkit::{Check, Kit};
 use channel_http::relay::RelayConfig;
 use channel_http::{ClientOptions, DirectOptions, RelayTransport};
 
@@ -27,6 +27,29 @@ async fn relay_kit(n: usize, transport: RelayTransport) {
         .await
         .unwrap_or_else(|failure| panic!("relay over {transport:?}: {failure}"));
     println!("relay over {transport:?}: {report}");
+    relay.shutdown();
+}
+
+/// The whole kit over each party's per-peer halves (shared), then the
+/// checks of the halves themselves.
+async fn relay_split_kit(n: usize, transport: RelayTransport) {
+    let (relay, url) = common::start_relay(RelayConfig::default()).await;
+    let opts = ClientOptions {
+        transport,
+        ..ClientOptions::default()
+    };
+    let report = Kit::new(n)
+        .run_split_async(async |n| {
+            let parties = common::relay_parties(&url, n, &opts).await?;
+            for party in &parties {
+                assert_eq!(party.transport(), transport);
+            }
+            Ok(parties)
+        })
+        .await
+        .unwrap_or_else(|failure| panic!("relay split over {transport:?}: {failure}"));
+    println!("relay split over {transport:?}: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
     relay.shutdown();
 }
 
@@ -67,6 +90,36 @@ async fn relay_long_poll_three_parties() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_long_poll_five_parties() {
     relay_kit(5, RelayTransport::LongPoll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_websocket_split_two_parties() {
+    relay_split_kit(2, RelayTransport::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_websocket_split_three_parties() {
+    relay_split_kit(3, RelayTransport::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_websocket_split_five_parties() {
+    relay_split_kit(5, RelayTransport::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_long_poll_split_two_parties() {
+    relay_split_kit(2, RelayTransport::LongPoll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_long_poll_split_three_parties() {
+    relay_split_kit(3, RelayTransport::LongPoll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_long_poll_split_five_parties() {
+    relay_split_kit(5, RelayTransport::LongPoll).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,3 +133,65 @@ async fn a_direct_party_that_closes_its_channel_is_reported_at_once() {
 async fn a_direct_party_that_drops_its_channel_is_reported_at_once() {
     direct(async |one| drop(one)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_that_drops_its_split_halves_is_reported_at_once() {
+    use channel_core::asynchronous::Split;
+    relay(async |one| drop(one.split())).await;
+}
+
+/// While one half of a split party lives, the party is still there: a peer
+/// it no longer sends to can still send to it; the goodbye goes with the
+/// last half.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_goodbye_of_a_split_party_waits_for_its_last_half() {
+    use channel_core::asynchronous::Split;
+    for way in [RelayTransport::WebSocket, RelayTransport::LongPoll] {
+        let options = ClientOptions {
+            transport: way,
+            ..options()
+        };
+        let net = local::relay_network(2, RelayConfig::default(), &options)
+            .await
+            .unwrap();
+        let mut parties = net.parties;
+        let one = parties.pop().unwrap();
+        let mut zero = parties.pop().unwrap();
+        let peers = one.split();
+        let (mut senders, mut receivers) = (peers.senders, peers.receivers);
+        let (mut to_zero, mut from_zero) = (senders.remove(0), receivers.remove(0));
+        to_zero.send_bytes("before", b"last words").await.unwrap();
+        to_zero.flush().await.unwrap();
+        drop(to_zero);
+        assert_eq!(
+            recv_bytes(&mut zero, 1, "before").await.unwrap(),
+            b"last words"
+        );
+        send_bytes(&mut zero, 1, "after", b"still heard")
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), from_zero.recv_bytes("after"))
+            .await
+            .expect("receiving after the sender half was dropped")
+            .unwrap();
+        assert_eq!(got, b"still heard", "{way:?}");
+
+        let started = Instant::now();
+        drop(from_zero);
+        let e = tokio::time::timeout(Duration::from_secs(20), recv_bytes(&mut zero, 1, "gone"))
+            .await
+            .expect("the goodbye arrives well before the receive timeout")
+            .unwrap_err();
+        let chain = channel_core::error_chain(&e);
+        assert!(
+            e.is_peer_gone() && chain.contains("closed its channel"),
+            "{way:?}: {chain}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        net.relay.shutdown();
+    }
+}

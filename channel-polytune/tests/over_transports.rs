@@ -158,3 +158,40 @@ async fn a_party_that_leaves_fails_the_others_at_once_over_tcp() {
         "{errors:#?}"
     );
 }
+
+/// The relay, sealed end to end (the relay sees only sizes and timing), over
+/// its WebSocket and over its long-poll routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_over_the_relay() {
+    use channel_http::relay::RelayConfig;
+    use channel_http::{ClientOptions, RelayTransport, local};
+    for transport in [RelayTransport::WebSocket, RelayTransport::LongPoll] {
+        let options = ClientOptions {
+            transport,
+            ..ClientOptions::default()
+        };
+        let config = RelayConfig {
+            // Small bodies, so that Polytune's messages take many chunks.
+            max_body: CHUNK + 1024,
+            ..RelayConfig::default()
+        };
+        for computation in computations() {
+            let net = local::relay_network(computation.parties(), config.clone(), &options)
+                .await
+                .unwrap();
+            assert!(
+                net.parties
+                    .iter()
+                    .all(|p| p.is_sealed() && p.transport() == transport)
+            );
+            let relay = net.relay;
+            let channels = net.parties.into_iter().map(PolytuneChannel::new).collect();
+            let done = tokio::time::timeout(LIMIT, run(&computation, channels))
+                .await
+                .expect("bounded")
+                .unwrap_or_else(|e| panic!("{transport:?}: {e}"));
+            assert_chunked(&computation, &done);
+            relay.shutdown();
+        }
+    }
+}

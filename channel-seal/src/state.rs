@@ -18,6 +18,11 @@ pub struct SendKeys {
 }
 
 impl SendKeys {
+    /// The cipher agreed with the peer.
+    pub fn suite(&self) -> Suite {
+        self.send.suite()
+    }
+
     /// Seals a chunk for the peer.
     pub fn seal(&mut self, mut chunk: Vec<u8>) -> Result<Vec<u8>, SealError> {
         self.send.seal(&mut chunk, Kind::Data)?;

@@ -491,22 +491,33 @@ impl SocketCore {
 
     /// Whether the relay stored every chunk queued; a refused one is an error.
     pub fn flushed(&self) -> Result<bool, HttpError> {
-        for (p, out) in self.out.iter().enumerate() {
-            if out.kept.is_empty() {
-                continue;
+        for p in 0..self.out.len() {
+            if !self.flushed_to(p)? {
+                return Ok(false);
             }
-            if let Some(e) = self.error(p) {
-                return Err(e);
-            }
-            if let Some(reason) = &out.refused {
-                return Err(HttpError::Undelivered {
-                    party: p,
-                    reason: reason.clone(),
-                });
-            }
-            return Ok(false);
         }
         Ok(true)
+    }
+
+    /// Whether the relay stored every chunk queued for `p`; a refused one is
+    /// an error.
+    pub fn flushed_to(&self, p: usize) -> Result<bool, HttpError> {
+        let Some(out) = self.out.get(p) else {
+            return Ok(true);
+        };
+        if out.kept.is_empty() {
+            return Ok(true);
+        }
+        if let Some(e) = self.error(p) {
+            return Err(e);
+        }
+        if let Some(reason) = &out.refused {
+            return Err(HttpError::Undelivered {
+                party: p,
+                reason: reason.clone(),
+            });
+        }
+        Ok(false)
     }
 
     /// Asks for the goodbye, written once everything queued is stored.

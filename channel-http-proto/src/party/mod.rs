@@ -4,22 +4,25 @@
 //! over the [`Client`] that performs them. `channel_http::HttpChannel` is this party on reqwest,
 //! `channel_wasm::WasmChannel` the same party on the browser's fetch.
 
-use std::collections::VecDeque;
+mod halves;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use channel_core::asynchronous::{Peers, Split};
 use channel_core::{Channel, RecvInfo, SendInfo};
 use futures::channel::oneshot;
-use web_time::Instant;
 
-use channel_seal::{Invitation, OVERHEAD, PartyKey, PublicKey, SealState};
+use channel_seal::{Invitation, PartyKey, PublicKey, SealState};
 
+use self::halves::Common;
+pub use self::halves::{RelayReceiver, RelaySender};
 use crate::exchange::{Http, exchange};
 use crate::ops::{self, Operation, PollTiming, Request, Setup};
-use crate::protocol::{Leave, SessionCreated, alive_path, base_url, leave_path};
-use crate::sends::{Pending, Sends};
-use crate::socket::{Queued, RelayTransport, SocketCore, SocketLink};
-use crate::{HttpError, Joined, RetryPolicy, TransportError};
+use crate::protocol::{SessionCreated, alive_path, base_url};
+use crate::socket::{RelayTransport, SocketCore, SocketLink};
+use crate::{HttpError, Joined, RetryPolicy};
 
 /// What every relay party is told, whatever its client.
 #[derive(Debug, Clone, Copy)]
@@ -224,22 +227,12 @@ pub const POLLS_AHEAD: usize = 4;
 /// timeout.
 #[derive(Debug)]
 pub struct RelayParty<C: Client> {
-    client: C,
-    joined: Joined,
-    settings: PartySettings,
-    /// The keys of every pair, once the handshakes are done; `None` only for
-    /// a plaintext party (and during the handshakes).
-    seal: Option<SealState>,
-    /// Sends in flight with each peer.
-    sends: Sends,
-    /// Per peer: the polls for its next messages, with their numbers, oldest first.
-    polls: Vec<VecDeque<(u64, Pending<Vec<u8>>)>>,
-    /// Tells the relay this party is alive while it computes; stops with the party.
-    _heartbeat: Option<C::Heartbeat>,
-    /// Whether the goodbye went out already ([`close`](Self::close)).
-    left: bool,
-    /// The WebSocket carrying every chunk, when it is open; `None`: the HTTP routes.
-    socket: Option<SocketLink>,
+    /// What the halves share (the goodbye goes when the last one is dropped).
+    common: Arc<Common<C>>,
+    /// Per peer, the sending half (`None` for the party itself).
+    senders: Vec<Option<RelaySender<C>>>,
+    /// Per peer, the receiving half (`None` for the party itself).
+    receivers: Vec<Option<RelayReceiver<C>>>,
 }
 
 impl<C: Client> RelayParty<C> {
@@ -305,8 +298,8 @@ impl<C: Client> RelayParty<C> {
             options,
         )
         .await?;
-        let (me, parties) = (party.joined.me, party.joined.parties);
-        if party.joined.resumes() {
+        let (me, parties) = (party.common.joined.me, party.common.joined.parties);
+        if party.common.joined.resumes() {
             // Its keys went with the process that joined first: the peers'
             // streams from it cannot be opened again. Tell them at once.
             channel_seal::refuse(&mut party, me, parties).await;
@@ -333,7 +326,7 @@ impl<C: Client> RelayParty<C> {
             invitation.session.as_bytes(),
         )
         .await?;
-        party.seal = Some(seal);
+        party.install(seal);
         Ok(party)
     }
 
@@ -390,17 +383,41 @@ impl<C: Client> RelayParty<C> {
             };
             client.heartbeat(beat, every)
         });
-        Ok(Self {
+        let parties = joined.parties;
+        let me = joined.me;
+        let common = Arc::new(Common {
             client,
-            sends: Sends::new(joined.parties),
-            polls: (0..joined.parties).map(|_| VecDeque::new()).collect(),
+            sent: Mutex::new(joined.next_send.clone()),
             joined,
             settings: options.settings(),
-            seal: None,
-            _heartbeat: heartbeat,
-            left: false,
             socket,
+            _heartbeat: heartbeat,
+            left: AtomicBool::new(false),
+            sealed: AtomicBool::new(false),
+        });
+        let half = |p: usize| p != me;
+        Ok(Self {
+            senders: (0..parties)
+                .map(|p| half(p).then(|| RelaySender::new(p, Arc::clone(&common))))
+                .collect(),
+            receivers: (0..parties)
+                .map(|p| half(p).then(|| RelayReceiver::new(p, Arc::clone(&common))))
+                .collect(),
+            common,
         })
+    }
+
+    /// Seals every half with its peer's keys.
+    fn install(&mut self, seal: SealState) {
+        for (p, send, recv) in seal.into_peers() {
+            if let Some(Some(sender)) = self.senders.get_mut(p) {
+                sender.install(send);
+            }
+            if let Some(Some(receiver)) = self.receivers.get_mut(p) {
+                receiver.install(recv);
+            }
+        }
+        self.common.sealed.store(true, Ordering::Relaxed);
     }
 
     /// Waits until the relay stored everything sent (as `flush`), then says
@@ -411,20 +428,19 @@ impl<C: Client> RelayParty<C> {
     /// not send it; then the relay notices the silence after its
     /// `peer_gone_after`).
     pub async fn close(mut self) -> Result<(), HttpError> {
-        if let Some(link) = self.socket.clone() {
-            let flushed = self.flush().await;
-            self.left = true;
+        let flushed = self.flush().await;
+        let common = Arc::clone(&self.common);
+        common.left.store(true, Ordering::Relaxed);
+        if let Some(link) = &common.socket {
             link.with(SocketCore::leave);
             // Best effort, as in a drop: the relay notices silence otherwise.
-            let mut http = self.client.http();
+            let mut http = common.client.http();
             let wait = http.sleep(Duration::from_secs(5));
             let _ = link.wait(wait, |core| Ok(core.left().then_some(()))).await;
             return flushed;
         }
-        let flushed = self.sends.flush().await;
-        let leave = self.leave_request()?;
-        self.left = true;
-        let mut http = self.client.http();
+        let leave = common.leave_request()?;
+        let mut http = common.client.http();
         // Best effort, as in a drop: the relay notices silence otherwise.
         match http.perform(leave).await {
             Ok(answer) => {
@@ -438,26 +454,10 @@ impl<C: Client> RelayParty<C> {
         flushed
     }
 
-    /// The goodbye request: how many messages went to each party.
-    fn leave_request(&self) -> Result<Request, HttpError> {
-        let leave = Leave {
-            sent: self.joined.next_send.clone(),
-        };
-        let body = serde_json::to_vec(&leave)
-            .map_err(|e| HttpError::Setup(format!("cannot encode the goodbye: {e}")))?;
-        Ok(Request {
-            method: ops::Method::Post,
-            path: leave_path(&self.joined.session),
-            body: Some((Bytes::from(body), ops::Content::Json)),
-            wait: Duration::ZERO,
-            headers: self.joined.headers(),
-        })
-    }
-
     /// How this party's chunks travel: [`RelayTransport::WebSocket`] or
     /// [`RelayTransport::LongPoll`] (never `Auto`: the choice is made at join).
     pub fn transport(&self) -> RelayTransport {
-        if self.socket.is_some() {
+        if self.common.socket.is_some() {
             RelayTransport::WebSocket
         } else {
             RelayTransport::LongPoll
@@ -466,118 +466,51 @@ impl<C: Client> RelayParty<C> {
 
     /// This party's index (from its token).
     pub fn party(&self) -> usize {
-        self.joined.me
+        self.common.joined.me
     }
 
     /// The number of parties in the session.
     pub fn parties(&self) -> usize {
-        self.joined.parties
+        self.common.joined.parties
     }
 
     /// The session id.
     pub fn session(&self) -> &str {
-        &self.joined.session
+        &self.common.joined.session
     }
 
-    /// The session's state: limits and message numbers.
+    /// The session's state as the relay answered the join: limits, and the
+    /// message numbers the party started from.
     pub fn joined(&self) -> &Joined {
-        &self.joined
+        &self.common.joined
     }
 
     /// Whether chunks are sealed end to end (false only after
     /// [`join_plaintext_insecure`](Self::join_plaintext_insecure)).
     pub fn is_sealed(&self) -> bool {
-        self.seal.is_some()
+        self.common.sealed.load(Ordering::Relaxed)
     }
 
     /// The cipher agreed with party `p`, when sealed.
     pub fn suite(&self, p: usize) -> Option<channel_seal::Suite> {
-        self.seal.as_ref()?.suite(p)
+        self.senders.get(p)?.as_ref()?.suite()
     }
-}
 
-impl<C: Client> RelayParty<C> {
-    /// Waits for chunk `next` from `p` with up to [`POLLS_AHEAD`] polls in
-    /// flight (for `next` and the messages after it), at most the receive
-    /// timeout.
-    async fn receive_ahead(
-        &mut self,
-        p: usize,
-        next: u64,
-        info: &RecvInfo,
-    ) -> Result<Vec<u8>, HttpError> {
-        let timing = self.settings.timing;
-        // A poll in flight ends only with its chunk or a failure: the
-        // receive's own timeout is kept here, so that a poll started early
-        // does not expire before its message is wanted.
-        let patient = PollTiming {
-            recv_timeout: Duration::from_secs(365 * 24 * 3600),
-            ..timing
-        };
-        let polls = self.polls.get_mut(p).ok_or(crate::joined::closed(p))?;
-        // Bounded by POLLS_AHEAD.
-        while polls.len() < POLLS_AHEAD {
-            let ahead = polls.len();
-            let seq = next + ahead as u64;
-            let wanted = RecvInfo::new(info.phase(), info.chunk() + ahead, info.total());
-            let op = self
-                .joined
-                .receive_ahead(p, seq, next, &wanted, patient, Instant::now())?;
-            let (done, pending) = oneshot::channel();
-            self.client.start(op, done, true);
-            polls.push_back((seq, pending));
-        }
-        let Some((seq, pending)) = polls.front_mut() else {
-            return Err(crate::joined::closed(p));
-        };
-        if *seq != next {
-            return Err(HttpError::Protocol(format!(
-                "the poll in flight is for message {seq} from party {p}, the next is {next}"
-            )));
-        }
-        let mut http = self.client.http();
-        let timeout = std::pin::pin!(http.sleep(timing.recv_timeout));
-        let outcome = match futures::future::select(pending, timeout).await {
-            futures::future::Either::Left((outcome, _)) => outcome,
-            futures::future::Either::Right(((), _)) => {
-                // The poll stays in flight for the next receive.
-                return Err(TransportError::timeout(p, timing.recv_timeout, info).into());
-            }
-        };
-        polls.pop_front();
-        match outcome {
-            Ok(Ok(chunk)) => {
-                self.joined.received(p, next);
-                Ok(chunk)
-            }
-            Ok(Err(e)) => Err(e),
-            Err(oneshot::Canceled) => Err(HttpError::Protocol(format!(
-                "the poll for message {next} from party {p} was dropped (did the runtime stop?)"
-            ))),
-        }
+    fn sender(&mut self, p: usize) -> Result<&mut RelaySender<C>, HttpError> {
+        // A bad peer is the transport's error, as without sealing.
+        channel_core::transport::check_peer(self.common.joined.me, p, self.common.joined.parties)?;
+        self.senders
+            .get_mut(p)
+            .and_then(Option::as_mut)
+            .ok_or(crate::joined::closed(p))
     }
-}
 
-/// Dropping a party says goodbye in the background (see [`RelayParty::close`]).
-impl<C: Client> Drop for RelayParty<C> {
-    fn drop(&mut self) {
-        if self.left {
-            return;
-        }
-        if let Some(link) = &self.socket {
-            if self.client.keeps_running() {
-                // The driver writes it once everything queued is stored.
-                link.with(SocketCore::leave);
-            } else {
-                // As a client that cannot say goodbye from here: the relay
-                // notices the silence.
-                link.with(SocketCore::abandon);
-            }
-            return;
-        }
-        if let Ok(leave) = self.leave_request() {
-            self.client.goodbye(leave);
-        }
+    fn receiver(&mut self, p: usize) -> Result<&mut RelayReceiver<C>, HttpError> {
+        channel_core::transport::check_peer(self.common.joined.me, p, self.common.joined.parties)?;
+        self.receivers
+            .get_mut(p)
+            .and_then(Option::as_mut)
+            .ok_or(crate::joined::closed(p))
     }
 }
 
@@ -597,115 +530,50 @@ impl<C: Client> Channel for RelayParty<C> {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        // A bad peer is the transport's error, as without sealing.
-        channel_core::transport::check_peer(self.joined.me, p, self.joined.parties)?;
-        self.sends.usable(p)?;
-        self.sends.reap(p)?;
-        let chunk = match self.seal.as_mut() {
-            Some(seal) => seal.seal(p, msg)?,
-            None => msg,
-        };
-        if let Some(link) = &self.socket {
-            let timeout = self.settings.timing.recv_timeout;
-            let mut http = self.client.http();
-            let wait = http.sleep(timeout);
-            let queued = link
-                .wait(wait, |core| {
-                    Ok((core.queue(p, &chunk)? == Queued::Yes).then_some(()))
-                })
-                .await?;
-            if queued.is_some() {
-                self.joined.take_send_number(p)?;
-            }
-            return queued.ok_or_else(|| {
-                HttpError::Transport(TransportError::Timeout {
-                    party: p,
-                    after: timeout,
-                    waiting_for: format!(
-                        "room to queue {} bytes ({info}): the relay has not stored the earlier chunks",
-                        chunk.len()
-                    ),
-                })
-            });
-        }
-        let retry = self.settings.timing.retry;
-        let op = self.joined.send(p, Bytes::from(chunk), &info, retry)?;
-        if !self.client.background() {
-            return match exchange(&mut self.client.http(), op).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(self.sends.broke(p, e)),
-            };
-        }
-        self.sends.make_room(p, SENDS_IN_FLIGHT).await?;
-        let (done, pending) = oneshot::channel();
-        self.client.start(op, done, false);
-        self.sends.push(p, pending);
-        Ok(())
+        self.sender(p)?.send(msg, info).await
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
-        channel_core::transport::check_peer(self.joined.me, p, self.joined.parties)?;
-        if let Some(seal) = &self.seal {
-            seal.intact(p)?;
-        }
-        let next = self.joined.next_from(p)?;
-        let chunk = if let Some(link) = &self.socket {
-            let timeout = self.settings.timing.recv_timeout;
-            let mut http = self.client.http();
-            let wait = http.sleep(timeout);
-            let chunk = link.wait(wait, |core| core.take(p)).await?;
-            let chunk = chunk.ok_or(TransportError::timeout(p, timeout, &info))?;
-            self.joined.received(p, next);
-            chunk
-        } else if self.client.background() {
-            self.receive_ahead(p, next, &info).await?
-        } else {
-            let op = self
-                .joined
-                .receive(p, &info, self.settings.timing, Instant::now())?;
-            let chunk = exchange(&mut self.client.http(), op).await?;
-            self.joined.received(p, next);
-            chunk
-        };
-        match self.seal.as_mut() {
-            Some(seal) => Ok(seal.open(p, chunk)?),
-            None => Ok(chunk),
-        }
+        self.receiver(p)?.recv(info).await
     }
 
     /// Waits until the relay stored every chunk sent so far.
     async fn flush(&mut self) -> Result<(), HttpError> {
-        if let Some(link) = &self.socket {
-            let timeout = self.settings.timing.recv_timeout;
-            let mut http = self.client.http();
-            let wait = http.sleep(timeout);
-            let flushed = link
-                .wait(wait, |core| Ok(core.flushed()?.then_some(())))
-                .await?;
-            return flushed.ok_or_else(|| {
-                HttpError::Transport(TransportError::Timeout {
-                    party: self.joined.me,
-                    after: timeout,
-                    waiting_for: "the relay to store every chunk sent".into(),
-                })
-            });
+        for sender in self.senders.iter_mut().flatten() {
+            sender.flush().await?;
         }
-        self.sends.flush().await
+        Ok(())
     }
 
     /// The relay's body limit (at most [`RELAYED_CHUNK`] with requests in
     /// flight) less the frame footer and, when sealed, what sealing adds.
     fn chunk_size(&self) -> usize {
-        let sealing = if self.seal.is_some() { OVERHEAD } else { 0 };
-        let limit = if self.client.background() || self.socket.is_some() {
-            self.joined.chunk_size().min(RELAYED_CHUNK)
-        } else {
-            self.joined.chunk_size()
-        };
-        limit.saturating_sub(sealing).max(1)
+        self.common.chunk_size()
     }
 
     fn max_message_size(&self) -> usize {
-        self.settings.max_message_size
+        self.common.settings.max_message_size
+    }
+}
+
+/// Per-peer halves that run at the same time; the goodbye goes when the
+/// last of them is dropped.
+impl<C: Client> Split for RelayParty<C> {
+    type Sender = RelaySender<C>;
+    type Receiver = RelayReceiver<C>;
+
+    fn split(self) -> Peers<RelaySender<C>, RelayReceiver<C>> {
+        let (me, parties) = (self.common.joined.me, self.common.joined.parties);
+        let (chunk_size, max) = (
+            self.common.chunk_size(),
+            self.common.settings.max_message_size,
+        );
+        let halves = self
+            .senders
+            .into_iter()
+            .zip(self.receivers)
+            .filter_map(|(s, r)| Some((s?, r?)))
+            .map(|(s, r)| (s.peer(), s, r));
+        Peers::new(me, parties, chunk_size, max, halves)
     }
 }
