@@ -1,6 +1,7 @@
 //! channel-core's full conformance kit over the relay (its WebSocket and its
 //! long-poll routes) and over direct mode, for 2, 3 and 5 parties (64 MiB
-//! message included), on 127.0.0.1.
+//! message included), on 127.0.0.1; and again over each party's per-peer
+//! halves with the split checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
 mod common;
@@ -120,6 +121,31 @@ async fn relay_long_poll_split_three_parties() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_long_poll_split_five_parties() {
     relay_split_kit(5, RelayTransport::LongPoll).await;
+}
+
+async fn direct_split_kit(n: usize) {
+    let opts = DirectOptions::default();
+    let report = Kit::new(n)
+        .run_split_async(async |n| common::direct_parties(n, &opts).await)
+        .await
+        .unwrap_or_else(|failure| panic!("direct split: {failure}"));
+    println!("direct split: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_split_two_parties() {
+    direct_split_kit(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_split_three_parties() {
+    direct_split_kit(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_split_five_parties() {
+    direct_split_kit(5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -140,6 +140,12 @@ async fn a_party_that_drops_its_split_halves_is_reported_at_once() {
     relay(async |one| drop(one.split())).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_party_that_drops_its_split_halves_is_reported_at_once() {
+    use channel_core::asynchronous::Split;
+    direct(async |one| drop(one.split())).await;
+}
+
 /// While one half of a split party lives, the party is still there: a peer
 /// it no longer sends to can still send to it; the goodbye goes with the
 /// last half.

@@ -195,3 +195,24 @@ async fn sealed_over_the_relay() {
         }
     }
 }
+
+/// channel-http's direct mode: each party's own endpoint, sealed end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_over_http_direct_mode() {
+    let options = channel_http::DirectOptions {
+        max_body: CHUNK + 1024,
+        ..Default::default()
+    };
+    for computation in computations() {
+        let parties = channel_http::local::direct_network(computation.parties(), &options)
+            .await
+            .unwrap();
+        assert!(parties.iter().all(channel_http::DirectChannel::is_sealed));
+        let channels = parties.into_iter().map(PolytuneChannel::new).collect();
+        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_chunked(&computation, &done);
+    }
+}

@@ -1,34 +1,27 @@
 //! `DirectChannel`: one party in direct mode, serving its endpoint and POSTing
 //! to its peers'.
 
-use bytes::Bytes;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use channel_core::asynchronous::{Peers, Split};
 use channel_core::transport::check_peer;
 use channel_core::{Channel, RecvInfo, SendInfo};
 use reqwest::header::HeaderValue;
-use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
-use channel_http_proto::backoff::Backoff;
-use channel_http_proto::ops::{Post, Setup};
-use channel_http_proto::sends::Sends;
-use channel_http_proto::{check_outgoing, exchange};
-use channel_seal::{OVERHEAD, PartyKey, SealState};
+use channel_http_proto::exchange;
+use channel_http_proto::ops::Setup;
+use channel_seal::{PartyKey, SealState};
 
 use super::DirectConfig;
+use super::halves::{Common, DirectReceiver, DirectSender, start_heartbeats};
 use super::inbox::{Inbox, router};
+use crate::HttpError;
 use crate::client::{ClientOptions, ReqwestServer};
-use crate::protocol::{
-    DEFAULT_MAX_BODY, HEADER_EPOCH, direct_alive_path, direct_leave_path, direct_path,
-};
-use crate::{HttpError, TransportError};
-
-/// Chunks sent to one peer and not yet stored there, at most: the endpoint
-/// delivers each chunk itself, so uploads side by side cost nothing, and 8
-/// cover a long path's round trip.
-const SENDS_IN_FLIGHT: usize = 8;
+use crate::protocol::DEFAULT_MAX_BODY;
 
 /// Options of a direct-mode party.
 #[derive(Debug, Clone)]
@@ -97,23 +90,15 @@ impl Default for DirectOptions {
 /// Dropping a `DirectChannel` stops its endpoint.
 #[derive(Debug)]
 pub struct DirectChannel {
-    me: usize,
-    client: reqwest::Client,
-    /// Per peer: its base URL and our `Authorization` value for it.
-    peers: Vec<(String, HeaderValue)>,
-    inbox: Arc<Inbox>,
-    next_send: Vec<u64>,
-    /// The sends in flight with each peer.
-    sends: Sends,
-    /// Per peer: the number of this party's join at that peer's endpoint.
-    epochs: Vec<u64>,
-    options: DirectOptions,
-    stop: watch::Sender<bool>,
-    /// The keys of every pair once the handshakes are done; `None` only for a
-    /// plaintext party (and during the handshakes).
-    seal: Option<SealState>,
-    /// Whether the goodbyes went out already ([`close`](Self::close)).
-    said_goodbye: bool,
+    /// What the halves share (the endpoint stops and the goodbyes go when
+    /// the last one is dropped).
+    common: Arc<Common>,
+    /// Per peer, the sending half (`None` for the party itself).
+    senders: Vec<Option<DirectSender>>,
+    /// Per peer, the receiving half (`None` for the party itself).
+    receivers: Vec<Option<DirectReceiver>>,
+    /// Whether some link had moved on at the start (the party restarted).
+    resumed: bool,
 }
 
 impl DirectChannel {
@@ -131,7 +116,7 @@ impl DirectChannel {
         let public_keys: Vec<_> = config.peers.iter().map(|p| p.public_key).collect();
         let session = config.session.clone();
         let mut party = Self::start_plaintext_insecure(listener, config, options).await?;
-        if party.resumes() {
+        if party.resumed {
             // Its keys went with the process that started first.
             let parties = party.parties();
             channel_seal::refuse(&mut party, me, parties).await;
@@ -143,7 +128,7 @@ impl DirectChannel {
         }
         let seal =
             channel_seal::handshake(&mut party, me, key, &public_keys, session.as_bytes()).await?;
-        party.seal = Some(seal);
+        party.install(seal);
         Ok(party)
     }
 
@@ -157,10 +142,10 @@ impl DirectChannel {
         options: DirectOptions,
     ) -> Result<Self, HttpError> {
         let parties = config.peers.len();
-        if config.party >= parties {
+        let me = config.party;
+        if me >= parties {
             return Err(HttpError::Setup(format!(
-                "party {} is not in a table of {parties} parties",
-                config.party
+                "party {me} is not in a table of {parties} parties"
             )));
         }
         if options.peer_gone_after < Duration::from_millis(100) {
@@ -185,7 +170,7 @@ impl DirectChannel {
         }
         let keys = config.peers.iter().map(|p| p.key.clone()).collect();
         let inbox = Arc::new(Inbox::new(
-            config.party,
+            me,
             keys,
             options.max_queued_bytes,
             options.max_body,
@@ -200,125 +185,71 @@ impl DirectChannel {
                 tracing::warn!("direct-mode endpoint stopped: {e}");
             }
         });
-        let mut party = Self {
-            me: config.party,
-            client: options.client.http_client()?,
+        let client = options.client.http_client()?;
+        // Dropped on failure: the endpoint stops, the peers hear goodbye.
+        let mut common = Common {
+            me,
+            client,
             peers,
             inbox,
-            next_send: vec![0; parties],
-            sends: Sends::new(parties),
             epochs: vec![0; parties],
             options,
             stop,
-            seal: None,
-            said_goodbye: false,
+            sent: Mutex::new(vec![0; parties]),
+            said_goodbye: AtomicBool::new(false),
+            sealed: AtomicBool::new(false),
         };
-        party.join_peers().await?;
-        party.start_heartbeats();
-        Ok(party)
+        let next_send = join_peers(&mut common).await?;
+        *common
+            .sent
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next_send.clone();
+        start_heartbeats(&common);
+        let common = Arc::new(common);
+        Ok(Self {
+            senders: (0..parties)
+                .map(|p| {
+                    let next = next_send.get(p).copied().unwrap_or_default();
+                    (p != me).then(|| DirectSender::new(p, Arc::clone(&common), next))
+                })
+                .collect(),
+            receivers: (0..parties)
+                .map(|p| (p != me).then(|| DirectReceiver::new(p, Arc::clone(&common))))
+                .collect(),
+            resumed: next_send.iter().any(|&n| n > 0),
+            common,
+        })
     }
 
-    /// Tells every peer's endpoint, each quarter of `peer_gone_after`, that
-    /// this party is alive, until the channel is dropped. Beats that fail
-    /// are not retried: the next one tries again.
-    fn start_heartbeats(&self) {
-        let every = self.options.peer_gone_after / 4;
-        let me = self.me;
-        let beats = self.to_every_peer(|_| direct_alive_path(me));
-        let mut stopped = self.stop.subscribe();
-        tokio::spawn(async move {
-            // Ends when the channel is dropped.
-            loop {
-                tokio::select! {
-                    _ = stopped.wait_for(|s| *s) => return,
-                    () = tokio::time::sleep(every) => {}
-                }
-                // Bodiless requests always clone.
-                let sends = beats
-                    .iter()
-                    .filter_map(|(_, beat)| beat.try_clone())
-                    .map(reqwest::RequestBuilder::send);
-                let _ = futures::future::join_all(sends).await;
+    /// Seals every half with its peer's keys.
+    fn install(&mut self, seal: SealState) {
+        for (p, send, recv) in seal.into_peers() {
+            if let Some(Some(sender)) = self.senders.get_mut(p) {
+                sender.install(send);
             }
-        });
-    }
-
-    /// A POST of `path(peer)` to every peer's endpoint, with this party's key
-    /// and its join number there.
-    fn to_every_peer(
-        &self,
-        path: impl Fn(usize) -> String,
-    ) -> Vec<(usize, reqwest::RequestBuilder)> {
-        let timeout = self.options.client.request_timeout;
-        self.peers
-            .iter()
-            .zip(&self.epochs)
-            .enumerate()
-            .filter(|&(p, _)| p != self.me)
-            .map(|(p, ((base, auth), epoch))| {
-                let request = self
-                    .client
-                    .post(format!("{base}{}", path(p)))
-                    .header(reqwest::header::AUTHORIZATION, auth.clone())
-                    .header(HEADER_EPOCH, epoch.to_string())
-                    .timeout(timeout);
-                (p, request)
-            })
-            .collect()
-    }
-
-    /// Asks every peer's endpoint where this party's link to it stands (all
-    /// at once, each retried until the peer's endpoint is up or the retry
-    /// policy gives up): a party that restarted resumes its numbering, and
-    /// its earlier process is refused from then on.
-    async fn join_peers(&mut self) -> Result<(), HttpError> {
-        let (me, retry, timeout) = (
-            self.me,
-            self.options.client.retry,
-            self.options.client.request_timeout,
-        );
-        let client = &self.client;
-        let joining = self.peers.iter().enumerate().filter(|&(p, _)| p != me).map(
-            |(p, (base, auth))| async move {
-                let mut peer = ReqwestServer::new(client, base, Some(auth), timeout);
-                let op = Setup::direct_join(base, me, retry).for_party(p);
-                (p, exchange(&mut peer, op).await)
-            },
-        );
-        for (p, joined) in futures::future::join_all(joining).await {
-            let position = joined?;
-            if let (Some(next), Some(epoch)) = (self.next_send.get_mut(p), self.epochs.get_mut(p)) {
-                *next = position.next;
-                *epoch = position.epoch;
+            if let Some(Some(receiver)) = self.receivers.get_mut(p) {
+                receiver.install(recv);
             }
         }
-        Ok(())
-    }
-
-    /// Whether this party was in the computation before (it restarted): some
-    /// of its links have moved on already.
-    fn resumes(&self) -> bool {
-        self.next_send.iter().any(|&n| n > 0)
+        self.common.sealed.store(true, Ordering::Relaxed);
     }
 
     /// Whether chunks are sealed end to end (false only after
     /// [`start_plaintext_insecure`](Self::start_plaintext_insecure)).
     pub fn is_sealed(&self) -> bool {
-        self.seal.is_some()
+        self.common.sealed.load(Ordering::Relaxed)
     }
 
     /// This party's index.
     pub fn party(&self) -> usize {
-        self.me
+        self.common.me
     }
 
     /// The number of parties.
     pub fn parties(&self) -> usize {
-        self.peers.len()
+        self.common.peers.len()
     }
-}
 
-impl DirectChannel {
     /// Waits until every peer's endpoint stored everything sent (as `flush`),
     /// then says goodbye to each and waits for them to take it: their
     /// receives from this party fail at once with `PeerGone` ("closed its
@@ -326,42 +257,61 @@ impl DirectChannel {
     /// Dropping the channel says goodbye as well, in the background (best
     /// effort; otherwise the peers notice the silence after `peer_gone_after`).
     pub async fn close(mut self) -> Result<(), HttpError> {
-        let flushed = self.sends.flush().await;
-        let goodbyes = self.goodbyes();
-        self.said_goodbye = true;
+        let flushed = self.flush().await;
+        let goodbyes = self.common.goodbyes();
+        self.common.said_goodbye.store(true, Ordering::Relaxed);
         futures::future::join_all(goodbyes).await;
         flushed
     }
 
-    /// One goodbye request per peer: how many chunks went to it.
-    fn goodbyes(&self) -> Vec<impl std::future::Future<Output = ()> + Send + 'static> {
-        let sent = |p: usize| self.next_send.get(p).copied().unwrap_or_default();
-        self.to_every_peer(|p| direct_leave_path(self.me, sent(p)))
-            .into_iter()
-            .map(|(p, request)| async move {
-                if let Err(e) = request.send().await {
-                    tracing::debug!(party = p, "the goodbye did not reach the peer: {e}");
-                }
-            })
-            .collect()
+    fn sender(&mut self, p: usize) -> Result<&mut DirectSender, HttpError> {
+        check_peer(self.common.me, p, self.common.peers.len())?;
+        self.senders
+            .get_mut(p)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| crate::TransportError::Closed { party: p }.into())
+    }
+
+    fn receiver(&mut self, p: usize) -> Result<&mut DirectReceiver, HttpError> {
+        check_peer(self.common.me, p, self.common.peers.len())?;
+        self.receivers
+            .get_mut(p)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| crate::TransportError::Closed { party: p }.into())
     }
 }
 
-impl Drop for DirectChannel {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-        if self.said_goodbye {
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(futures::future::join_all(self.goodbyes()));
-            }
-            Err(_) => {
-                tracing::debug!("no tokio runtime to say goodbye on; peers will notice the silence")
-            }
+/// Asks every peer's endpoint where this party's link to it stands (all at
+/// once, each retried until the peer's endpoint is up or the retry policy
+/// gives up): a party that restarted resumes its numbering, and its earlier
+/// process is refused from then on. Fills in the epochs; returns the next
+/// number to send to each peer.
+async fn join_peers(common: &mut Common) -> Result<Vec<u64>, HttpError> {
+    let (me, retry, timeout) = (
+        common.me,
+        common.options.client.retry,
+        common.options.client.request_timeout,
+    );
+    let client = &common.client;
+    let joining = common
+        .peers
+        .iter()
+        .enumerate()
+        .filter(|&(p, _)| p != me)
+        .map(|(p, (base, auth))| async move {
+            let mut peer = ReqwestServer::new(client, base, Some(auth), timeout);
+            let op = Setup::direct_join(base, me, retry).for_party(p);
+            (p, exchange(&mut peer, op).await)
+        });
+    let mut next_send = vec![0; common.peers.len()];
+    for (p, joined) in futures::future::join_all(joining).await {
+        let position = joined?;
+        if let (Some(next), Some(epoch)) = (next_send.get_mut(p), common.epochs.get_mut(p)) {
+            *next = position.next;
+            *epoch = position.epoch;
         }
     }
+    Ok(next_send)
 }
 
 impl Channel for DirectChannel {
@@ -374,121 +324,49 @@ impl Channel for DirectChannel {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), HttpError> {
-        check_peer(self.me, p, self.peers.len())?;
-        if self.inbox.has_left(p) {
-            return Err(TransportError::PeerGone {
-                party: p,
-                reason: "it closed its channel (it said goodbye): nothing sent to it would be read"
-                    .into(),
-            }
-            .into());
-        }
-        let msg = match self.seal.as_mut() {
-            Some(seal) => seal.seal(p, msg)?,
-            None => msg,
-        };
-        check_outgoing(
-            self.me,
-            p,
-            self.peers.len(),
-            msg.len(),
-            self.options.max_body,
-        )?;
-        self.sends.usable(p)?;
-        self.sends.reap(p)?;
-        let (Some((base, auth)), Some(next)) = (self.peers.get(p), self.next_send.get_mut(p))
-        else {
-            return Err(TransportError::Closed { party: p }.into());
-        };
-        let seq = *next;
-        *next += 1;
-        let backoff = Backoff::new(self.options.client.retry, p, format!("sending {info}"));
-        let epoch = self.epochs.get(p).copied().unwrap_or_default();
-        let op = Post::new(direct_path(self.me, seq), Bytes::from(msg), seq, backoff)
-            .with_headers(vec![(HEADER_EPOCH, epoch.to_string())]);
-        self.sends.make_room(p, SENDS_IN_FLIGHT).await?;
-        let (client, base, auth, timeout) = (
-            self.client.clone(),
-            base.clone(),
-            auth.clone(),
-            self.options.client.request_timeout,
-        );
-        let (done, pending) = futures::channel::oneshot::channel();
-        // Runs to its end even if the channel is dropped: the application was
-        // told this chunk is on its way.
-        tokio::spawn(async move {
-            let mut peer = ReqwestServer::new(&client, &base, Some(&auth), timeout);
-            let _ = done.send(exchange(&mut peer, op).await);
-        });
-        self.sends.push(p, pending);
-        Ok(())
+        self.sender(p)?.send(msg, info).await
     }
 
     /// Waits until every peer's endpoint stored every chunk sent so far.
     async fn flush(&mut self) -> Result<(), HttpError> {
-        self.sends.flush().await
+        for sender in self.senders.iter_mut().flatten() {
+            sender.flush().await?;
+        }
+        Ok(())
     }
 
     async fn recv_bytes_from(&mut self, p: usize, info: RecvInfo) -> Result<Vec<u8>, HttpError> {
-        check_peer(self.me, p, self.peers.len())?;
-        if let Some(seal) = &self.seal {
-            seal.intact(p)?;
-        }
-        let after = self.options.client.recv_timeout;
-        let gone_after = self.options.peer_gone_after;
-        let deadline = Instant::now() + after;
-        let arrivals = self
-            .inbox
-            .arrivals(p)
-            .ok_or(TransportError::Closed { party: p })?;
-        // Bounded by `deadline`.
-        loop {
-            let arrived = arrivals.notified();
-            tokio::pin!(arrived);
-            arrived.as_mut().enable();
-            if let Some(msg) = self.inbox.pop(p) {
-                return match self.seal.as_mut() {
-                    Some(seal) => Ok(seal.open(p, Vec::from(msg))?),
-                    None => Ok(Vec::from(msg)),
-                };
-            }
-            if self.inbox.all_arrived_from_departed(p) {
-                return Err(TransportError::PeerGone {
-                    party: p,
-                    reason: format!("it closed its channel (it said goodbye) ({info})"),
-                }
-                .into());
-            }
-            let silent = self.inbox.silent_for(p);
-            if silent >= gone_after {
-                return Err(TransportError::PeerGone {
-                    party: p,
-                    reason: format!(
-                        "nothing reached this party from it for {silent:.1?} (no chunk, no \
-                         heartbeat; the bound is {gone_after:?}): its process ended or the \
-                         path from it is down ({info})"
-                    ),
-                }
-                .into());
-            }
-            let check = (self.inbox.last_heard(p) + gone_after).min(deadline);
-            if tokio::time::timeout_at(check, arrived).await.is_err() && Instant::now() >= deadline
-            {
-                return Err(TransportError::timeout(p, after, &info).into());
-            }
-        }
+        self.receiver(p)?.recv(info).await
     }
 
     /// The body limit less the frame footer and, when sealed, what sealing adds.
     fn chunk_size(&self) -> usize {
-        let sealing = if self.seal.is_some() { OVERHEAD } else { 0 };
-        self.options
-            .max_body
-            .saturating_sub(channel_core::frame::FOOTER_LEN + sealing)
-            .max(1)
+        self.common.chunk_size()
     }
 
     fn max_message_size(&self) -> usize {
-        self.options.client.max_message_size
+        self.common.options.client.max_message_size
+    }
+}
+
+/// Per-peer halves that run at the same time; the endpoint stops and the
+/// goodbyes go when the last of them is dropped.
+impl Split for DirectChannel {
+    type Sender = DirectSender;
+    type Receiver = DirectReceiver;
+
+    fn split(self) -> Peers<DirectSender, DirectReceiver> {
+        let (me, parties) = (self.common.me, self.common.peers.len());
+        let (chunk_size, max) = (
+            self.common.chunk_size(),
+            self.common.options.client.max_message_size,
+        );
+        let halves = self
+            .senders
+            .into_iter()
+            .zip(self.receivers)
+            .filter_map(|(s, r)| Some((s?, r?)))
+            .map(|(s, r)| (s.peer(), s, r));
+        Peers::new(me, parties, chunk_size, max, halves)
     }
 }

@@ -16,12 +16,14 @@
 //! they keep strangers from filling an endpoint, not from reading.
 
 mod channel;
+mod halves;
 mod inbox;
 
 use channel_seal::PublicKey;
 use serde::{Deserialize, Serialize};
 
 pub use channel::{DirectChannel, DirectOptions};
+pub use halves::{DirectReceiver, DirectSender};
 
 use crate::HttpError;
 use crate::auth::random_hex;
