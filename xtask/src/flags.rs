@@ -16,6 +16,10 @@ commands:
                                          list when the browser toolchain is installed)
                       --size BYTES       size of the exchanged message (default 16 MiB)
                       --parties N        number of parties (default 3)
+                      --polytune         instead: Polytune's garbled-circuit engine (a 3-party
+                                         comparison and dot product, outputs checked) over every
+                                         transport it can share a build with, timed next to
+                                         Polytune's own in-memory channel (builds channel-polytune)
   bench [options]     throughput (1 KiB..64 MiB; median of 3 runs after a warm-up), 100-byte
                       and 16 MiB round trips of every transport, against memcpy and raw TCP
                       baselines measured in the same run; peak memory for a 256 MiB message;
@@ -75,6 +79,8 @@ pub struct Demo {
     pub transports: Option<Vec<Transport>>,
     pub size: usize,
     pub parties: usize,
+    /// Polytune's engine over the transports instead.
+    pub polytune: bool,
 }
 
 /// Options of `bench`.
@@ -178,8 +184,13 @@ fn demo<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Demo, String> {
         transports: None,
         size: 16 << 20,
         parties: 3,
+        polytune: false,
     };
     while let Some(flag) = args.next() {
+        if flag == "--polytune" {
+            demo.polytune = true;
+            continue;
+        }
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag {
             "--transports" => demo.transports = Some(transports(value()?, Transport::in_demo)?),
@@ -292,13 +303,18 @@ mod tests {
         assert_eq!(parse(&[]), Ok(Command::Help));
         assert_eq!(parse(&args("test-all")), Ok(Command::TestAll));
         assert!(parse(&args("test-all --fast")).is_err());
+        match parse(&args("demo --polytune")) {
+            Ok(Command::Demo(demo)) => assert!(demo.polytune),
+            other => panic!("{other:?}"),
+        }
         assert!(parse(&args("deploy")).is_err());
         assert_eq!(
             parse(&args("demo --transports tokio,p2p --size 1024 --parties 4")),
             Ok(Command::Demo(Demo {
                 transports: Some(vec![Transport::Tokio, Transport::P2p]),
                 size: 1024,
-                parties: 4
+                parties: 4,
+                polytune: false,
             }))
         );
         assert!(parse(&args("demo --parties 1")).is_err());

@@ -112,7 +112,8 @@ fn tests() -> StepResult {
 }
 
 /// channel-polytune, a workspace of its own: its formatting, lints and tests
-/// (Polytune's real computations over the transports).
+/// (Polytune's real computations over the transports), then a quick run of
+/// `demo --polytune`.
 fn polytune() -> StepResult {
     use crate::run::polytune_cargo;
     let mut counts = Counts::default();
@@ -136,6 +137,8 @@ fn polytune() -> StepResult {
     if counts.passed == 0 {
         return Err("channel-polytune's tests reported no passing test".into());
     }
+    // The demo's binary was built by the test run.
+    crate::demo::polytune(&["--quick"])?;
     Ok(counts)
 }
 

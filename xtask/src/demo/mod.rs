@@ -29,6 +29,9 @@ pub(crate) struct Outcome {
 }
 
 pub fn run(flags: &flags::Demo) -> Result<(), String> {
+    if flags.polytune {
+        return polytune(&[]);
+    }
     let scenario = Scenario {
         parties: flags.parties,
         size: flags.size,
@@ -286,4 +289,18 @@ fn run_blocking<C: channel_core::blocking::Channel + Send + 'static>(
         );
     }
     combine(results)
+}
+
+/// `demo --polytune`: channel-polytune's demo (its own workspace; see
+/// ARCHITECTURE.md), which times Polytune over each transport next to
+/// Polytune's own in-memory channel. `args` go to the demo (`--quick`).
+pub fn polytune(args: &[&str]) -> Result<(), String> {
+    let mut run = vec!["--quiet", "--example", "polytune_demo", "--"];
+    run.extend_from_slice(args);
+    let (ok, _) = crate::run::stream(crate::run::polytune_cargo("run", &run))?;
+    if ok {
+        Ok(())
+    } else {
+        Err("the Polytune demo failed".into())
+    }
 }
