@@ -46,25 +46,28 @@
 //! paused clock a party's computation takes no simulated time: the report is
 //! the network's share of the running time.
 
+mod halves;
 mod report;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use channel_core::asynchronous::{Peers, Split};
 use channel_core::transport::{DEFAULT_RECV_TIMEOUT, TransportError, check_peer};
 use channel_core::{Channel, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, RecvInfo, SendInfo};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
+pub use halves::{SimReceiver, SimSender};
 pub use report::{Phase, SimReport, SimStats, Traffic};
 
 use crate::{LinkProfile, Schedule};
-use report::Hop;
+use halves::{Clock, SharedClock};
 
 /// A chunk on its way.
 #[derive(Debug)]
-struct Envelope {
+pub(crate) struct Envelope {
     /// When it was sent and when it arrives, since the network was built.
     sent: Duration,
     at: Duration,
@@ -75,13 +78,13 @@ struct Envelope {
 }
 
 #[derive(Debug)]
-struct Outgoing {
+pub(crate) struct Outgoing {
     tx: UnboundedSender<Envelope>,
     schedule: Schedule,
 }
 
 #[derive(Debug)]
-struct Incoming {
+pub(crate) struct Incoming {
     rx: UnboundedReceiver<Envelope>,
     /// Taken from the queue but not yet arrived (a receive timed out or was
     /// dropped while waiting for it): the next receive gets it first.
@@ -183,18 +186,41 @@ impl SimBuilder {
             .into_iter()
             .zip(from)
             .enumerate()
-            .map(|(me, (to, from))| SimChannel {
-                me,
-                parties: n,
-                to,
-                from,
-                depth: 0,
-                origin,
-                anchor: (Duration::ZERO, Duration::ZERO),
-                stats: stats.clone(),
-                recv_timeout: self.recv_timeout,
-                chunk_size: self.chunk_size,
-                max_message_size: self.max_message_size,
+            .map(|(me, (to, from))| {
+                let clock = Clock::new(origin);
+                let senders = to
+                    .into_iter()
+                    .enumerate()
+                    .map(|(p, out)| {
+                        out.map(|out| SimSender::new(p, out, Arc::clone(&clock), stats.clone()))
+                    })
+                    .collect();
+                let receivers = from
+                    .into_iter()
+                    .enumerate()
+                    .map(|(p, incoming)| {
+                        incoming.map(|incoming| {
+                            SimReceiver::new(
+                                me,
+                                p,
+                                incoming,
+                                Arc::clone(&clock),
+                                stats.clone(),
+                                self.recv_timeout,
+                            )
+                        })
+                    })
+                    .collect();
+                SimChannel {
+                    me,
+                    parties: n,
+                    senders,
+                    receivers,
+                    clock,
+                    stats: stats.clone(),
+                    chunk_size: self.chunk_size,
+                    max_message_size: self.max_message_size,
+                }
             })
             .collect();
         SimNetwork { parties, stats }
@@ -256,18 +282,12 @@ impl SimNetwork {
 pub struct SimChannel {
     me: usize,
     parties: usize,
-    to: Vec<Option<Outgoing>>,
-    from: Vec<Option<Incoming>>,
-    /// The longest chain of messages this party has received.
-    depth: u64,
-    origin: Instant,
-    /// The party's exact time at the tokio time `.1` (both since `origin`):
-    /// tokio's timer rounds wake-ups up to the millisecond, so after waiting
-    /// for a chunk the party's time is the chunk's exact arrival, and time
-    /// spent since (computing, sleeping) is added from the clock.
-    anchor: (Duration, Duration),
+    /// Per peer, the sending half (`None` for the party itself).
+    senders: Vec<Option<SimSender>>,
+    /// Per peer, the receiving half (`None` for the party itself).
+    receivers: Vec<Option<SimReceiver>>,
+    clock: SharedClock,
     stats: SimStats,
-    recv_timeout: Duration,
     chunk_size: usize,
     max_message_size: usize,
 }
@@ -291,8 +311,7 @@ impl SimChannel {
     /// This party's simulated time since the network was built: the exact
     /// arrival of the last chunk it waited for, plus the time since.
     pub fn now(&self) -> Duration {
-        let (exact, at) = self.anchor;
-        exact + self.origin.elapsed().saturating_sub(at)
+        Clock::lock(&self.clock).now()
     }
 }
 
@@ -307,25 +326,11 @@ impl Channel for SimChannel {
         info: SendInfo,
     ) -> Result<(), TransportError> {
         check_peer(self.me, p, self.parties)?;
-        let now = self.now();
-        let depth = self.depth + 1;
-        let out = self
-            .to
+        self.senders
             .get_mut(p)
             .and_then(Option::as_mut)
-            .ok_or(TransportError::Closed { party: p })?;
-        let at = out.schedule.send(now, msg.len());
-        self.stats.sent(info.phase(), now, depth);
-        let envelope = Envelope {
-            sent: now,
-            at,
-            depth,
-            phase: Arc::from(info.phase()),
-            bytes: msg,
-        };
-        out.tx
-            .send(envelope)
-            .map_err(|_| TransportError::Closed { party: p })
+            .ok_or(TransportError::Closed { party: p })?
+            .send(msg, &info)
     }
 
     async fn recv_bytes_from(
@@ -334,46 +339,12 @@ impl Channel for SimChannel {
         info: RecvInfo,
     ) -> Result<Vec<u8>, TransportError> {
         check_peer(self.me, p, self.parties)?;
-        let called = self.now();
-        let deadline = Instant::now() + self.recv_timeout;
-        let timeout = || TransportError::timeout(p, self.recv_timeout, &info);
-        let incoming = self
-            .from
+        self.receivers
             .get_mut(p)
             .and_then(Option::as_mut)
-            .ok_or(TransportError::Closed { party: p })?;
-        if incoming.pending.is_none() {
-            match tokio::time::timeout_at(deadline, incoming.rx.recv()).await {
-                Ok(Some(envelope)) => incoming.pending = Some(envelope),
-                Ok(None) => return Err(TransportError::Closed { party: p }),
-                Err(_) => return Err(timeout()),
-            }
-        }
-        let arrives = incoming
-            .pending
-            .as_ref()
-            .map_or(deadline, |e| self.origin + e.at);
-        if arrives > deadline {
-            tokio::time::sleep_until(deadline).await;
-            return Err(timeout());
-        }
-        tokio::time::sleep_until(arrives).await;
-        let envelope = incoming.pending.take().ok_or_else(timeout)?;
-        if envelope.at > called {
-            // This party waited for the chunk: its time is the arrival.
-            self.anchor = (envelope.at, self.origin.elapsed());
-        }
-        self.depth = self.depth.max(envelope.depth);
-        self.stats.received(Hop {
-            from: p,
-            to: self.me,
-            phase: &envelope.phase,
-            bytes: envelope.bytes.len(),
-            sent: envelope.sent,
-            arrived: envelope.at,
-            depth: envelope.depth,
-        });
-        Ok(envelope.bytes)
+            .ok_or(TransportError::Closed { party: p })?
+            .recv(&info)
+            .await
     }
 
     fn chunk_size(&self) -> usize {
@@ -382,5 +353,27 @@ impl Channel for SimChannel {
 
     fn max_message_size(&self) -> usize {
         self.max_message_size
+    }
+}
+
+/// Per-peer halves that run at the same time, sharing the party's clock.
+impl Split for SimChannel {
+    type Sender = SimSender;
+    type Receiver = SimReceiver;
+
+    fn split(self) -> Peers<SimSender, SimReceiver> {
+        let halves = self
+            .senders
+            .into_iter()
+            .zip(self.receivers)
+            .filter_map(|(s, r)| Some((s?, r?)))
+            .map(|(s, r)| (s.peer(), s, r));
+        Peers::new(
+            self.me,
+            self.parties,
+            self.chunk_size,
+            self.max_message_size,
+            halves,
+        )
     }
 }
