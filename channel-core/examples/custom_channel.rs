@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use channel_core::asynchronous::{PeerReceiver, PeerSender, Peers, Split};
 use channel_core::testkit::Kit;
-use channel_core::transport::{TransportError, check_peer};
+use channel_core::transport::{TransportError, check_chunk, check_peer};
 use channel_core::{RecvInfo, SendInfo, blocking};
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
@@ -48,8 +48,11 @@ fn network(n: usize) -> Vec<QueueChannel> {
 impl QueueChannel {
     // Step 1: decide the errors. `TransportError` covers the usual cases; a real
     // transport would wrap it in an enum with its own (I/O, HTTP, ...) failures.
+    // A chunk larger than `chunk_size()` and its footer is refused, typed
+    // (`check_chunk`), so an engine that skips the helpers hears why.
     fn push(&mut self, p: usize, msg: Vec<u8>) -> Result<(), TransportError> {
         check_peer(self.me, p, self.to.len())?;
+        check_chunk(p, msg.len(), channel_core::DEFAULT_CHUNK_SIZE)?;
         self.to[p]
             .unbounded_send(msg)
             .map_err(|_| TransportError::Closed { party: p })
@@ -124,6 +127,7 @@ impl PeerSender for ToOne {
     type Error = TransportError;
 
     async fn send_chunk(&mut self, msg: Vec<u8>, _info: SendInfo) -> Result<(), TransportError> {
+        check_chunk(self.peer, msg.len(), channel_core::DEFAULT_CHUNK_SIZE)?;
         self.tx
             .unbounded_send(msg)
             .map_err(|_| TransportError::Closed { party: self.peer })

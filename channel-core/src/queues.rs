@@ -58,7 +58,13 @@ impl<S, R> QueueEnds<S, R> {
             to: to
                 .into_iter()
                 .enumerate()
-                .map(|(p, end)| end.map(|end| QueueTo { p, end }))
+                .map(|(p, end)| {
+                    end.map(|end| QueueTo {
+                        p,
+                        end,
+                        chunk_size: settings.chunk_size,
+                    })
+                })
                 .collect(),
             from: from
                 .into_iter()
@@ -136,11 +142,14 @@ pub type PeerEnds<S, R> = (usize, QueueTo<S>, QueueFrom<R>);
 pub struct QueueTo<S> {
     p: usize,
     end: (S, QueueBudget),
+    /// The network's chunk size: a larger chunk is refused.
+    chunk_size: usize,
 }
 
 impl<S> QueueTo<S> {
     /// Reserves room for `msg`, then queues it with `push`, which returns
-    /// `false` when the receiving end is gone.
+    /// `false` when the receiving end is gone. A chunk larger than the chunk
+    /// size (and its footer) is refused.
     pub fn send(
         &self,
         msg: Vec<u8>,
@@ -148,6 +157,7 @@ impl<S> QueueTo<S> {
     ) -> Result<(), TransportError> {
         let (tx, budget) = &self.end;
         let len = msg.len();
+        crate::transport::check_chunk(self.p, len, self.chunk_size)?;
         budget.reserve(self.p, len)?;
         if push(tx, msg) {
             Ok(())

@@ -26,6 +26,10 @@ pub enum HalfError<E: std::error::Error + 'static> {
     /// The transport's half failed.
     #[error("{0}")]
     Transport(#[source] E),
+    /// The chunk is larger than the channel's chunk size and frame footer
+    /// ([`TransportError::ChunkTooLarge`]).
+    #[error("{0}")]
+    TooLarge(#[source] TransportError),
 }
 
 /// The half in `halves` for peer `p`, or why there is none.

@@ -165,6 +165,35 @@ pub fn check_peer(me: usize, peer: usize, parties: usize) -> Result<(), Transpor
     }
 }
 
+/// Checks that a chunk of `len` bytes (payload and frame footer, as the
+/// helpers hand it over) fits a channel whose [`Channel::chunk_size`](crate::Channel::chunk_size)
+/// is `chunk_size`: every transport refuses a larger one with
+/// [`TransportError::ChunkTooLarge`] (an engine that cuts its own chunks
+/// should send through the helpers instead).
+///
+/// ```
+/// use channel_core::frame::FOOTER_LEN;
+/// use channel_core::transport::{check_chunk, TransportError};
+///
+/// assert!(check_chunk(1, 1000 + FOOTER_LEN, 1000).is_ok());
+/// assert!(matches!(
+///     check_chunk(1, 1001 + FOOTER_LEN, 1000),
+///     Err(TransportError::ChunkTooLarge { party: 1, .. })
+/// ));
+/// ```
+pub fn check_chunk(party: usize, len: usize, chunk_size: usize) -> Result<(), TransportError> {
+    let limit = chunk_size.saturating_add(crate::frame::FOOTER_LEN);
+    if len > limit {
+        Err(TransportError::ChunkTooLarge {
+            party,
+            size: len,
+            limit,
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// One party's ends of an in-process network: sending ends towards every party and
 /// receiving ends from every party, indexed by the peer, `None` at its own index.
 pub type Ends<S, R> = (Vec<Option<S>>, Vec<Option<R>>);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use channel_core::blocking::Channel;
 use channel_core::testkit::{Check, Failure, Kit};
-use channel_core::transport::{TransportError, check_peer};
+use channel_core::transport::{TransportError, check_chunk, check_peer};
 use channel_core::{RecvInfo, SendInfo};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -27,6 +27,10 @@ enum Defect {
     PanicOnBadParty,
     /// `flush` reports a failure (as a queueing transport whose peer is gone would).
     FailingFlush,
+    /// A chunk larger than the chunk size is carried instead of refused.
+    AcceptOversized,
+    /// A chunk larger than the chunk size is refused, with an untyped error.
+    UntypedOversized,
 }
 
 struct Faulty {
@@ -88,6 +92,13 @@ impl Channel for Faulty {
     ) -> Result<(), TransportError> {
         if !self.check(p)? {
             return Ok(());
+        }
+        match self.defect {
+            Defect::AcceptOversized => {}
+            Defect::UntypedOversized if check_chunk(p, msg.len(), self.chunk_size()).is_err() => {
+                return Err(TransportError::Closed { party: p });
+            }
+            _ => check_chunk(p, msg.len(), self.chunk_size())?,
         }
         self.sent[p] += 1;
         if self.defect == Defect::LoseFifth && self.sent[p] == 5 {
@@ -237,6 +248,28 @@ fn accepting_bad_party_indices_fails_bad_party() {
         "{text}"
     );
     assert!(text.contains("succeeded"), "{text}");
+}
+
+#[test]
+fn carrying_or_vaguely_refusing_an_oversized_chunk_fails_oversized_chunk() {
+    for (defect, said) in [
+        (Defect::AcceptOversized, "was accepted"),
+        (Defect::UntypedOversized, "not TooLarge"),
+    ] {
+        let failure = run(defect, &[Check::OversizedChunk], Duration::from_secs(10)).unwrap_err();
+        let text = failure.to_string();
+        assert!(
+            matches!(
+                failure,
+                Failure::Failed {
+                    check: Check::OversizedChunk,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(text.contains(said), "{text}");
+    }
 }
 
 #[test]

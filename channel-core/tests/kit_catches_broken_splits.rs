@@ -9,8 +9,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use channel_core::DEFAULT_CHUNK_SIZE;
 use channel_core::testkit::{Check, Failure, Kit};
-use channel_core::transport::{TransportError, check_peer};
+use channel_core::transport::{TransportError, check_chunk, check_peer};
 use channel_core::{RecvInfo, SendInfo};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -94,6 +95,7 @@ mod blocking_form {
             _: SendInfo,
         ) -> Result<(), TransportError> {
             check_peer(self.me, p, self.n)?;
+            check_chunk(p, msg.len(), DEFAULT_CHUNK_SIZE)?;
             self.ends.send(p, msg)
         }
 
@@ -307,6 +309,7 @@ mod async_form {
             _: SendInfo,
         ) -> Result<(), TransportError> {
             check_peer(self.me, p, self.n)?;
+            check_chunk(p, msg.len(), DEFAULT_CHUNK_SIZE)?;
             send(&mut self.ends, p, msg).await
         }
 

@@ -44,18 +44,6 @@ pub enum HttpError {
         /// The last failure seen.
         last: String,
     },
-    /// A chunk is larger than the server accepts.
-    #[error(
-        "a chunk of {size} bytes for party {party} exceeds the server's body limit of {max} bytes"
-    )]
-    TooLarge {
-        /// The peer.
-        party: usize,
-        /// Size of the chunk.
-        size: usize,
-        /// The server's limit.
-        max: usize,
-    },
     /// This party joined the session again elsewhere (a newer process holds
     /// its token): this client is replaced and must stop.
     #[error(
@@ -109,8 +97,7 @@ impl HttpError {
             HttpError::Refused { party, .. }
             | HttpError::GaveUp { party, .. }
             | HttpError::ConflictingResend { party, .. }
-            | HttpError::Undelivered { party, .. }
-            | HttpError::TooLarge { party, .. } => Some(*party),
+            | HttpError::Undelivered { party, .. } => Some(*party),
             HttpError::Seal(e) => e.party(),
             HttpError::Protocol(_) | HttpError::Setup(_) | HttpError::Replaced { .. } => None,
         }

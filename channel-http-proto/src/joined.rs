@@ -13,7 +13,11 @@ use crate::{HttpError, TransportError};
 /// use channel_http_proto::{HttpError, check_outgoing};
 ///
 /// assert!(check_outgoing(0, 1, 2, 100, 1024).is_ok());
-/// assert!(matches!(check_outgoing(0, 1, 2, 2000, 1024), Err(HttpError::TooLarge { party: 1, .. })));
+/// use channel_core::transport::TransportError;
+/// assert!(matches!(
+///     check_outgoing(0, 1, 2, 2000, 1024),
+///     Err(HttpError::Transport(TransportError::ChunkTooLarge { party: 1, .. }))
+/// ));
 /// assert!(check_outgoing(0, 0, 2, 1, 1024).is_err());
 /// ```
 pub fn check_outgoing(
@@ -25,11 +29,11 @@ pub fn check_outgoing(
 ) -> Result<(), HttpError> {
     channel_core::transport::check_peer(me, p, parties)?;
     if len > max_body {
-        return Err(HttpError::TooLarge {
+        return Err(HttpError::Transport(TransportError::ChunkTooLarge {
             party: p,
             size: len,
-            max: max_body,
-        });
+            limit: max_body,
+        }));
     }
     Ok(())
 }

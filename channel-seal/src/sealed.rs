@@ -202,6 +202,10 @@ impl<C: Channel> Channel for Sealed<C> {
         msg: Vec<u8>,
         info: SendInfo,
     ) -> Result<(), SealError> {
+        // Refused before sealing: a chunk sealed and then refused would cost
+        // its number, and the peer could not open the next one.
+        channel_core::transport::check_chunk(p, msg.len(), self.chunk_size())
+            .map_err(|e| SealError::transport(p, e))?;
         let sealed = self.state.seal(p, msg)?;
         self.inner
             .send_bytes_to(p, sealed, info)
@@ -278,6 +282,7 @@ impl<C: Split> Split for Sealed<C> {
                         inner: tx,
                         p,
                         keys: send,
+                        chunk_size,
                     },
                     SealedReceiver {
                         inner: rx,
@@ -296,6 +301,8 @@ pub struct SealedSender<S> {
     inner: S,
     p: usize,
     keys: SendKeys,
+    /// The sealed channel's chunk size: a larger chunk is refused before sealing.
+    chunk_size: usize,
 }
 
 /// Receives and opens chunks from one peer: a half of `Sealed::split`.
@@ -311,8 +318,10 @@ impl<S: PeerSender> PeerSender for SealedSender<S> {
     type Error = SealError;
 
     async fn send_chunk(&mut self, msg: Vec<u8>, info: SendInfo) -> Result<(), SealError> {
-        let sealed = self.keys.seal(msg)?;
         let p = self.p;
+        channel_core::transport::check_chunk(p, msg.len(), self.chunk_size)
+            .map_err(|e| SealError::transport(p, e))?;
+        let sealed = self.keys.seal(msg)?;
         self.inner
             .send_chunk(sealed, info)
             .await

@@ -485,6 +485,8 @@ impl<S: PeerSender, R: PeerReceiver> Channel for Shared<S, R> {
         info: SendInfo,
     ) -> Result<(), Self::SendError> {
         let tx = crate::split_support::half_mut(&mut self.senders, self.me, p)?;
+        crate::transport::check_chunk(p, msg.len(), self.limits.chunk_size)
+            .map_err(crate::split_support::HalfError::TooLarge)?;
         super::lock_mut(tx)
             .inner
             .send_chunk(msg, info)

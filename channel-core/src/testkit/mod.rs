@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use channel_core::testkit::Kit;
-//! # use channel_core::{Channel, RecvInfo, SendInfo, transport::{TransportError, check_peer}};
+//! # use channel_core::{Channel, RecvInfo, SendInfo, transport::{TransportError, check_chunk, check_peer}};
 //! # use std::{collections::VecDeque, sync::{Arc, Mutex}};
 //! # type Queues = Arc<Mutex<Vec<VecDeque<Vec<u8>>>>>;
 //! # struct Mem { me: usize, n: usize, q: Queues }
@@ -17,6 +17,7 @@
 //! #     type RecvError = TransportError;
 //! #     async fn send_bytes_to(&mut self, p: usize, msg: Vec<u8>, _: SendInfo) -> Result<(), TransportError> {
 //! #         check_peer(self.me, p, self.n)?;
+//! #         check_chunk(p, msg.len(), self.chunk_size())?;
 //! #         self.q.lock().unwrap()[self.me * self.n + p].push_back(msg);
 //! #         Ok(())
 //! #     }
@@ -86,6 +87,11 @@ pub enum Check {
     TypedStructs,
     /// Out-of-range party and self give errors (not panics), and the channel still works.
     BadParty,
+    /// A chunk one byte larger than the channel's chunk size and frame footer,
+    /// handed straight to `send_bytes_to`, is refused with an error of kind
+    /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge), nothing of it
+    /// arrives, and the channel still works.
+    OversizedChunk,
     /// The reference secure-sum protocol computes the right sum.
     SecureSum,
     /// Split channels ([`Kit::run_split_async`]): every party receives from
@@ -104,7 +110,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in run order.
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 11] = [
         Check::Pairwise,
         Check::Fifo,
         Check::TinyMessages,
@@ -114,6 +120,7 @@ impl Check {
         Check::InterleavedPhases,
         Check::TypedStructs,
         Check::BadParty,
+        Check::OversizedChunk,
         Check::SecureSum,
     ];
 
@@ -137,6 +144,7 @@ impl Check {
             Check::InterleavedPhases => "interleaved-phases",
             Check::TypedStructs => "typed-structs",
             Check::BadParty => "bad-party",
+            Check::OversizedChunk => "oversized-chunk",
             Check::SecureSum => "secure-sum",
             Check::ConcurrentPeers => "concurrent-peers",
             Check::TryJoinPeers => "try-join-peers",

@@ -78,6 +78,7 @@ async fn run_check<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
         Check::InterleavedPhases => interleaved_phases(ch, plan).await,
         Check::TypedStructs => typed_structs(ch, plan).await,
         Check::BadParty => bad_party(ch, plan).await,
+        Check::OversizedChunk => oversized_chunk(ch, plan).await,
         Check::SecureSum => reference_sum(ch, plan).await,
         Check::ConcurrentPeers | Check::TryJoinPeers | Check::SharedChannel => Err(format!(
             "check '{}' needs a split channel: run it with Kit::run_split_async or run_split_blocking",
@@ -341,6 +342,43 @@ async fn bad_party<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
     let got: u64 = recv_from(ch, prev, "bad-party/after").await.map_err(fail)?;
     if got != prev as u64 {
         return Err(format!("after bad requests party {prev} sent {got}"));
+    }
+    Ok(())
+}
+
+#[form(AFIT)]
+async fn oversized_chunk<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
+    let (me, next, prev) = (plan.me, plan.next(), plan.prev());
+    let size = ch.chunk_size() + crate::frame::FOOTER_LEN + 1;
+    let info = SendInfo::new("oversized", 0, 1);
+    match ch.send_bytes_to(next, vec![7; size], info).await {
+        Ok(()) => {
+            return Err(format!(
+                "a chunk of {size} bytes (chunk size {} + footer + 1) to party {next} was accepted",
+                ch.chunk_size()
+            ));
+        }
+        Err(e) => {
+            let e = Error::Transport {
+                party: Some(next),
+                source: Box::new(e),
+            };
+            if e.kind() != crate::ErrorKind::TooLarge {
+                return Err(format!(
+                    "an oversized chunk gave an error of kind {:?}, not TooLarge: {}",
+                    e.kind(),
+                    crate::error_chain(&e)
+                ));
+            }
+        }
+    }
+    // Nothing of it arrived, and the channel still works.
+    send_to(ch, next, "oversized/after", &(me as u64))
+        .await
+        .map_err(fail)?;
+    let got: u64 = recv_from(ch, prev, "oversized/after").await.map_err(fail)?;
+    if got != prev as u64 {
+        return Err(format!("after the oversized chunk party {prev} sent {got}"));
     }
     Ok(())
 }

@@ -181,6 +181,7 @@ impl<C: Client> RelaySender<C> {
     /// Sends one chunk to the peer: see `RelayParty::send_bytes_to`.
     pub(crate) async fn send(&mut self, msg: Vec<u8>, info: SendInfo) -> Result<(), HttpError> {
         let p = self.p;
+        channel_core::transport::check_chunk(p, msg.len(), self.common.chunk_size())?;
         self.sends.usable(p)?;
         self.sends.reap(p)?;
         let chunk = match self.seal.as_mut() {

@@ -407,11 +407,11 @@ impl SocketCore {
             });
         }
         if chunk.len() > self.max_body {
-            return Err(HttpError::TooLarge {
+            return Err(HttpError::Transport(TransportError::ChunkTooLarge {
                 party: p,
                 size: chunk.len(),
-                max: self.max_body,
-            });
+                limit: self.max_body,
+            }));
         }
         if let Some(Incoming {
             state: PeerState::Left { .. },

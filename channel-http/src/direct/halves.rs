@@ -180,6 +180,7 @@ impl DirectSender {
             }
             .into());
         }
+        channel_core::transport::check_chunk(p, msg.len(), common.chunk_size())?;
         let msg = match self.seal.as_mut() {
             Some(seal) => seal.seal(msg)?,
             None => msg,

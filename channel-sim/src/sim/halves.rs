@@ -54,6 +54,8 @@ impl Clock {
 #[derive(Debug)]
 pub struct SimSender {
     p: usize,
+    /// The network's chunk size: a larger chunk is refused.
+    chunk_size: usize,
     out: Outgoing,
     clock: SharedClock,
     stats: SimStats,
@@ -71,9 +73,16 @@ pub struct SimReceiver {
 }
 
 impl SimSender {
-    pub(crate) fn new(p: usize, out: Outgoing, clock: SharedClock, stats: SimStats) -> Self {
+    pub(crate) fn new(
+        p: usize,
+        chunk_size: usize,
+        out: Outgoing,
+        clock: SharedClock,
+        stats: SimStats,
+    ) -> Self {
         Self {
             p,
+            chunk_size,
             out,
             clock,
             stats,
@@ -87,6 +96,7 @@ impl SimSender {
 
     /// Sends one chunk: it arrives when the link's schedule says.
     pub(crate) fn send(&mut self, msg: Vec<u8>, info: &SendInfo) -> Result<(), TransportError> {
+        channel_core::transport::check_chunk(self.p, msg.len(), self.chunk_size)?;
         let (now, depth) = {
             let clock = Clock::lock(&self.clock);
             (clock.now(), clock.depth + 1)

@@ -192,7 +192,15 @@ impl SimBuilder {
                     .into_iter()
                     .enumerate()
                     .map(|(p, out)| {
-                        out.map(|out| SimSender::new(p, out, Arc::clone(&clock), stats.clone()))
+                        out.map(|out| {
+                            SimSender::new(
+                                p,
+                                self.chunk_size,
+                                out,
+                                Arc::clone(&clock),
+                                stats.clone(),
+                            )
+                        })
                     })
                     .collect();
                 let receivers = from
