@@ -16,6 +16,8 @@ use maybe_async::must_be_async as form;
 mod channel;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/mux.rs"]
+mod mux;
 /// The reference 3-party (or n-party) secure-sum protocol, async form.
 #[path = "api/reference.rs"]
 pub mod reference;
@@ -35,10 +37,57 @@ fn lock_mut<T>(m: &mut Lock<T>) -> &mut T {
     m.get_mut()
 }
 
+/// What sub-channels wait on: a count of changes, and the tasks to wake at
+/// the next one (each task once).
+#[derive(Debug, Default)]
+struct Signal {
+    state: std::sync::Mutex<(u64, Vec<std::task::Waker>)>,
+}
+
+impl Signal {
+    fn state(&self) -> std::sync::MutexGuard<'_, (u64, Vec<std::task::Waker>)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The changes so far: read before looking, then wait for another.
+    fn seen(&self) -> u64 {
+        self.state().0
+    }
+
+    /// Something changed: wakes every waiter.
+    fn notify(&self) {
+        let wakers = {
+            let mut state = self.state();
+            state.0 = state.0.wrapping_add(1);
+            std::mem::take(&mut state.1)
+        };
+        wakers.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    /// Waits until something changed since `seen`.
+    async fn changed(&self, seen: u64) {
+        std::future::poll_fn(|cx| {
+            let mut state = self.state();
+            if state.0 != seen {
+                return std::task::Poll::Ready(());
+            }
+            // Bounded by the tasks waiting: each is kept once.
+            if !state.1.iter().any(|w| w.will_wake(cx.waker())) {
+                state.1.push(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        })
+        .await;
+    }
+}
+
 #[cfg(feature = "testkit")]
 #[path = "testkit/party.rs"]
 pub(crate) mod kit_party;
 
 pub use channel::Channel;
 pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
+pub use mux::{Mux, SubChannel, SubReceiver, SubSender};
 pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};

@@ -19,6 +19,8 @@ use maybe_async::must_be_sync as form;
 mod channel;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/mux.rs"]
+mod mux;
 /// The reference 3-party (or n-party) secure-sum protocol, blocking form.
 #[path = "api/reference.rs"]
 pub mod reference;
@@ -41,6 +43,45 @@ fn lock_mut<T>(m: &mut Lock<T>) -> &mut T {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What sub-channels wait on: a count of changes and a condition variable.
+#[derive(Debug, Default)]
+struct Signal {
+    changes: std::sync::Mutex<u64>,
+    changed: std::sync::Condvar,
+}
+
+impl Signal {
+    fn changes(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The changes so far: read before looking, then wait for another.
+    fn seen(&self) -> u64 {
+        *self.changes()
+    }
+
+    /// Something changed: wakes every waiter.
+    fn notify(&self) {
+        let mut changes = self.changes();
+        *changes = changes.wrapping_add(1);
+        self.changed.notify_all();
+    }
+
+    /// Waits until something changed since `seen`.
+    fn changed(&self, seen: u64) {
+        let mut changes = self.changes();
+        // Bounded by the next change, which a reader always makes.
+        while *changes == seen {
+            changes = self
+                .changed
+                .wait(changes)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
 #[cfg(feature = "testkit")]
 #[path = "testkit/party.rs"]
 // The blocking kit runs parties on threads, which a browser does not have.
@@ -51,4 +92,5 @@ pub(crate) mod kit_party;
 pub use crate::on_runtime::{OnRuntime, OnRuntimeError, OnRuntimeHalf, OnRuntimeSetupError};
 pub use channel::Channel;
 pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
+pub use mux::{Mux, SubChannel, SubReceiver, SubSender};
 pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};

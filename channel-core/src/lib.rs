@@ -11,6 +11,7 @@ pub mod frame;
 mod info;
 mod limits;
 pub mod metrics;
+mod mux_state;
 mod network;
 #[cfg(all(feature = "tokio", not(target_arch = "wasm32")))]
 pub mod on_runtime;
@@ -28,6 +29,7 @@ pub use frame::FrameError;
 pub use info::{RecvInfo, SendInfo};
 pub use limits::Limited;
 pub use metrics::{Counters, Metered, Stats};
+pub use mux_state::{MuxError, MuxLimits, SubError, TAG_LEN};
 pub use split_support::{HalfError, WrongDirection};
 
 /// Default [`Channel::chunk_size`]: 4 MiB of payload per chunk.

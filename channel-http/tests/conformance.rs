@@ -162,3 +162,41 @@ async fn direct_three_parties() {
 async fn direct_five_parties() {
     direct_kit(5).await;
 }
+
+/// Sub-channels over the relay (both ways) and direct mode: the kit on one
+/// sub-channel, then the sub-channel checks.
+async fn relay_mux_kit(n: usize, transport: RelayTransport) {
+    let (relay, url) = common::start_relay(RelayConfig::default()).await;
+    let opts = ClientOptions {
+        transport,
+        ..ClientOptions::default()
+    };
+    let report = Kit::new(n)
+        .run_mux_async(async |n| common::relay_parties(&url, n, &opts).await)
+        .await
+        .unwrap_or_else(|failure| panic!("relay sub-channels over {transport:?}: {failure}"));
+    println!("relay sub-channels over {transport:?}: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::MUX.len());
+    relay.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_websocket_sub_channels_three_parties() {
+    relay_mux_kit(3, RelayTransport::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_long_poll_sub_channels_three_parties() {
+    relay_mux_kit(3, RelayTransport::LongPoll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_sub_channels_three_parties() {
+    let opts = DirectOptions::default();
+    let report = Kit::new(3)
+        .run_mux_async(async |n| common::direct_parties(n, &opts).await)
+        .await
+        .unwrap_or_else(|failure| panic!("direct sub-channels: {failure}"));
+    println!("direct sub-channels: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::MUX.len());
+}

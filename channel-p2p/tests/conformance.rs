@@ -89,3 +89,16 @@ async fn split_three_parties() {
 async fn split_five_parties() {
     split_kit(5).await;
 }
+
+/// Sub-channels over libp2p: the kit on one sub-channel, then the sub-channel checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sub_channels_three_parties() {
+    use channel_core::testkit::{Check, Kit};
+    let options = P2pOptions::default();
+    let report = Kit::new(3)
+        .run_mux_async(async |n| common::parties(n, &options).await)
+        .await
+        .unwrap_or_else(|failure| panic!("p2p sub-channels: {failure}"));
+    println!("p2p sub-channels: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::MUX.len());
+}

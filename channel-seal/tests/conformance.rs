@@ -148,3 +148,18 @@ fn blocking_split_three_parties() {
 fn blocking_split_five_parties() {
     blocking_split_kit(5);
 }
+
+/// Sub-channels over sealed channels: the kit on one sub-channel, then the
+/// sub-channel checks.
+#[tokio::test]
+async fn sub_channels_three_parties() {
+    let report = Kit::new(3)
+        .run_mux_async(async |n| sealed_tokio(n).await)
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+    assert_eq!(
+        report.passed.len(),
+        channel_core::testkit::Check::ALL.len() + channel_core::testkit::Check::MUX.len()
+    );
+}

@@ -53,3 +53,15 @@ async fn split_halves_of_five_parties_on_a_metro_wan_in_virtual_time() {
 async fn split_halves_of_two_parties_on_ideal_links_in_real_time() {
     split_kit(2, LinkProfile::IDEAL).await;
 }
+
+/// Sub-channels in virtual time: the kit on one sub-channel, then the
+/// sub-channel checks.
+#[tokio::test(start_paused = true)]
+async fn sub_channels_of_three_parties_on_a_continental_wan_in_virtual_time() {
+    let report = Kit::new(3)
+        .run_mux_async(async |n| Ok(SimNetwork::new(n, LinkProfile::continental()).parties))
+        .await
+        .unwrap_or_else(|failure| panic!("sub-channels: {failure}"));
+    println!("sub-channels: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::MUX.len());
+}

@@ -131,3 +131,15 @@ fn split_three_parties_blocking() {
 fn split_five_parties_blocking() {
     blocking_split_kit(5);
 }
+
+/// Sub-channels over TLS: the kit on one sub-channel, then the sub-channel checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sub_channels_three_parties() {
+    let options = TcpOptions::default();
+    let report = Kit::new(3)
+        .run_mux_async(async |n| Ok(local::network(n, &options).await?))
+        .await
+        .unwrap_or_else(|failure| panic!("tcp sub-channels: {failure}"));
+    println!("tcp sub-channels: {report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::MUX.len());
+}

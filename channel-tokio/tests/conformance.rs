@@ -91,3 +91,29 @@ fn split_blocking_on_current_thread_runtimes() {
     println!("{report}");
     assert_eq!(report.passed.len(), Check::ALL.len() + Check::SPLIT.len());
 }
+
+/// The kit over sub-channels: every check on one sub-channel of each party's
+/// `Mux`, then the sub-channel checks.
+async fn mux_kit(n: usize) {
+    let report = Kit::new(n)
+        .run_mux_async(async |n| Ok(TokioChannel::network(n)))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    println!("{report}");
+    assert_eq!(report.passed.len(), Check::ALL.len() + Check::MUX.len());
+}
+
+#[tokio::test]
+async fn sub_channels_two_parties() {
+    mux_kit(2).await;
+}
+
+#[tokio::test]
+async fn sub_channels_three_parties() {
+    mux_kit(3).await;
+}
+
+#[tokio::test]
+async fn sub_channels_five_parties() {
+    mux_kit(5).await;
+}

@@ -148,6 +148,11 @@ impl<S: PeerSender> ToPeer<S> {
         self.limits.chunk_size
     }
 
+    /// The channel's [`max_message_size`](Channel::max_message_size).
+    pub fn max_message_size(&self) -> usize {
+        self.limits.max_message_size
+    }
+
     /// Sends `msg`, chunked to the transport's chunk size ([`send_bytes`]).
     pub async fn send_bytes(&mut self, phase: &str, msg: &[u8]) -> Result<(), Error> {
         let p = self.peer;

@@ -48,6 +48,7 @@
 //! passing both.
 
 mod board;
+mod mux_async;
 mod payload;
 mod run_async;
 #[cfg(not(target_arch = "wasm32"))]
@@ -106,6 +107,17 @@ pub enum Check {
     /// senders to the same peer at once never mix their messages' chunks, each
     /// sender's messages arrive in order, and a bad party index is a typed error.
     SharedChannel,
+    /// Sub-channels ([`Kit::run_mux_async`]): every party waits on
+    /// sub-channel 1 for messages its peers send only after a whole exchange
+    /// on sub-channel 2 (a mux whose waiting receive holds up another
+    /// sub-channel stalls here); several messages of up to three chunks per
+    /// peer, FIFO per sub-channel, none delivered to the other.
+    SubChannelsAtOnce,
+    /// Sub-channels: opening the same number twice or more than the limit
+    /// is a typed error, a closed number opens again, and chunks held for a
+    /// sub-channel that does not read are bounded (beyond: an error of kind
+    /// `QueueFull`).
+    SubChannelLimits,
 }
 
 impl Check {
@@ -132,6 +144,9 @@ impl Check {
         Check::SharedChannel,
     ];
 
+    /// The extra checks of sub-channels, in run order ([`Kit::run_mux_async`]).
+    pub const MUX: [Check; 2] = [Check::SubChannelsAtOnce, Check::SubChannelLimits];
+
     /// A short stable name, used in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -149,6 +164,8 @@ impl Check {
             Check::ConcurrentPeers => "concurrent-peers",
             Check::TryJoinPeers => "try-join-peers",
             Check::SharedChannel => "shared-channel",
+            Check::SubChannelsAtOnce => "sub-channels-at-once",
+            Check::SubChannelLimits => "sub-channel-limits",
         }
     }
 }

@@ -80,6 +80,10 @@ async fn run_check<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
         Check::BadParty => bad_party(ch, plan).await,
         Check::OversizedChunk => oversized_chunk(ch, plan).await,
         Check::SecureSum => reference_sum(ch, plan).await,
+        Check::SubChannelsAtOnce | Check::SubChannelLimits => Err(format!(
+            "check '{}' needs sub-channels: run it with Kit::run_mux_async",
+            plan.check
+        )),
         Check::ConcurrentPeers | Check::TryJoinPeers | Check::SharedChannel => Err(format!(
             "check '{}' needs a split channel: run it with Kit::run_split_async or run_split_blocking",
             plan.check
