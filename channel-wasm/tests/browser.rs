@@ -86,6 +86,7 @@ async fn conformance_over(transport: RelayTransport) {
             Check::InterleavedPhases,
             Check::TypedStructs,
             Check::BadParty,
+            Check::OversizedChunk,
             Check::SecureSum,
         ])
         // Over the WebSocket, 64 MiB (64 chunks of 1 MiB in flight); over
@@ -100,6 +101,32 @@ async fn conformance_over(transport: RelayTransport) {
         .await
         .unwrap_or_else(|failure| panic!("{transport:?}: {failure}"));
     web_sys_log(&format!("{transport:?}: {report}"));
+}
+
+/// The browser party's per-peer halves (`Split`, through `Shared`) and
+/// sub-channels (`Mux`), with their own checks, over the WebSocket.
+#[wasm_bindgen_test]
+async fn split_halves_and_sub_channels_in_the_browser() {
+    let transport = RelayTransport::WebSocket;
+    let kit = Kit::new(3)
+        .with_checks(&[
+            Check::Pairwise,
+            Check::ChunkBoundaries,
+            Check::OversizedChunk,
+        ])
+        .with_big_message(8 << 20)
+        .with_all_to_all_message(1 << 20);
+    let split = kit
+        .run_split_async(async |n| parties_over(n, transport).await)
+        .await
+        .unwrap_or_else(|failure| panic!("split: {failure}"));
+    assert_eq!(split.passed.len(), 3 + Check::SPLIT.len());
+    let mux = kit
+        .run_mux_async(async |n| parties_over(n, transport).await)
+        .await
+        .unwrap_or_else(|failure| panic!("sub-channels: {failure}"));
+    assert_eq!(mux.passed.len(), 3 + Check::MUX.len());
+    web_sys_log(&format!("split: {split}\nsub-channels: {mux}"));
 }
 
 #[wasm_bindgen_test]
