@@ -121,6 +121,26 @@ impl<S, R> Peers<S, R> {
         }
     }
 
+    /// Assembles the halves of party `me` from slots indexed by peer (for
+    /// transports whose channel is made of its halves): `senders[p]` and
+    /// `receivers[p]` are the halves towards `p`, `None` for the party itself
+    /// and for a peer without a link (a peer needs both to be handed out).
+    pub fn from_slots(
+        me: usize,
+        parties: usize,
+        chunk_size: usize,
+        max_message_size: usize,
+        senders: Vec<Option<S>>,
+        receivers: Vec<Option<R>>,
+    ) -> Self {
+        let halves = senders
+            .into_iter()
+            .zip(receivers)
+            .enumerate()
+            .filter_map(|(p, (s, r))| Some((p, s?, r?)));
+        Self::new(me, parties, chunk_size, max_message_size, halves)
+    }
+
     /// The halves as one `&self` channel, locked per peer and direction.
     pub fn into_shared(self) -> Shared<S, R> {
         Shared::new(self)

@@ -568,12 +568,6 @@ impl<C: Client> Split for RelayParty<C> {
             self.common.chunk_size(),
             self.common.settings.max_message_size,
         );
-        let halves = self
-            .senders
-            .into_iter()
-            .zip(self.receivers)
-            .filter_map(|(s, r)| Some((s?, r?)))
-            .map(|(s, r)| (s.peer(), s, r));
-        Peers::new(me, parties, chunk_size, max, halves)
+        Peers::from_slots(me, parties, chunk_size, max, self.senders, self.receivers)
     }
 }

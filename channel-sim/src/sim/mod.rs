@@ -370,18 +370,13 @@ impl Split for SimChannel {
     type Receiver = SimReceiver;
 
     fn split(self) -> Peers<SimSender, SimReceiver> {
-        let halves = self
-            .senders
-            .into_iter()
-            .zip(self.receivers)
-            .filter_map(|(s, r)| Some((s?, r?)))
-            .map(|(s, r)| (s.peer(), s, r));
-        Peers::new(
+        Peers::from_slots(
             self.me,
             self.parties,
             self.chunk_size,
             self.max_message_size,
-            halves,
+            self.senders,
+            self.receivers,
         )
     }
 }
