@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use channel_polytune::check::{Computation, Run, run};
-use channel_polytune::{BlockingPolytuneChannel, PolytuneChannel, polytune};
+use channel_polytune::{BlockingPolytuneChannel, EngineChannel, PolytuneChannel, polytune};
 
 /// Small chunks, so that Polytune's larger messages are cut and joined again.
 const CHUNK: usize = 16 << 10;
@@ -21,7 +21,21 @@ fn computations() -> Vec<Computation> {
     ]
 }
 
-/// The run passed `run`'s checks; here: messages did exceed a chunk.
+/// Runs `computation` over `channels` within [`LIMIT`]: `run` checks every
+/// output, this that messages did exceed a chunk.
+async fn run_chunked<C: EngineChannel>(label: &str, computation: &Computation, channels: Vec<C>) {
+    let done = tokio::time::timeout(LIMIT, run(computation, channels))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{label} '{}': not done within {LIMIT:?}",
+                computation.name()
+            )
+        })
+        .unwrap_or_else(|e| panic!("{label} '{}': {e}", computation.name()));
+    assert_chunked(computation, &done);
+}
+
 fn assert_chunked(computation: &Computation, done: &Run) {
     let largest = done.sent.iter().map(|s| s.largest).max().unwrap_or(0);
     assert!(
@@ -41,11 +55,7 @@ async fn over_channel_tokio() {
             .into_iter()
             .map(PolytuneChannel::new)
             .collect();
-        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
-            .await
-            .expect("bounded")
-            .unwrap();
-        assert_chunked(&computation, &done);
+        run_chunked("channel-tokio", &computation, channels).await;
     }
 }
 
@@ -58,11 +68,7 @@ async fn over_channel_std_through_the_blocking_path() {
             .into_iter()
             .map(BlockingPolytuneChannel::new)
             .collect();
-        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
-            .await
-            .expect("bounded")
-            .unwrap();
-        assert_chunked(&computation, &done);
+        run_chunked("channel-std", &computation, channels).await;
     }
 }
 
@@ -79,11 +85,7 @@ async fn over_channel_tcp_with_mutual_tls() {
             .into_iter()
             .map(PolytuneChannel::new)
             .collect();
-        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
-            .await
-            .expect("bounded")
-            .unwrap();
-        assert_chunked(&computation, &done);
+        run_chunked("channel-tcp", &computation, channels).await;
     }
 }
 
@@ -105,11 +107,7 @@ async fn sealed_over_channel_tokio() {
             .await
             .unwrap();
         let channels = sealed.into_iter().map(PolytuneChannel::new).collect();
-        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
-            .await
-            .expect("bounded")
-            .unwrap();
-        assert_chunked(&computation, &done);
+        run_chunked("sealed channel-tokio", &computation, channels).await;
     }
 }
 
@@ -186,11 +184,7 @@ async fn sealed_over_the_relay() {
             );
             let relay = net.relay;
             let channels = net.parties.into_iter().map(PolytuneChannel::new).collect();
-            let done = tokio::time::timeout(LIMIT, run(&computation, channels))
-                .await
-                .expect("bounded")
-                .unwrap_or_else(|e| panic!("{transport:?}: {e}"));
-            assert_chunked(&computation, &done);
+            run_chunked(&format!("{transport:?}"), &computation, channels).await;
             relay.shutdown();
         }
     }
@@ -209,10 +203,6 @@ async fn sealed_over_http_direct_mode() {
             .unwrap();
         assert!(parties.iter().all(channel_http::DirectChannel::is_sealed));
         let channels = parties.into_iter().map(PolytuneChannel::new).collect();
-        let done = tokio::time::timeout(LIMIT, run(&computation, channels))
-            .await
-            .expect("bounded")
-            .unwrap();
-        assert_chunked(&computation, &done);
+        run_chunked("direct mode", &computation, channels).await;
     }
 }
