@@ -3,7 +3,6 @@
 //! parties interleaved in one task.
 
 use futures::future::{try_join, try_join_all};
-use web_time::Instant;
 
 use super::split_plan;
 use super::{Check, Failure, Kit, Plan, Report};
@@ -38,24 +37,20 @@ impl Kit {
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;
-        for check in Check::MUX {
-            let channels = factory(self.parties).await.map_err(|e| Failure::Setup {
-                check,
-                error: super::describe(&*e),
-            })?;
-            self.check_setup(check, channels.len())?;
-            let started = Instant::now();
-            self.interleaved(check, channels, async |channel: C, plan, board| {
+        self.extra_checks(
+            &Check::MUX,
+            &mut factory,
+            &mut report,
+            async |channel: C, plan, board| {
                 board.set(plan.me, format!("running {} on sub-channels", plan.check));
                 match plan.check {
                     Check::SubChannelsAtOnce => at_once(channel, plan).await,
                     Check::SubChannelLimits => limits(channel, plan).await,
                     other => Err(format!("'{other}' is not a sub-channel check")),
                 }
-            })
-            .await?;
-            report.passed.push((check, started.elapsed()));
-        }
+            },
+        )
+        .await?;
         Ok(report)
     }
 }

@@ -46,6 +46,33 @@ impl Kit {
         Ok(report)
     }
 
+    /// Runs each of `checks` on fresh channels from `factory`, `play` for
+    /// every party, and adds it to `report` (the split and sub-channel
+    /// checks, after the whole kit).
+    pub(crate) async fn extra_checks<C, F, P>(
+        &self,
+        checks: &[Check],
+        factory: &mut F,
+        report: &mut Report,
+        play: P,
+    ) -> Result<(), Failure>
+    where
+        F: AsyncFnMut(usize) -> Result<Vec<C>, crate::BoxError>,
+        P: AsyncFn(C, Plan, Board) -> Result<(), String>,
+    {
+        for &check in checks {
+            let channels = factory(self.parties).await.map_err(|e| Failure::Setup {
+                check,
+                error: super::describe(&*e),
+            })?;
+            self.check_setup(check, channels.len())?;
+            let started = Instant::now();
+            self.interleaved(check, channels, &play).await?;
+            report.passed.push((check, started.elapsed()));
+        }
+        Ok(())
+    }
+
     /// Runs `play` for every party of `check`, all interleaved in this task,
     /// within the kit's time bound.
     pub(crate) async fn interleaved<C, P>(

@@ -3,7 +3,6 @@
 //! one task and each party's halves under one `join`.
 
 use futures::future::{try_join, try_join_all};
-use web_time::Instant;
 
 use super::split_plan::{self, Tagged};
 use super::{Board, Check, Failure, Kit, Plan, Report};
@@ -33,19 +32,13 @@ impl Kit {
                     .collect::<Vec<_>>())
             })
             .await?;
-        for check in Check::SPLIT {
-            let channels = factory(self.parties).await.map_err(|e| Failure::Setup {
-                check,
-                error: super::describe(&*e),
-            })?;
-            self.check_setup(check, channels.len())?;
-            let started = Instant::now();
-            self.interleaved(check, channels, async |channel: C, plan, board| {
-                split_party(channel.split(), plan, &board).await
-            })
-            .await?;
-            report.passed.push((check, started.elapsed()));
-        }
+        self.extra_checks(
+            &Check::SPLIT,
+            &mut factory,
+            &mut report,
+            async |channel: C, plan, board| split_party(channel.split(), plan, &board).await,
+        )
+        .await?;
         Ok(report)
     }
 }
