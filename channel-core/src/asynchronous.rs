@@ -88,6 +88,8 @@ impl Signal {
 pub(crate) mod kit_party;
 
 pub use channel::Channel;
-pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
+pub use helpers::{
+    recv_bytes, recv_bytes_into, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to,
+};
 pub use mux::{Mux, SubChannel, SubReceiver, SubSender};
 pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};

@@ -91,6 +91,8 @@ pub(crate) mod kit_party;
 #[cfg(all(feature = "tokio", not(target_arch = "wasm32")))]
 pub use crate::on_runtime::{OnRuntime, OnRuntimeError, OnRuntimeHalf, OnRuntimeSetupError};
 pub use channel::Channel;
-pub use helpers::{recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
+pub use helpers::{
+    recv_bytes, recv_bytes_into, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to,
+};
 pub use mux::{Mux, SubChannel, SubReceiver, SubSender};
 pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};

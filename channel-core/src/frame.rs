@@ -213,10 +213,43 @@ pub struct Frames<'a> {
     count: u32,
 }
 
-impl Iterator for Frames<'_> {
-    type Item = Vec<u8>;
+impl Frames<'_> {
+    /// The capacity the next frame needs (its payload, footer and
+    /// [`TRAILER_ROOM`]), or `None` when every frame has been made.
+    pub fn next_capacity(&self) -> Option<usize> {
+        self.next_piece()
+            .map(|piece| piece.len() + FOOTER_LEN + TRAILER_ROOM)
+    }
 
-    fn next(&mut self) -> Option<Vec<u8>> {
+    /// Writes the next frame into `buf` (cleared first; reserve
+    /// [`next_capacity`](Self::next_capacity) to avoid a reallocation), so a
+    /// sender can reuse memory instead of allocating every frame.
+    ///
+    /// ```
+    /// use channel_core::frame::frames;
+    ///
+    /// let mut frames = frames(b"hello", 3).unwrap();
+    /// let buf = Vec::with_capacity(frames.next_capacity().unwrap());
+    /// let at = buf.as_ptr();
+    /// let first = frames.next_into(buf).unwrap();
+    /// assert_eq!((first.as_ptr(), &first[..3]), (at, &b"hel"[..]));
+    /// ```
+    pub fn next_into(&mut self, mut buf: Vec<u8>) -> Option<Vec<u8>> {
+        let piece = self.next_piece()?;
+        buf.clear();
+        buf.reserve_exact(piece.len() + FOOTER_LEN + TRAILER_ROOM);
+        buf.extend_from_slice(piece);
+        Footer {
+            total_len: self.payload.len() as u64,
+            index: self.next,
+            count: self.count,
+        }
+        .write_to(&mut buf);
+        self.next += 1;
+        Some(buf)
+    }
+
+    fn next_piece(&self) -> Option<&[u8]> {
         if self.next >= self.count {
             return None;
         }
@@ -225,17 +258,16 @@ impl Iterator for Frames<'_> {
             .saturating_add(self.chunk_size)
             .min(self.payload.len());
         // An empty message is one empty chunk, hence `unwrap_or_default`.
-        let piece = self.payload.get(start..end).unwrap_or_default();
-        let mut frame = Vec::with_capacity(piece.len() + FOOTER_LEN + TRAILER_ROOM);
-        frame.extend_from_slice(piece);
-        Footer {
-            total_len: self.payload.len() as u64,
-            index: self.next,
-            count: self.count,
-        }
-        .write_to(&mut frame);
-        self.next += 1;
-        Some(frame)
+        Some(self.payload.get(start..end).unwrap_or_default())
+    }
+}
+
+impl Iterator for Frames<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        let capacity = self.next_capacity()?;
+        self.next_into(Vec::with_capacity(capacity))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -267,6 +299,8 @@ pub fn seal_single(mut payload: Vec<u8>) -> Vec<u8> {
 pub struct Reassembler {
     limit: usize,
     state: State,
+    /// Memory to build a multi-chunk message in, given by the caller.
+    spare: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -284,10 +318,39 @@ enum State {
 impl Reassembler {
     /// A reassembler that rejects messages longer than `max_message_size` bytes.
     pub fn new(max_message_size: usize) -> Self {
+        Self::with_buffer(max_message_size, Vec::new())
+    }
+
+    /// A reassembler that builds a message of several chunks in `buf`'s
+    /// memory (cleared, grown if need be) instead of a fresh allocation. A
+    /// single-chunk message is the chunk itself; `buf` then stays unused, for
+    /// [`take_spare`](Self::take_spare).
+    ///
+    /// ```
+    /// use channel_core::frame::{Reassembler, frames};
+    ///
+    /// let buf = Vec::with_capacity(64);
+    /// let at = buf.as_ptr();
+    /// let mut rx = Reassembler::with_buffer(1024, buf);
+    /// let mut out = None;
+    /// for frame in frames(b"hello, parties", 4).unwrap() {
+    ///     out = rx.push(frame).unwrap();
+    /// }
+    /// let msg = out.unwrap();
+    /// assert_eq!((msg.as_ptr(), &msg[..]), (at, &b"hello, parties"[..]));
+    /// ```
+    pub fn with_buffer(max_message_size: usize, buf: Vec<u8>) -> Self {
         Self {
             limit: max_message_size,
             state: State::AwaitingFirst,
+            spare: buf,
         }
+    }
+
+    /// The buffer given to [`with_buffer`](Self::with_buffer) if no message
+    /// used it (empty otherwise).
+    pub fn take_spare(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.spare)
     }
 
     /// Index of the chunk expected next.
@@ -317,12 +380,14 @@ impl Reassembler {
                     return Ok(Some(frame));
                 }
                 // `total_len <= limit` was checked above, so this allocation is bounded.
-                // A fresh buffer on the receiving thread, rather than growing the
-                // first chunk's (allocated by the transport's thread): the
-                // allocator then reuses the memory of the previous message
-                // instead of faulting in new pages (measured: half the page
-                // faults over TCP).
-                let mut buf = Vec::with_capacity(total_len);
+                // The caller's buffer, or a fresh one on the receiving thread,
+                // rather than growing the first chunk's (allocated by the
+                // transport's thread): the allocator then reuses the memory of
+                // the previous message instead of faulting in new pages
+                // (measured: half the page faults over TCP).
+                let mut buf = std::mem::take(&mut self.spare);
+                buf.clear();
+                buf.reserve_exact(total_len);
                 buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
                 self.state = State::Partial {
                     total_len: footer.total_len,

@@ -22,7 +22,8 @@ pub mod testkit;
 pub mod transport;
 
 pub use asynchronous::{
-    Channel, recv_bytes, recv_from, recv_vec_from, reference, send_bytes, send_bytes_owned, send_to,
+    Channel, recv_bytes, recv_bytes_into, recv_from, recv_vec_from, reference, send_bytes,
+    send_bytes_owned, send_to,
 };
 pub use error::{BoxError, Error, ErrorKind, error_chain};
 pub use frame::FrameError;

@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::DEFAULT_MAX_MESSAGE_SIZE;
 
 /// Default receive timeout of an in-process network: 5 minutes.
 pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
@@ -20,7 +20,9 @@ pub struct NetworkSettings {
     /// Bytes queued from one party to another and not yet received, at most
     /// (`None`: unbounded).
     pub max_queued_bytes: Option<usize>,
-    /// The chunk size the helpers use.
+    /// The chunk size the helpers use: by default the whole message (within
+    /// the queue bound), since in one process there is nothing to gain from
+    /// cutting a message and copying its pieces back together.
     pub chunk_size: usize,
     /// The largest message the helpers send or accept.
     pub max_message_size: usize,
@@ -52,11 +54,14 @@ pub trait BuildNetwork: Sized {
 ///     .build();
 /// assert_eq!(parties.len(), 3);
 /// assert_eq!(parties[0].0.max_queued_bytes, Some(1 << 20));
-/// assert_eq!(parties[0].0.chunk_size, channel_core::DEFAULT_CHUNK_SIZE);
+/// // Whole messages by default, as large as the queue bound allows.
+/// assert_eq!(parties[0].0.chunk_size, (1 << 20) - channel_core::frame::FOOTER_LEN);
 /// ```
 #[derive(Debug)]
 pub struct NetworkBuilder<C> {
     settings: NetworkSettings,
+    /// Whether the chunk size was chosen, rather than derived from the limits.
+    chunk_size_set: bool,
     party: PhantomData<fn() -> C>,
 }
 
@@ -64,25 +69,45 @@ impl<C> Clone for NetworkBuilder<C> {
     fn clone(&self) -> Self {
         Self {
             settings: self.settings.clone(),
+            chunk_size_set: self.chunk_size_set,
             party: PhantomData,
         }
     }
 }
 
+/// The default chunk size of an in-process network: a whole message, or as
+/// much of one as fits the queue bound with its footer.
+fn whole_messages(max_message_size: usize, max_queued_bytes: Option<usize>) -> usize {
+    let fits_queue = max_queued_bytes.map_or(usize::MAX, |bytes| {
+        bytes.saturating_sub(crate::frame::FOOTER_LEN)
+    });
+    max_message_size.min(fits_queue).max(1)
+}
+
 impl<C: BuildNetwork> NetworkBuilder<C> {
     /// Default settings for `parties` parties: receive timeout 5 minutes,
-    /// unbounded queues, 4 MiB chunks, 1 GiB messages.
+    /// unbounded queues, 1 GiB messages, each sent whole (one chunk).
     pub fn new(parties: usize) -> Self {
         Self {
             settings: NetworkSettings {
                 parties,
                 recv_timeout: DEFAULT_RECV_TIMEOUT,
                 max_queued_bytes: None,
-                chunk_size: DEFAULT_CHUNK_SIZE,
+                chunk_size: whole_messages(DEFAULT_MAX_MESSAGE_SIZE, None),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             },
+            chunk_size_set: false,
             party: PhantomData,
         }
+    }
+
+    /// Re-derives the default chunk size after a limit changed.
+    fn derive_chunk_size(mut self) -> Self {
+        if !self.chunk_size_set {
+            let s = &mut self.settings;
+            s.chunk_size = whole_messages(s.max_message_size, s.max_queued_bytes);
+        }
+        self
     }
 
     /// How long a receive waits before failing with
@@ -96,21 +121,29 @@ impl<C: BuildNetwork> NetworkBuilder<C> {
     /// a send beyond it fails with
     /// [`TransportError::QueueFull`](crate::transport::TransportError::QueueFull).
     /// Unbounded by default.
+    ///
+    /// Unless a [`chunk_size`](Self::chunk_size) is chosen, chunks are then as
+    /// large as the bound allows, so a message up to the bound still goes
+    /// whole; a larger message cannot be queued at all, since sends never wait.
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.settings.max_queued_bytes = Some(bytes);
-        self
+        self.derive_chunk_size()
     }
 
-    /// The chunk size the helpers use (4 MiB by default).
+    /// The chunk size the helpers use. By default a message goes whole (up
+    /// to [`max_message_size`](Self::max_message_size) and within
+    /// [`max_queued_bytes`](Self::max_queued_bytes)); a smaller chunk size
+    /// exercises multi-chunk messages, as a network transport has them.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.settings.chunk_size = bytes.max(1);
+        self.chunk_size_set = true;
         self
     }
 
     /// The largest message the helpers send or accept (1 GiB by default).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.settings.max_message_size = bytes;
-        self
+        self.derive_chunk_size()
     }
 
     /// The settings so far.

@@ -2,11 +2,13 @@
 //! `channel-std` share, so that each is only its queue's send and receive calls.
 
 use crate::network::NetworkSettings;
-use crate::transport::{QueueBudget, TransportError, check_peer, mesh};
+use crate::transport::{BufferPool, QueueBudget, TransportError, check_peer, mesh};
 
 /// One party's ends of an in-process network: a sending end `S` towards every
 /// peer and a receiving end `R` from every peer, each directed link bounded by
-/// [`NetworkSettings::max_queued_bytes`].
+/// [`NetworkSettings::max_queued_bytes`]. Each link hands the buffers its
+/// receiver [`recycle`](Self::recycle)s back to its sender's
+/// [`chunk_buffer`](Self::chunk_buffer) (see [`BufferPool`]).
 ///
 /// ```
 /// use std::sync::mpsc::{Sender, channel};
@@ -49,7 +51,8 @@ impl<S, R> QueueEnds<S, R> {
         mesh(settings.parties, || {
             let (tx, rx) = queue();
             let budget = QueueBudget::new(settings.max_queued_bytes);
-            ((tx, budget.clone()), (rx, budget))
+            let pool = BufferPool::default();
+            ((tx, budget.clone(), pool.clone()), (rx, budget, pool))
         })
         .into_iter()
         .enumerate()
@@ -110,6 +113,22 @@ impl<S, R> QueueEnds<S, R> {
             .send(msg, push)
     }
 
+    /// An empty buffer for a chunk of up to `capacity` bytes to `p`: one that
+    /// `p` recycled if one fits, else a fresh one.
+    pub fn chunk_buffer(&self, p: usize, capacity: usize) -> Vec<u8> {
+        match self.to.get(p).and_then(Option::as_ref) {
+            Some(to) => to.chunk_buffer(capacity),
+            None => Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Hands a buffer received from `p` back to `p`'s sending end.
+    pub fn recycle(&self, p: usize, buf: Vec<u8>) {
+        if let Some(from) = self.from.get(p).and_then(Option::as_ref) {
+            from.recycle(buf);
+        }
+    }
+
     /// The receiving end from `p` and its link's budget (release what you take out).
     pub fn receiver(&mut self, p: usize) -> Result<(&mut R, &QueueBudget), TransportError> {
         check_peer(self.me, p, self.settings.parties)?;
@@ -141,7 +160,7 @@ pub type PeerEnds<S, R> = (usize, QueueTo<S>, QueueFrom<R>);
 #[derive(Debug)]
 pub struct QueueTo<S> {
     p: usize,
-    end: (S, QueueBudget),
+    end: (S, QueueBudget, BufferPool),
     /// The network's chunk size: a larger chunk is refused.
     chunk_size: usize,
 }
@@ -155,7 +174,7 @@ impl<S> QueueTo<S> {
         msg: Vec<u8>,
         push: impl FnOnce(&S, Vec<u8>) -> bool,
     ) -> Result<(), TransportError> {
-        let (tx, budget) = &self.end;
+        let (tx, budget, _) = &self.end;
         let len = msg.len();
         crate::transport::check_chunk(self.p, len, self.chunk_size)?;
         budget.reserve(self.p, len)?;
@@ -165,6 +184,12 @@ impl<S> QueueTo<S> {
             budget.release(len);
             Err(TransportError::Closed { party: self.p })
         }
+    }
+
+    /// An empty buffer for a chunk of up to `capacity` bytes: one the peer
+    /// recycled if one fits, else a fresh one.
+    pub fn chunk_buffer(&self, capacity: usize) -> Vec<u8> {
+        self.end.2.take(capacity)
     }
 
     /// The peer.
@@ -177,14 +202,19 @@ impl<S> QueueTo<S> {
 #[derive(Debug)]
 pub struct QueueFrom<R> {
     p: usize,
-    end: (R, QueueBudget),
+    end: (R, QueueBudget, BufferPool),
 }
 
 impl<R> QueueFrom<R> {
     /// The receiving end and its budget (release what you take out).
     pub fn receiver(&mut self) -> (&mut R, &QueueBudget) {
-        let (rx, budget) = &mut self.end;
+        let (rx, budget, _) = &mut self.end;
         (rx, &*budget)
+    }
+
+    /// Hands a buffer received from the peer back to the peer's sending end.
+    pub fn recycle(&self, buf: Vec<u8>) {
+        self.end.2.give(buf);
     }
 
     /// The peer.

@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 pub mod liveness;
+pub mod recycle;
 pub mod seq;
+
+pub use recycle::BufferPool;
 
 pub use crate::network::{BuildNetwork, DEFAULT_RECV_TIMEOUT, NetworkBuilder, NetworkSettings};
 pub use crate::queues::{PeerEnds, QueueEnds, QueueFrom, QueueTo};

@@ -310,3 +310,25 @@ fn an_owned_message_longer_than_a_chunk_is_split_like_a_borrowed_one() {
     assert_eq!(e.kind(), channel_core::ErrorKind::TooLarge, "{e}");
     assert!(small.inner().sent.is_empty());
 }
+
+#[test]
+fn a_message_of_several_chunks_is_assembled_in_the_callers_buffer() {
+    let mut tx = Limited::new(Scripted::default()).with_chunk_size(10);
+    let msg: Vec<u8> = (0..95).collect();
+    blocking::send_bytes(&mut tx, 1, "into", &msg).unwrap();
+    let mut rx = Scripted::with_inbox(sent_frames(&tx));
+    let mut buf = Vec::with_capacity(500);
+    buf.extend_from_slice(b"stale");
+    let at = buf.as_ptr();
+    blocking::recv_bytes_into(&mut rx, 0, "into", &mut buf).unwrap();
+    assert_eq!((buf.as_ptr(), &buf[..]), (at, &msg[..]));
+}
+
+#[test]
+fn a_failed_receive_into_a_buffer_leaves_it_empty_and_names_the_party() {
+    let mut rx = Scripted::with_inbox(vec![b"garbage".to_vec()]);
+    let mut buf = b"old".to_vec();
+    let err = blocking::recv_bytes_into(&mut rx, 3, "into", &mut buf).unwrap_err();
+    assert!(matches!(err, Error::Malformed { party: 3, .. }), "{err:?}");
+    assert!(buf.is_empty());
+}

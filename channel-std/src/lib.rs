@@ -153,6 +153,16 @@ impl Channel for StdChannel {
     fn max_message_size(&self) -> usize {
         self.ends.settings().max_message_size
     }
+
+    /// A buffer `p` recycled, when one fits (see [`BufferPool`](channel_core::transport::BufferPool)).
+    fn chunk_buffer(&mut self, p: usize, capacity: usize) -> Vec<u8> {
+        self.ends.chunk_buffer(p, capacity)
+    }
+
+    /// Hands `buf` back to `p`, for its next large send to this party.
+    fn recycle(&mut self, p: usize, buf: Vec<u8>) {
+        self.ends.recycle(p, buf)
+    }
 }
 
 /// Per-peer halves: a thread per peer and direction ([`Split`]; see the
@@ -190,6 +200,10 @@ impl PeerSender for StdSender {
     fn send_chunk(&mut self, msg: Vec<u8>, _info: SendInfo) -> Result<(), TransportError> {
         self.to.send(msg, |tx, msg| tx.send(msg).is_ok())
     }
+
+    fn chunk_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        self.to.chunk_buffer(capacity)
+    }
 }
 
 /// Receiving from one peer: a half of [`StdChannel::split`](Split::split).
@@ -206,6 +220,10 @@ impl PeerReceiver for StdReceiver {
         let p = self.from.peer();
         let (rx, budget) = self.from.receiver();
         receive(rx, budget, p, self.recv_timeout, &info)
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.from.recycle(buf)
     }
 }
 

@@ -77,6 +77,27 @@ pub trait Channel {
     fn max_message_size(&self) -> usize {
         crate::DEFAULT_MAX_MESSAGE_SIZE
     }
+
+    /// An empty buffer with room for `capacity` bytes, for a chunk to party `p`:
+    /// the helpers write every chunk they make into one.
+    ///
+    /// The default allocates. An in-process transport returns a buffer that
+    /// `p` handed back through [`recycle`](Self::recycle), so that a stream of
+    /// large messages reuses memory instead of faulting in fresh pages for
+    /// every one (see [`transport::recycle`](crate::transport::recycle)).
+    fn chunk_buffer(&mut self, p: usize, capacity: usize) -> Vec<u8> {
+        let _ = p;
+        Vec::with_capacity(capacity)
+    }
+
+    /// Hands back a buffer received from party `p` that the caller is done
+    /// with, for the transport to reuse ([`chunk_buffer`](Self::chunk_buffer)).
+    /// The helpers call it for what they consume (a deserialised message, the
+    /// old contents of [`recv_bytes_into`](super::recv_bytes_into)'s buffer).
+    /// The default drops it.
+    fn recycle(&mut self, p: usize, buf: Vec<u8>) {
+        let _ = (p, buf);
+    }
 }
 
 /// A mutable reference to a channel is a channel, so generic code that takes a
@@ -113,5 +134,13 @@ impl<C: Channel + ?Sized> Channel for &mut C {
 
     fn max_message_size(&self) -> usize {
         (**self).max_message_size()
+    }
+
+    fn chunk_buffer(&mut self, p: usize, capacity: usize) -> Vec<u8> {
+        (**self).chunk_buffer(p, capacity)
+    }
+
+    fn recycle(&mut self, p: usize, buf: Vec<u8>) {
+        (**self).recycle(p, buf)
     }
 }

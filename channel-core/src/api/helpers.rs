@@ -50,7 +50,8 @@ pub async fn send_bytes_owned<C: Channel + ?Sized>(
     check_outgoing_size(ch.max_message_size(), p, &phase, msg.len() as u64)?;
     let chunk_size = ch.chunk_size();
     if msg.len() <= chunk_size {
-        return send_frames(ch, p, &phase, std::iter::once(frame::seal_single(msg))).await;
+        tracing::debug!(party = p, phase = %phase, chunks = 1, "sending message");
+        return send_chunk(ch, p, &phase, 0, 1, frame::seal_single(msg)).await;
     }
     let frames =
         frame::frames(&msg, chunk_size).map_err(|e| chunking_error(p, &phase, chunk_size, e))?;
@@ -64,8 +65,44 @@ pub async fn recv_bytes<C: Channel + ?Sized>(
     p: usize,
     phase: &str,
 ) -> Result<Vec<u8>, Error> {
-    let phase: Arc<str> = phase.into();
     let mut reassembler = Reassembler::new(ch.max_message_size());
+    receive(ch, p, &phase.into(), &mut reassembler).await
+}
+
+/// Receives one message from party `p` like [`recv_bytes`], into `buf`,
+/// whose memory it reuses: a message of several chunks is assembled in it, and
+/// when the message arrives whole (one chunk) its old memory goes back to the
+/// transport ([`Channel::recycle`]), which an in-process transport hands to
+/// the sender for a later message. Receiving every message of a stream into
+/// the same buffer is the fastest way to move large messages: nothing is
+/// allocated per message once the stream runs.
+///
+/// `buf`'s old contents are dropped; after an error it is empty.
+#[form(AFIT)]
+pub async fn recv_bytes_into<C: Channel + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &str,
+    buf: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let mut reassembler = Reassembler::with_buffer(ch.max_message_size(), std::mem::take(buf));
+    let msg = receive(ch, p, &phase.into(), &mut reassembler).await?;
+    let unused = reassembler.take_spare();
+    if unused.capacity() > 0 {
+        ch.recycle(p, unused);
+    }
+    *buf = msg;
+    Ok(())
+}
+
+/// Feeds `reassembler` chunks from `p` until it returns a message.
+#[form(AFIT)]
+async fn receive<C: Channel + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &Arc<str>,
+    reassembler: &mut Reassembler,
+) -> Result<Vec<u8>, Error> {
     // Bounded: the first frame fixes the chunk count, and the reassembler rejects any
     // frame beyond it.
     loop {
@@ -115,9 +152,10 @@ pub async fn send_to<C: Channel + ?Sized, T: Serialize + ?Sized>(
     let size = size as usize;
     let chunk_size = ch.chunk_size();
     if size <= chunk_size {
-        let mut buf = Vec::with_capacity(size + FOOTER_LEN + crate::frame::TRAILER_ROOM);
+        let mut buf = ch.chunk_buffer(p, size + FOOTER_LEN + crate::frame::TRAILER_ROOM);
         codec::serialize_into(&mut buf, msg).map_err(codec_err)?;
-        send_frames(ch, p, &phase, std::iter::once(frame::seal_single(buf))).await
+        tracing::debug!(party = p, phase = %phase, chunks = 1, "sending message");
+        send_chunk(ch, p, &phase, 0, 1, frame::seal_single(buf)).await
     } else {
         let mut buf = Vec::with_capacity(size);
         codec::serialize_into(&mut buf, msg).map_err(codec_err)?;
@@ -135,11 +173,13 @@ pub async fn recv_from<C: Channel + ?Sized, T: DeserializeOwned>(
     phase: &str,
 ) -> Result<T, Error> {
     let bytes = recv_bytes(ch, p, phase).await?;
-    codec::deserialize(&bytes).map_err(|source| Error::Codec {
+    let value = codec::deserialize(&bytes).map_err(|source| Error::Codec {
         party: p,
         phase: phase.into(),
         source,
-    })
+    });
+    ch.recycle(p, bytes);
+    value
 }
 
 /// Receives a vector that must have exactly `len` elements, as protocols usually
@@ -164,26 +204,48 @@ pub async fn recv_vec_from<C: Channel + ?Sized, T: DeserializeOwned>(
     }
 }
 
-/// Hands already framed chunks to the transport, one call per chunk.
+/// Copies each frame of a message into a buffer from the transport
+/// ([`Channel::chunk_buffer`]) and sends it.
 #[form(AFIT)]
-async fn send_frames<C: Channel + ?Sized, I: ExactSizeIterator<Item = Vec<u8>>>(
+async fn send_frames<C: Channel + ?Sized>(
     ch: &mut C,
     p: usize,
     phase: &Arc<str>,
-    frames: I,
+    mut frames: frame::Frames<'_>,
 ) -> Result<(), Error> {
     let total = frames.len();
     tracing::debug!(party = p, phase = %phase, chunks = total, "sending message");
-    for (chunk, frame) in frames.enumerate() {
-        tracing::trace!(party = p, phase = %phase, chunk, bytes = frame.len(), "sending chunk");
-        let info = SendInfo::new(phase.clone(), chunk, total);
-        ch.send_bytes_to(p, frame, info)
-            .await
-            .map_err(|e| Error::Send {
-                party: p,
-                phase: phase.clone(),
-                source: Box::new(e),
-            })?;
+    // Bounded by the frame count.
+    for chunk in 0..total {
+        let Some(capacity) = frames.next_capacity() else {
+            break;
+        };
+        let buf = ch.chunk_buffer(p, capacity);
+        let Some(frame) = frames.next_into(buf) else {
+            break;
+        };
+        send_chunk(ch, p, phase, chunk, total, frame).await?;
     }
     Ok(())
+}
+
+/// Hands one framed chunk to the transport.
+#[form(AFIT)]
+async fn send_chunk<C: Channel + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &Arc<str>,
+    chunk: usize,
+    total: usize,
+    frame: Vec<u8>,
+) -> Result<(), Error> {
+    tracing::trace!(party = p, phase = %phase, chunk, bytes = frame.len(), "sending chunk");
+    let info = SendInfo::new(phase.clone(), chunk, total);
+    ch.send_bytes_to(p, frame, info)
+        .await
+        .map_err(|e| Error::Send {
+            party: p,
+            phase: phase.clone(),
+            source: Box::new(e),
+        })
 }

@@ -10,7 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::form;
-use super::{Channel, recv_bytes, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to};
+use super::{
+    Channel, recv_bytes, recv_bytes_into, recv_from, recv_vec_from, send_bytes, send_bytes_owned,
+    send_to,
+};
 use crate::split_support::{Limits, WrongDirection};
 use crate::{Error, RecvInfo, SendInfo};
 
@@ -31,6 +34,12 @@ pub trait PeerSender {
     async fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
+
+    /// An empty buffer for a chunk of up to `capacity` bytes
+    /// ([`Channel::chunk_buffer`]); the default allocates.
+    fn chunk_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        Vec::with_capacity(capacity)
+    }
 }
 
 /// What a transport implements to receive from one peer, on its own: the
@@ -44,6 +53,12 @@ pub trait PeerReceiver {
     /// Receives the next chunk from this half's peer
     /// ([`Channel::recv_bytes_from`]).
     async fn recv_chunk(&mut self, info: RecvInfo) -> Result<Vec<u8>, Self::Error>;
+
+    /// Hands back a received buffer the caller is done with
+    /// ([`Channel::recycle`]); the default drops it.
+    fn recycle(&mut self, buf: Vec<u8>) {
+        drop(buf);
+    }
 }
 
 /// A channel that can be cut into per-peer halves whose operations run at the
@@ -244,6 +259,12 @@ impl<R: PeerReceiver> FromPeer<R> {
         recv_bytes(&mut self.as_channel(), p, phase).await
     }
 
+    /// Receives one message into `buf`, reusing its memory ([`recv_bytes_into`]).
+    pub async fn recv_bytes_into(&mut self, phase: &str, buf: &mut Vec<u8>) -> Result<(), Error> {
+        let p = self.peer;
+        recv_bytes_into(&mut self.as_channel(), p, phase, buf).await
+    }
+
     /// Receives a value of type `T` ([`recv_from`]).
     pub async fn recv<T: DeserializeOwned>(&mut self, phase: &str) -> Result<T, Error> {
         let p = self.peer;
@@ -314,6 +335,10 @@ impl<S: PeerSender> Channel for SendSide<'_, S> {
     fn max_message_size(&self) -> usize {
         self.limits.max_message_size
     }
+
+    fn chunk_buffer(&mut self, _p: usize, capacity: usize) -> Vec<u8> {
+        self.inner.chunk_buffer(capacity)
+    }
 }
 
 /// A receiving half seen as a channel (see [`SendSide`]).
@@ -346,6 +371,10 @@ impl<R: PeerReceiver> Channel for RecvSide<'_, R> {
 
     fn max_message_size(&self) -> usize {
         self.limits.max_message_size
+    }
+
+    fn recycle(&mut self, _p: usize, buf: Vec<u8>) {
+        self.inner.recycle(buf)
     }
 }
 

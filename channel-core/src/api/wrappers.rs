@@ -45,6 +45,14 @@ impl<C: Channel> Channel for Metered<C> {
     fn max_message_size(&self) -> usize {
         self.inner.max_message_size()
     }
+
+    fn chunk_buffer(&mut self, p: usize, capacity: usize) -> Vec<u8> {
+        self.inner.chunk_buffer(p, capacity)
+    }
+
+    fn recycle(&mut self, p: usize, buf: Vec<u8>) {
+        self.inner.recycle(p, buf)
+    }
 }
 
 #[form(AFIT)]
@@ -80,5 +88,13 @@ impl<C: Channel> Channel for Limited<C> {
     fn max_message_size(&self) -> usize {
         self.max_message_size
             .unwrap_or_else(|| self.inner.max_message_size())
+    }
+
+    fn chunk_buffer(&mut self, p: usize, capacity: usize) -> Vec<u8> {
+        self.inner.chunk_buffer(p, capacity)
+    }
+
+    fn recycle(&mut self, p: usize, buf: Vec<u8>) {
+        self.inner.recycle(p, buf)
     }
 }

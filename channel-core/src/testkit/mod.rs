@@ -93,6 +93,12 @@ pub enum Check {
     /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge), nothing of it
     /// arrives, and the channel still works.
     OversizedChunk,
+    /// Messages of 3 MiB, 10 bytes, none, 1 MiB + 1 and 100 bytes, and two
+    /// of several small forced chunks, received one after another into one
+    /// buffer with `recv_bytes_into` (typed values received between them):
+    /// each arrives whole and exact whatever the buffer held before, however
+    /// the transport reuses memory ([`Channel::recycle`](crate::Channel::recycle)).
+    ReusedBuffers,
     /// The reference secure-sum protocol computes the right sum.
     SecureSum,
     /// Split channels ([`Kit::run_split_async`]): every party receives from
@@ -122,7 +128,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in run order.
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 12] = [
         Check::Pairwise,
         Check::Fifo,
         Check::TinyMessages,
@@ -133,6 +139,7 @@ impl Check {
         Check::TypedStructs,
         Check::BadParty,
         Check::OversizedChunk,
+        Check::ReusedBuffers,
         Check::SecureSum,
     ];
 
@@ -160,6 +167,7 @@ impl Check {
             Check::TypedStructs => "typed-structs",
             Check::BadParty => "bad-party",
             Check::OversizedChunk => "oversized-chunk",
+            Check::ReusedBuffers => "reused-buffers",
             Check::SecureSum => "secure-sum",
             Check::ConcurrentPeers => "concurrent-peers",
             Check::TryJoinPeers => "try-join-peers",

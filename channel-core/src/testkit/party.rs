@@ -3,7 +3,7 @@
 
 use super::form;
 use super::reference::secure_sum;
-use super::{Channel, recv_bytes, recv_from, recv_vec_from, send_bytes, send_to};
+use super::{Channel, recv_bytes, recv_bytes_into, recv_from, recv_vec_from, send_bytes, send_to};
 use crate::testkit::{Check, Plan, Probe, Record, describe, difference, pattern, splitmix64};
 use crate::{Error, Limited, RecvInfo, SendInfo};
 
@@ -54,6 +54,14 @@ impl<C: Channel> Channel for Probe<C> {
     fn max_message_size(&self) -> usize {
         self.inner.max_message_size()
     }
+
+    fn chunk_buffer(&mut self, p: usize, capacity: usize) -> Vec<u8> {
+        self.inner.chunk_buffer(p, capacity)
+    }
+
+    fn recycle(&mut self, p: usize, buf: Vec<u8>) {
+        self.inner.recycle(p, buf)
+    }
 }
 
 /// Plays party `plan.me`'s side of `plan.check`.
@@ -79,6 +87,7 @@ async fn run_check<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
         Check::TypedStructs => typed_structs(ch, plan).await,
         Check::BadParty => bad_party(ch, plan).await,
         Check::OversizedChunk => oversized_chunk(ch, plan).await,
+        Check::ReusedBuffers => reused_buffers(ch, plan).await,
         Check::SecureSum => reference_sum(ch, plan).await,
         Check::SubChannelsAtOnce | Check::SubChannelLimits => Err(format!(
             "check '{}' needs sub-channels: run it with Kit::run_mux_async",
@@ -350,12 +359,69 @@ async fn bad_party<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
     Ok(())
 }
 
+/// The sizes [`Check::ReusedBuffers`] receives into one buffer, in order.
+const REUSED_SIZES: [usize; 5] = [3 << 20, 10, 0, (1 << 20) + 1, 100];
+
+#[form(AFIT)]
+async fn reused_buffers<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
+    let (next, prev) = (plan.next(), plan.prev());
+    let message = |from: usize, i: usize, size: usize| pattern(plan.seed(from, 300 + i), size);
+    let small = [SMALL_CHUNK * 2 + 1, SMALL_CHUNK * 3];
+    for (i, &size) in REUSED_SIZES.iter().enumerate() {
+        send_bytes(ch, next, "reuse", &message(plan.me, i, size))
+            .await
+            .map_err(fail)?;
+        send_to(ch, next, "reuse/typed", &(i as u64))
+            .await
+            .map_err(fail)?;
+    }
+    // In small chunks the buffer is where the message is assembled.
+    let mut forced = Limited::new(&mut *ch).with_chunk_size(SMALL_CHUNK);
+    for (i, &size) in small.iter().enumerate() {
+        send_bytes(
+            &mut forced,
+            next,
+            "reuse/small",
+            &message(plan.me, 10 + i, size),
+        )
+        .await
+        .map_err(fail)?;
+    }
+
+    // Stale contents must not show through what arrives.
+    let mut buf = vec![0xEE; 1234];
+    for (i, &size) in REUSED_SIZES.iter().enumerate() {
+        recv_bytes_into(ch, prev, "reuse", &mut buf)
+            .await
+            .map_err(fail)?;
+        let what = format!("message {i} ({size} bytes) received into a reused buffer");
+        expect_bytes(prev, &what, &buf, &message(prev, i, size))?;
+        let got: u64 = recv_from(ch, prev, "reuse/typed").await.map_err(fail)?;
+        if got != i as u64 {
+            return Err(format!(
+                "after message {i} into a reused buffer, party {prev}'s typed value was {got}"
+            ));
+        }
+    }
+    let mut forced = Limited::new(&mut *ch).with_chunk_size(SMALL_CHUNK);
+    for (i, &size) in small.iter().enumerate() {
+        recv_bytes_into(&mut forced, prev, "reuse/small", &mut buf)
+            .await
+            .map_err(fail)?;
+        let what = format!("{size}-byte message in {SMALL_CHUNK}-byte chunks into a reused buffer");
+        expect_bytes(prev, &what, &buf, &message(prev, 10 + i, size))?;
+    }
+    Ok(())
+}
+
 #[form(AFIT)]
 async fn oversized_chunk<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
     let (me, next, prev) = (plan.me, plan.next(), plan.prev());
     let size = ch.chunk_size() + crate::frame::FOOTER_LEN + 1;
     let info = SendInfo::new("oversized", 0, 1);
-    match ch.send_bytes_to(next, vec![7; size], info).await {
+    // Zeroed, so that the pages of a chunk as large as a whole message (the
+    // chunk size of in-process transports) are never touched if it is refused.
+    match ch.send_bytes_to(next, vec![0; size], info).await {
         Ok(()) => {
             return Err(format!(
                 "a chunk of {size} bytes (chunk size {} + footer + 1) to party {next} was accepted",

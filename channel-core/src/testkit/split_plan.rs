@@ -10,9 +10,12 @@ pub(crate) const ROUNDS: u64 = 20;
 pub(crate) const SENDERS: usize = 2;
 
 /// Message `k` from `from`: mostly small, one of three chunks (the chunks of
-/// one message must stay together even when sends run at once).
+/// one message must stay together even when sends run at once). Chunks count
+/// as at most [`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE) here: a
+/// transport that sends messages whole (in-process) gets one of 8 MiB.
 pub(crate) fn message(plan: Plan, from: usize, k: usize, chunk: usize) -> Vec<u8> {
     let len = if k == 2 {
+        let chunk = chunk.min(crate::DEFAULT_CHUNK_SIZE);
         chunk.saturating_mul(2).saturating_add(1)
     } else {
         (k * 37 + from) % 300

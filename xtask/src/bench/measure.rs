@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use channel_core::{Channel, Error, recv_bytes, send_bytes};
+use channel_core::{Channel, Error, recv_bytes, recv_bytes_into, send_bytes};
 
 /// Size of a latency probe.
 pub const PING: usize = 100;
@@ -29,10 +29,17 @@ pub async fn stream_out<C: Channel>(a: &mut C, msg: &[u8], reps: usize) -> Resul
     recv_bytes(a, 1, "ack").await.map(drop)
 }
 
-/// Receiver side of a throughput point.
-pub async fn stream_in<C: Channel>(b: &mut C, size: usize, reps: usize) -> Result<(), Error> {
+/// Receiver side of a throughput point: every message into `got`, one buffer
+/// kept for the whole measurement, as the memcpy baseline copies into one
+/// reused buffer and raw TCP reads into one.
+pub async fn stream_in<C: Channel>(
+    b: &mut C,
+    got: &mut Vec<u8>,
+    size: usize,
+    reps: usize,
+) -> Result<(), Error> {
     for _ in 0..reps {
-        let got = recv_bytes(b, 0, "bench").await?;
+        recv_bytes_into(b, 0, "bench", got).await?;
         if got.len() != size {
             return Err(wrong(got.len(), size));
         }
@@ -71,7 +78,7 @@ pub async fn ponger<C: Channel>(b: &mut C, rounds: usize) -> Result<(), Error> {
 pub mod blocking {
     use std::time::{Duration, Instant};
 
-    use channel_core::blocking::{Channel, recv_bytes, send_bytes};
+    use channel_core::blocking::{Channel, recv_bytes, recv_bytes_into, send_bytes};
     use channel_core::{Error, error_chain};
 
     use super::wrong;
@@ -84,9 +91,11 @@ pub mod blocking {
         }
     }
 
+    /// `reps` messages from `a` to `b`, received into `got` (see [`super::stream_in`]).
     pub fn throughput<C: Channel + Send>(
         a: &mut C,
         b: &mut C,
+        got: &mut Vec<u8>,
         size: usize,
         reps: usize,
     ) -> Result<Duration, String> {
@@ -95,7 +104,7 @@ pub mod blocking {
         std::thread::scope(|s| {
             let receiver = s.spawn(|| {
                 for _ in 0..reps {
-                    let got = recv_bytes(b, 0, "bench")?;
+                    recv_bytes_into(b, 0, "bench", got)?;
                     if got.len() != size {
                         return Err(wrong(got.len(), size));
                     }

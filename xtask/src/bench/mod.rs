@@ -212,22 +212,24 @@ macro_rules! measure_pair {
         let settings: &Settings = $s;
         let fail = |e: channel_core::Error| error_chain(&e);
         let mut row = Row::new($name);
+        // The receiver's buffer, kept across runs as a stream would keep it.
+        let mut got = Vec::new();
         for &size in &settings.sizes {
             let reps = reps(settings, size);
             let msg = vec![0xA5u8; size];
             let mut rates = Vec::new();
             for _ in 0..runs(settings) {
                 let receiver = tokio::spawn(async move {
-                    let received = measure::stream_in(&mut b, size, reps).await;
-                    (b, received)
+                    let received = measure::stream_in(&mut b, &mut got, size, reps).await;
+                    (b, got, received)
                 });
                 let started = Instant::now();
                 let sent = measure::stream_out(&mut a, &msg, reps).await;
                 let took = started.elapsed();
-                let (back, received) = receiver
+                let (back, buf, received) = receiver
                     .await
                     .map_err(|e| format!("a party's task failed: {e}"))?;
-                b = back;
+                (b, got) = (back, buf);
                 sent.and(received).map_err(fail)?;
                 rates.push(mib_per_s(size, reps, took));
             }
@@ -295,11 +297,13 @@ fn blocking_row<C: channel_core::blocking::Channel + Send>(
     s: &Settings,
 ) -> Result<Row, String> {
     let mut row = Row::new(name);
+    // The receiver's buffer, kept across runs as a stream would keep it.
+    let mut got = Vec::new();
     for &size in &s.sizes {
         let reps = reps(s, size);
         let mut rates = Vec::new();
         for _ in 0..runs(s) {
-            let took = measure::blocking::throughput(&mut a, &mut b, size, reps)?;
+            let took = measure::blocking::throughput(&mut a, &mut b, &mut got, size, reps)?;
             rates.push(mib_per_s(size, reps, took));
         }
         row.throughput.push((size, summarize(rates, s)));

@@ -133,21 +133,22 @@ macro_rules! measure_wan {
         let fail = |e: channel_core::Error| error_chain(&e);
         let warm_up = if settings.quick { 1 << 20 } else { 4 << 20 };
         let mut times = Vec::new();
+        let mut got = Vec::new();
         let sizes =
             std::iter::once(warm_up).chain(std::iter::repeat_n(settings.message, settings.samples));
         for (i, size) in sizes.enumerate() {
             let msg = vec![0xA5u8; size];
             let receiver = tokio::spawn(async move {
-                let received = measure::stream_in(&mut b, size, 1).await;
-                (b, received)
+                let received = measure::stream_in(&mut b, &mut got, size, 1).await;
+                (b, got, received)
             });
             let started = Instant::now();
             let sent = measure::stream_out(&mut a, &msg, 1).await;
             let took = started.elapsed();
-            let (back, received) = receiver
+            let (back, buf, received) = receiver
                 .await
                 .map_err(|e| format!("a party's task failed: {e}"))?;
-            b = back;
+            (b, got) = (back, buf);
             sent.and(received).map_err(fail)?;
             if i > 0 {
                 times.push(took);
