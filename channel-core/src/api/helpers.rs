@@ -50,8 +50,7 @@ pub async fn send_bytes_owned<C: Channel + ?Sized>(
     check_outgoing_size(ch.max_message_size(), p, &phase, msg.len() as u64)?;
     let chunk_size = ch.chunk_size();
     if msg.len() <= chunk_size {
-        tracing::debug!(party = p, phase = %phase, chunks = 1, "sending message");
-        return send_chunk(ch, p, &phase, 0, 1, frame::seal_single(msg)).await;
+        return send_single(ch, p, &phase, msg).await;
     }
     let frames =
         frame::frames(&msg, chunk_size).map_err(|e| chunking_error(p, &phase, chunk_size, e))?;
@@ -154,8 +153,7 @@ pub async fn send_to<C: Channel + ?Sized, T: Serialize + ?Sized>(
     if size <= chunk_size {
         let mut buf = ch.chunk_buffer(p, size + FOOTER_LEN + crate::frame::TRAILER_ROOM);
         codec::serialize_into(&mut buf, msg).map_err(codec_err)?;
-        tracing::debug!(party = p, phase = %phase, chunks = 1, "sending message");
-        send_chunk(ch, p, &phase, 0, 1, frame::seal_single(buf)).await
+        send_single(ch, p, &phase, buf).await
     } else {
         let mut buf = Vec::with_capacity(size);
         codec::serialize_into(&mut buf, msg).map_err(codec_err)?;
@@ -227,6 +225,18 @@ async fn send_frames<C: Channel + ?Sized>(
         send_chunk(ch, p, phase, chunk, total, frame).await?;
     }
     Ok(())
+}
+
+/// Sends a message that fits one chunk: its footer is appended in place.
+#[form(AFIT)]
+async fn send_single<C: Channel + ?Sized>(
+    ch: &mut C,
+    p: usize,
+    phase: &Arc<str>,
+    payload: Vec<u8>,
+) -> Result<(), Error> {
+    tracing::debug!(party = p, phase = %phase, chunks = 1, "sending message");
+    send_chunk(ch, p, phase, 0, 1, frame::seal_single(payload)).await
 }
 
 /// Hands one framed chunk to the transport.
