@@ -23,6 +23,8 @@ mod mux;
 pub mod reference;
 #[path = "api/split.rs"]
 mod split;
+#[path = "api/stream.rs"]
+mod stream;
 #[path = "api/wrappers.rs"]
 mod wrappers;
 
@@ -86,10 +88,39 @@ impl Signal {
 #[cfg(feature = "testkit")]
 #[path = "testkit/party.rs"]
 pub(crate) mod kit_party;
+#[cfg(feature = "testkit")]
+#[path = "testkit/stream_party.rs"]
+pub(crate) mod kit_stream;
+
+/// The kit's pause (runtime-independent, so it runs in a browser too).
+#[cfg(feature = "testkit")]
+async fn kit_sleep(d: std::time::Duration) {
+    futures_timer::Delay::new(d).await;
+}
 
 pub use channel::Channel;
 pub use helpers::{
     recv_bytes, recv_bytes_into, recv_from, recv_vec_from, send_bytes, send_bytes_owned, send_to,
 };
 pub use mux::{Mux, SubChannel, SubReceiver, SubSender};
-pub use split::{FromPeer, PeerReceiver, PeerSender, Peers, Shared, Split, ToPeer};
+pub use split::{
+    FromPeer, PeerReceiver, PeerSender, Peers, RecvSide, SendSide, Shared, Split, ToPeer,
+};
+pub use stream::{
+    ItemReceiver, StreamReceiver, StreamSender, recv_iter, recv_stream, send_iter, send_stream,
+};
+
+/// An async stream sender cannot send its abort from its drop: a sender
+/// dropped unfinished leaves its receiver waiting until its timeout, so it
+/// says so in the log (call [`StreamSender::abort`]).
+impl<C: Channel> Drop for StreamSender<C> {
+    fn drop(&mut self) {
+        if !self.ended() {
+            tracing::warn!(
+                party = self.peer(),
+                "a streamed message was dropped unfinished: its receiver waits until its \
+                 timeout (call StreamSender::abort to tell it at once)"
+            );
+        }
+    }
+}

@@ -25,3 +25,23 @@ pub(crate) fn serialize_into<T: Serialize + ?Sized>(
 pub(crate) fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> bincode::Result<T> {
     options().with_limit(bytes.len() as u64).deserialize(bytes)
 }
+
+/// Decodes a `T` from the start of `bytes`; returns it and the bytes it took.
+pub(crate) fn deserialize_prefix<T: DeserializeOwned>(bytes: &[u8]) -> bincode::Result<(T, usize)> {
+    let mut rest = bytes;
+    let value = options()
+        .with_limit(bytes.len() as u64)
+        .allow_trailing_bytes()
+        .deserialize_from(&mut rest)?;
+    Ok((value, bytes.len() - rest.len()))
+}
+
+/// Whether decoding failed only because the bytes end too soon (more may
+/// still come): the end of input, or a length beyond the bytes at hand.
+pub(crate) fn needs_more(e: &bincode::Error) -> bool {
+    match &**e {
+        bincode::ErrorKind::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        bincode::ErrorKind::SizeLimit => true,
+        _ => false,
+    }
+}

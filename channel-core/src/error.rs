@@ -124,6 +124,33 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The peer gave up on the streamed message it was sending
+    /// ([`StreamSender::abort`](crate::asynchronous::StreamSender::abort)).
+    #[error("party {party} aborted its streamed message in phase '{phase}' after {received} bytes")]
+    Aborted {
+        /// The sending party.
+        party: usize,
+        /// The protocol phase.
+        phase: Arc<str>,
+        /// Bytes of the message received before the abort.
+        received: u64,
+    },
+    /// A streamed message to send ends with more or fewer bytes than it
+    /// declared (the receiver is told with an abort).
+    #[error(
+        "the streamed message to party {party} in phase '{phase}' declared {declared} bytes, \
+         but {written} were written"
+    )]
+    DeclaredLength {
+        /// The receiving party.
+        party: usize,
+        /// The protocol phase.
+        phase: Arc<str>,
+        /// The declared length.
+        declared: u64,
+        /// The bytes written (so far, when more than declared).
+        written: u64,
+    },
     /// A vector arrived with a different number of elements than the protocol expects.
     #[error("expected {expected} elements from party {party} in phase '{phase}', got {actual}")]
     WrongLength {
@@ -175,6 +202,8 @@ pub enum ErrorKind {
     Malformed,
     /// What arrived does not authenticate (altered, replayed, forged).
     Unauthentic,
+    /// The peer aborted the streamed message it was sending.
+    Aborted,
     /// Anything else (see the error's source).
     Other,
 }
@@ -189,6 +218,8 @@ impl Error {
             | Error::Codec { party, .. }
             | Error::TooLarge { party, .. }
             | Error::Malformed { party, .. }
+            | Error::Aborted { party, .. }
+            | Error::DeclaredLength { party, .. }
             | Error::WrongLength { party, .. } => Some(*party),
             Error::Transport { party, .. } => *party,
         }
@@ -203,6 +234,8 @@ impl Error {
             | Error::Codec { phase, .. }
             | Error::TooLarge { phase, .. }
             | Error::Malformed { phase, .. }
+            | Error::Aborted { phase, .. }
+            | Error::DeclaredLength { phase, .. }
             | Error::WrongLength { phase, .. } => phase,
             Error::Transport { .. } => "",
         }
@@ -213,9 +246,11 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::TooLarge { .. } => ErrorKind::TooLarge,
-            Error::Malformed { .. } | Error::Codec { .. } | Error::WrongLength { .. } => {
-                ErrorKind::Malformed
-            }
+            Error::Aborted { .. } => ErrorKind::Aborted,
+            Error::Malformed { .. }
+            | Error::Codec { .. }
+            | Error::WrongLength { .. }
+            | Error::DeclaredLength { .. } => ErrorKind::Malformed,
             Error::Send { .. } | Error::Recv { .. } | Error::Transport { .. } => {
                 transport_kind(self)
             }
@@ -264,6 +299,11 @@ impl Error {
                 phase,
                 size,
                 limit,
+            },
+            FrameError::Aborted { received } => Error::Aborted {
+                party,
+                phase,
+                received,
             },
             source => Error::Malformed {
                 party,

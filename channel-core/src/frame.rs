@@ -25,8 +25,17 @@
 //!
 //! Any violation is a typed [`FrameError`]; no input can make the receiver panic or
 //! allocate more than the maximum message size.
+//!
+//! A **streamed message** (a message sent as parts produced over time, whose
+//! size need not be known in advance) has frames of its own, told apart by
+//! their version byte `2`; [`stream`] describes them. The [`Reassembler`]
+//! takes either kind, so a streamed message can be received whole (within the
+//! maximum message size), and [`stream::StreamIn`] takes either kind part by
+//! part, so a whole message can be received as a stream.
 
 #![deny(clippy::indexing_slicing)]
+
+pub mod stream;
 
 /// Length of the footer appended to every chunk.
 pub const FOOTER_LEN: usize = 17;
@@ -101,6 +110,39 @@ pub enum FrameError {
         got: usize,
         /// Payload bytes the footer rules require.
         expected: usize,
+    },
+    /// The sender gave up on its streamed message before its end.
+    #[error("the sender aborted its streamed message after {received} bytes")]
+    Aborted {
+        /// Bytes of the message received before the abort.
+        received: u64,
+    },
+    /// A streamed message carries more or fewer bytes than it declared.
+    #[error("the streamed message declared {declared} bytes but carries {actual}")]
+    DeclaredLength {
+        /// The length declared in its first part.
+        declared: u64,
+        /// The bytes it carries (so far, when more than declared).
+        actual: u64,
+    },
+    /// A part of a streamed message other than its last is empty.
+    #[error("part {index} of a streamed message is empty and not its last")]
+    EmptyPart {
+        /// Index of the part.
+        index: u32,
+    },
+    /// A part of a streamed message has flags this build does not know.
+    #[error("a streamed part carries unknown flags {flags:#x}")]
+    BadFlags {
+        /// The flags received.
+        flags: u32,
+    },
+    /// A new message began where the next chunk or part of the current one
+    /// was expected.
+    #[error("a new message began where chunk {expected} of the current one was expected")]
+    Interrupted {
+        /// The chunk or part expected.
+        expected: u32,
     },
     /// The message would need more than `u32::MAX` chunks at this chunk size.
     #[error("a {size}-byte message needs more than u32::MAX chunks of {chunk_size} bytes")]
@@ -291,10 +333,112 @@ pub fn seal_single(mut payload: Vec<u8>) -> Vec<u8> {
     payload
 }
 
+/// The version byte of `frame` (its last byte), or `Truncated` for a frame
+/// too short to hold any footer.
+fn version_of(frame: &[u8]) -> Result<u8, FrameError> {
+    match frame.last() {
+        Some(&v) if frame.len() >= FOOTER_LEN => Ok(v),
+        _ => Err(FrameError::Truncated { len: frame.len() }),
+    }
+}
+
+/// The rules of one whole message's chunks, checked as they arrive (what the
+/// [`Reassembler`] and [`stream::StreamIn`] share).
+#[derive(Debug, Clone, Copy)]
+struct WholeRules {
+    total_len: u64,
+    count: u32,
+    chunk_len: usize,
+    next: u32,
+    received: usize,
+}
+
+impl WholeRules {
+    /// Checks the first chunk of a message of at most `limit` bytes.
+    fn first(footer: Footer, payload_len: usize, limit: usize) -> Result<Self, FrameError> {
+        if footer.index != 0 {
+            return Err(FrameError::OutOfOrder {
+                expected: 0,
+                got: footer.index,
+            });
+        }
+        let total_len = usize::try_from(footer.total_len)
+            .ok()
+            .filter(|&t| t <= limit)
+            .ok_or(FrameError::TooLarge {
+                size: footer.total_len,
+                limit,
+            })?;
+        let consistent = if total_len == 0 {
+            footer.count == 1 && payload_len == 0
+        } else {
+            payload_len > 0
+                && payload_len <= total_len
+                && total_len.div_ceil(payload_len) == footer.count as usize
+        };
+        if !consistent {
+            return Err(FrameError::BadCount {
+                count: footer.count,
+                chunk_len: payload_len,
+                total: footer.total_len,
+            });
+        }
+        Ok(Self {
+            total_len: footer.total_len,
+            count: footer.count,
+            chunk_len: payload_len,
+            next: 1,
+            received: payload_len,
+        })
+    }
+
+    /// Checks a later chunk.
+    fn later(&mut self, footer: Footer, payload_len: usize) -> Result<(), FrameError> {
+        if footer.index != self.next {
+            return Err(FrameError::OutOfOrder {
+                expected: self.next,
+                got: footer.index,
+            });
+        }
+        if footer.total_len != self.total_len || footer.count != self.count {
+            return Err(FrameError::Inconsistent {
+                total: footer.total_len,
+                count: footer.count,
+                first_total: self.total_len,
+                first_count: self.count,
+            });
+        }
+        let expected = if self.next + 1 == self.count {
+            // `count - 1` full chunks are in; the first chunk proved that the
+            // rest is in `1..=chunk_len` and that `total_len` fits in usize.
+            (self.total_len as usize).saturating_sub(self.received)
+        } else {
+            self.chunk_len
+        };
+        if payload_len != expected {
+            return Err(FrameError::BadChunkLength {
+                index: footer.index,
+                got: payload_len,
+                expected,
+            });
+        }
+        self.next += 1;
+        self.received += payload_len;
+        Ok(())
+    }
+
+    /// Whether every chunk has arrived.
+    fn complete(&self) -> bool {
+        self.next == self.count
+    }
+}
+
 /// Rebuilds one message from its frames, checking every footer rule before allocating.
 ///
 /// Feed frames with [`push`](Self::push) until it returns `Some(message)`. After an
-/// error the reassembler must be discarded.
+/// error the reassembler must be discarded. A streamed message
+/// ([`stream`]) is assembled too, as long as it stays within the maximum
+/// message size.
 #[derive(Debug)]
 pub struct Reassembler {
     limit: usize,
@@ -307,10 +451,11 @@ pub struct Reassembler {
 enum State {
     AwaitingFirst,
     Partial {
-        total_len: u64,
-        count: u32,
-        chunk_len: usize,
-        next: u32,
+        rules: WholeRules,
+        buf: Vec<u8>,
+    },
+    Streamed {
+        rules: stream::StreamIn,
         buf: Vec<u8>,
     },
 }
@@ -357,25 +502,42 @@ impl Reassembler {
     pub fn next_chunk(&self) -> usize {
         match &self.state {
             State::AwaitingFirst => 0,
-            State::Partial { next, .. } => *next as usize,
+            State::Partial { rules, .. } => rules.next as usize,
+            State::Streamed { rules, .. } => rules.next_part(),
         }
     }
 
-    /// Number of chunks in the message, once the first chunk has arrived.
+    /// Number of chunks in the message, once the first chunk has arrived
+    /// (`None` for a streamed message, whose parts are not counted ahead).
     pub fn total_chunks(&self) -> Option<usize> {
         match &self.state {
-            State::AwaitingFirst => None,
-            State::Partial { count, .. } => Some(*count as usize),
+            State::AwaitingFirst | State::Streamed { .. } => None,
+            State::Partial { rules, .. } => Some(rules.count as usize),
         }
     }
 
     /// Adds one frame; returns the whole message once its last chunk has arrived.
     pub fn push(&mut self, mut frame: Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
+        if let State::Streamed { rules, buf } = &mut self.state {
+            let part = rules.push(frame)?;
+            // Bounded: the stream rules refuse more than the limit in all.
+            buf.extend_from_slice(&part.payload);
+            return Ok(if part.last {
+                let message = std::mem::take(buf);
+                self.state = State::AwaitingFirst;
+                Some(message)
+            } else {
+                None
+            });
+        }
+        if version_of(&frame)? == stream::STREAM_VERSION {
+            return self.push_first_part(frame);
+        }
         let (footer, payload_len) = Footer::read(&frame)?;
         match &mut self.state {
             State::AwaitingFirst => {
-                let total_len = self.check_first(footer, payload_len)?;
-                if footer.count == 1 {
+                let rules = WholeRules::first(footer, payload_len, self.limit)?;
+                if rules.complete() {
                     frame.truncate(payload_len);
                     return Ok(Some(frame));
                 }
@@ -387,56 +549,15 @@ impl Reassembler {
                 // (measured: half the page faults over TCP).
                 let mut buf = std::mem::take(&mut self.spare);
                 buf.clear();
-                buf.reserve_exact(total_len);
+                buf.reserve_exact(rules.total_len as usize);
                 buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
-                self.state = State::Partial {
-                    total_len: footer.total_len,
-                    count: footer.count,
-                    chunk_len: payload_len,
-                    next: 1,
-                    buf,
-                };
+                self.state = State::Partial { rules, buf };
                 Ok(None)
             }
-            State::Partial {
-                total_len,
-                count,
-                chunk_len,
-                next,
-                buf,
-            } => {
-                if footer.index != *next {
-                    return Err(FrameError::OutOfOrder {
-                        expected: *next,
-                        got: footer.index,
-                    });
-                }
-                if footer.total_len != *total_len || footer.count != *count {
-                    return Err(FrameError::Inconsistent {
-                        total: footer.total_len,
-                        count: footer.count,
-                        first_total: *total_len,
-                        first_count: *count,
-                    });
-                }
-                let is_last = *next + 1 == *count;
-                let expected = if is_last {
-                    // `buf` holds `count - 1` full chunks; the first chunk proved that the
-                    // rest is in `1..=chunk_len` and that `total_len` fits in usize.
-                    (*total_len as usize).saturating_sub(buf.len())
-                } else {
-                    *chunk_len
-                };
-                if payload_len != expected {
-                    return Err(FrameError::BadChunkLength {
-                        index: footer.index,
-                        got: payload_len,
-                        expected,
-                    });
-                }
+            State::Partial { rules, buf } => {
+                rules.later(footer, payload_len)?;
                 buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
-                *next += 1;
-                if is_last {
+                if rules.complete() {
                     let message = std::mem::take(buf);
                     self.state = State::AwaitingFirst;
                     Ok(Some(message))
@@ -444,41 +565,32 @@ impl Reassembler {
                     Ok(None)
                 }
             }
+            State::Streamed { .. } => Err(FrameError::Interrupted { expected: 0 }),
         }
     }
 
-    /// Checks the first chunk of a message and returns the message length.
-    fn check_first(&self, footer: Footer, payload_len: usize) -> Result<usize, FrameError> {
-        if footer.index != 0 {
-            return Err(FrameError::OutOfOrder {
-                expected: 0,
-                got: footer.index,
+    /// A streamed part where a message's first chunk or a whole message's
+    /// next chunk was expected.
+    fn push_first_part(&mut self, frame: Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
+        if let State::Partial { rules, .. } = &self.state {
+            return Err(FrameError::Interrupted {
+                expected: rules.next,
             });
         }
-        let total_len = usize::try_from(footer.total_len)
-            .ok()
-            .filter(|&t| t <= self.limit)
-            .ok_or(FrameError::TooLarge {
-                size: footer.total_len,
-                limit: self.limit,
-            })?;
-        let bad_count = FrameError::BadCount {
-            count: footer.count,
-            chunk_len: payload_len,
-            total: footer.total_len,
-        };
-        let consistent = if total_len == 0 {
-            footer.count == 1 && payload_len == 0
-        } else {
-            payload_len > 0
-                && payload_len <= total_len
-                && total_len.div_ceil(payload_len) == footer.count as usize
-        };
-        if consistent {
-            Ok(total_len)
-        } else {
-            Err(bad_count)
+        let mut rules = stream::StreamIn::new(self.limit as u64);
+        let part = rules.push(frame)?;
+        if part.last {
+            return Ok(Some(part.payload));
         }
+        let mut buf = std::mem::take(&mut self.spare);
+        buf.clear();
+        // Declared lengths were checked against the limit.
+        if let Some(declared) = rules.declared() {
+            buf.reserve_exact(declared as usize);
+        }
+        buf.extend_from_slice(&part.payload);
+        self.state = State::Streamed { rules, buf };
+        Ok(None)
     }
 }
 

@@ -24,6 +24,7 @@ pub struct SendInfo {
     phase: Arc<str>,
     chunk: usize,
     total: usize,
+    streamed: bool,
 }
 
 impl SendInfo {
@@ -33,7 +34,38 @@ impl SendInfo {
             phase: phase.into(),
             chunk,
             total,
+            streamed: false,
         }
+    }
+
+    /// Info for part `part` (0-based) of a streamed message, whose parts are
+    /// not counted ahead: [`total`](Self::total) says one more follows
+    /// unless this is the `last`.
+    ///
+    /// A transport whose sends never wait (an in-process queue) makes a
+    /// streamed part wait for its receiver to read instead, within a window,
+    /// so that a message of any size crosses in bounded memory.
+    ///
+    /// ```
+    /// use channel_core::SendInfo;
+    ///
+    /// let info = SendInfo::stream_part("garbling", 4, false);
+    /// assert!(info.is_streamed());
+    /// assert_eq!((info.chunk(), info.remaining()), (4, 1));
+    /// assert_eq!(info.to_string(), "phase 'garbling', streamed part 5");
+    /// ```
+    pub fn stream_part(phase: impl Into<Arc<str>>, part: usize, last: bool) -> Self {
+        Self {
+            phase: phase.into(),
+            chunk: part,
+            total: part.saturating_add(if last { 1 } else { 2 }),
+            streamed: true,
+        }
+    }
+
+    /// Whether the chunk is a part of a streamed message.
+    pub fn is_streamed(&self) -> bool {
+        self.streamed
     }
 
     /// The protocol phase the message belongs to.
@@ -63,6 +95,15 @@ impl SendInfo {
 
 impl fmt::Display for SendInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.streamed {
+            let last = if self.remaining() == 0 { " (last)" } else { "" };
+            return write!(
+                f,
+                "phase '{}', streamed part {}{last}",
+                self.phase,
+                self.chunk + 1
+            );
+        }
         write!(
             f,
             "phase '{}', chunk {}/{}",

@@ -22,8 +22,9 @@ pub mod testkit;
 pub mod transport;
 
 pub use asynchronous::{
-    Channel, recv_bytes, recv_bytes_into, recv_from, recv_vec_from, reference, send_bytes,
-    send_bytes_owned, send_to,
+    Channel, ItemReceiver, StreamReceiver, StreamSender, recv_bytes, recv_bytes_into, recv_from,
+    recv_iter, recv_stream, recv_vec_from, reference, send_bytes, send_bytes_owned, send_iter,
+    send_stream, send_to,
 };
 pub use error::{BoxError, Error, ErrorKind, error_chain};
 pub use frame::FrameError;
@@ -35,6 +36,10 @@ pub use split_support::{HalfError, WrongDirection};
 
 /// Default [`Channel::chunk_size`]: 4 MiB of payload per chunk.
 pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
+
+/// Default size of a streamed message's parts ([`StreamSender::part_size`]):
+/// 1 MiB, or the channel's chunk size if smaller.
+pub const DEFAULT_STREAM_PART: usize = 1 << 20;
 
 /// Default [`Channel::max_message_size`]: 1 GiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 30;

@@ -10,6 +10,9 @@ use crate::DEFAULT_MAX_MESSAGE_SIZE;
 /// Default receive timeout of an in-process network: 5 minutes.
 pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Default [`NetworkSettings::stream_window`]: 8 MiB.
+pub const DEFAULT_STREAM_WINDOW: usize = 8 << 20;
+
 /// What every party of an in-process network is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkSettings {
@@ -26,6 +29,10 @@ pub struct NetworkSettings {
     pub chunk_size: usize,
     /// The largest message the helpers send or accept.
     pub max_message_size: usize,
+    /// Bytes a part of a streamed message may find queued on its link
+    /// before it waits for the receiver to read (up to `recv_timeout`): what
+    /// bounds the memory a stream of any size takes.
+    pub stream_window: usize,
 }
 
 /// A backend whose parties can be built from [`NetworkSettings`].
@@ -95,6 +102,7 @@ impl<C: BuildNetwork> NetworkBuilder<C> {
                 max_queued_bytes: None,
                 chunk_size: whole_messages(DEFAULT_MAX_MESSAGE_SIZE, None),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+                stream_window: DEFAULT_STREAM_WINDOW,
             },
             chunk_size_set: false,
             party: PhantomData,
@@ -144,6 +152,14 @@ impl<C: BuildNetwork> NetworkBuilder<C> {
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.settings.max_message_size = bytes;
         self.derive_chunk_size()
+    }
+
+    /// Bytes a streamed message's part may find queued on its link before
+    /// it waits for the receiver to read (8 MiB by default; see
+    /// [`NetworkSettings::stream_window`]).
+    pub fn stream_window(mut self, bytes: usize) -> Self {
+        self.settings.stream_window = bytes;
+        self
     }
 
     /// The settings so far.

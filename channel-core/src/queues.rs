@@ -2,7 +2,7 @@
 //! `channel-std` share, so that each is only its queue's send and receive calls.
 
 use crate::network::NetworkSettings;
-use crate::transport::{BufferPool, QueueBudget, TransportError, check_peer, mesh};
+use crate::transport::{BufferPool, Offer, QueueBudget, TransportError, check_peer, mesh};
 
 /// One party's ends of an in-process network: a sending end `S` towards every
 /// peer and a receiving end `R` from every peer, each directed link bounded by
@@ -21,6 +21,7 @@ use crate::transport::{BufferPool, QueueBudget, TransportError, check_peer, mesh
 ///     max_queued_bytes: Some(8),
 ///     chunk_size: 1024,
 ///     max_message_size: 1 << 20,
+///     stream_window: 1 << 20,
 /// };
 /// let mut parties = QueueEnds::network(&settings, channel::<Vec<u8>>);
 /// let mut one = parties.pop().unwrap();
@@ -66,6 +67,7 @@ impl<S, R> QueueEnds<S, R> {
                         p,
                         end,
                         chunk_size: settings.chunk_size,
+                        stream_window: settings.stream_window,
                     })
                 })
                 .collect(),
@@ -113,6 +115,22 @@ impl<S, R> QueueEnds<S, R> {
             .send(msg, push)
     }
 
+    /// Queues a part of a streamed message to `p` if the link has room
+    /// ([`QueueTo::offer_part`]).
+    pub fn offer_part(
+        &self,
+        p: usize,
+        msg: Vec<u8>,
+        push: impl FnOnce(&S, Vec<u8>) -> bool,
+    ) -> Result<PartOffer, TransportError> {
+        check_peer(self.me, p, self.settings.parties)?;
+        self.to
+            .get(p)
+            .and_then(Option::as_ref)
+            .ok_or(TransportError::Closed { party: p })?
+            .offer_part(msg, push)
+    }
+
     /// An empty buffer for a chunk of up to `capacity` bytes to `p`: one that
     /// `p` recycled if one fits, else a fresh one.
     pub fn chunk_buffer(&self, p: usize, capacity: usize) -> Vec<u8> {
@@ -153,6 +171,20 @@ impl<S, R> QueueEnds<S, R> {
     }
 }
 
+/// What [`QueueTo::offer_part`] did with a streamed part.
+#[derive(Debug)]
+pub enum PartOffer {
+    /// The part is queued.
+    Queued,
+    /// The link is full: wait for `room`, then offer `part` again.
+    Full {
+        /// The part, handed back.
+        part: Vec<u8>,
+        /// Fires at the next release on the link, or when its receiver goes.
+        room: crate::transport::Room,
+    },
+}
+
 /// A peer's index with this party's two ends towards it.
 pub type PeerEnds<S, R> = (usize, QueueTo<S>, QueueFrom<R>);
 
@@ -163,6 +195,8 @@ pub struct QueueTo<S> {
     end: (S, QueueBudget, BufferPool),
     /// The network's chunk size: a larger chunk is refused.
     chunk_size: usize,
+    /// Bytes a streamed part may find queued before it waits.
+    stream_window: usize,
 }
 
 impl<S> QueueTo<S> {
@@ -186,6 +220,38 @@ impl<S> QueueTo<S> {
         }
     }
 
+    /// Queues a part of a streamed message if the link holds less than the
+    /// network's [`stream_window`](NetworkSettings::stream_window) with it;
+    /// else hands the part back with what to wait for before offering it
+    /// again (the sender's transport waits, up to its timeout, so that a
+    /// receiver that does not read holds a stream back).
+    pub fn offer_part(
+        &self,
+        msg: Vec<u8>,
+        push: impl FnOnce(&S, Vec<u8>) -> bool,
+    ) -> Result<PartOffer, TransportError> {
+        let (tx, budget, _) = &self.end;
+        let len = msg.len();
+        crate::transport::check_chunk(self.p, len, self.chunk_size)?;
+        match budget.offer_part(self.p, len, self.stream_window)? {
+            Offer::Full { room } => Ok(PartOffer::Full { part: msg, room }),
+            Offer::Taken if push(tx, msg) => Ok(PartOffer::Queued),
+            Offer::Taken => {
+                budget.release(len);
+                Err(TransportError::Closed { party: self.p })
+            }
+        }
+    }
+
+    /// The error of a streamed part that waited `after` in vain.
+    pub fn stalled(&self, after: std::time::Duration) -> TransportError {
+        TransportError::Stalled {
+            party: self.p,
+            after,
+            queued: self.end.1.queued(),
+        }
+    }
+
     /// An empty buffer for a chunk of up to `capacity` bytes: one the peer
     /// recycled if one fits, else a fresh one.
     pub fn chunk_buffer(&self, capacity: usize) -> Vec<u8> {
@@ -203,6 +269,14 @@ impl<S> QueueTo<S> {
 pub struct QueueFrom<R> {
     p: usize,
     end: (R, QueueBudget, BufferPool),
+}
+
+impl<R> Drop for QueueFrom<R> {
+    /// A sender waiting for room on this link learns at once that nobody
+    /// will read it.
+    fn drop(&mut self) {
+        self.end.1.close();
+    }
 }
 
 impl<R> QueueFrom<R> {

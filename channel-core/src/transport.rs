@@ -13,8 +13,10 @@ pub mod seq;
 
 pub use recycle::BufferPool;
 
-pub use crate::network::{BuildNetwork, DEFAULT_RECV_TIMEOUT, NetworkBuilder, NetworkSettings};
-pub use crate::queues::{PeerEnds, QueueEnds, QueueFrom, QueueTo};
+pub use crate::network::{
+    BuildNetwork, DEFAULT_RECV_TIMEOUT, DEFAULT_STREAM_WINDOW, NetworkBuilder, NetworkSettings,
+};
+pub use crate::queues::{PartOffer, PeerEnds, QueueEnds, QueueFrom, QueueTo};
 
 /// Failures that every transport can run into, whatever carries the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,6 +84,21 @@ pub enum TransportError {
         /// The chunk's number in its direction.
         chunk: u64,
     },
+    /// A send waited longer than the transport's bound for the peer to take
+    /// in what was already sent (a streamed message is held back until its
+    /// receiver reads): the peer is stuck or gone.
+    #[error(
+        "party {party} took nothing in for {after:?}: {queued} bytes still wait for it \
+         (a streamed message is held back until its receiver reads)"
+    )]
+    Stalled {
+        /// The peer.
+        party: usize,
+        /// How long the send waited.
+        after: Duration,
+        /// Bytes sent and not yet taken in by the peer.
+        queued: usize,
+    },
     /// The bytes queued towards the peer would exceed the configured bound.
     #[error(
         "{queued} bytes already queued for party {party}; {adding} more would exceed the bound of {limit} bytes"
@@ -109,6 +126,7 @@ impl TransportError {
             | TransportError::ChunkTooLarge { party, .. }
             | TransportError::PeerGone { party, .. }
             | TransportError::Unauthentic { party, .. }
+            | TransportError::Stalled { party, .. }
             | TransportError::QueueFull { party, .. } => Some(*party),
         }
     }
@@ -121,7 +139,7 @@ impl TransportError {
                 ErrorKind::BadParty
             }
             TransportError::Closed { .. } | TransportError::PeerGone { .. } => ErrorKind::PeerGone,
-            TransportError::Timeout { .. } => ErrorKind::Timeout,
+            TransportError::Timeout { .. } | TransportError::Stalled { .. } => ErrorKind::Timeout,
             TransportError::ChunkTooLarge { .. } => ErrorKind::TooLarge,
             TransportError::Unauthentic { .. } => ErrorKind::Unauthentic,
             TransportError::QueueFull { .. } => ErrorKind::QueueFull,
@@ -238,6 +256,11 @@ pub fn mesh<S, R>(parties: usize, mut link: impl FnMut() -> (S, R)) -> Vec<Ends<
 /// by its two ends. The sender [`reserve`](Self::reserve)s before queueing, the
 /// receiver [`release`](Self::release)s after taking a message out.
 ///
+/// A whole message's chunk never waits: it fits the bound or fails. A part of
+/// a streamed message waits instead, until the link holds less than a
+/// window ([`offer_part`](Self::offer_part)), so that a message of any size
+/// crosses in bounded memory.
+///
 /// ```
 /// use channel_core::transport::{QueueBudget, TransportError};
 ///
@@ -251,6 +274,49 @@ pub fn mesh<S, R>(parties: usize, mut link: impl FnMut() -> (S, R)) -> Vec<Ends<
 pub struct QueueBudget {
     queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     limit: Option<usize>,
+    /// Told of every release, and of the receiver's end.
+    room: std::sync::Arc<event_listener::Event>,
+    /// Set when the receiving end is gone.
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What [`QueueBudget::offer_part`] did with a streamed part.
+#[derive(Debug)]
+pub enum Offer {
+    /// The link had room: the part is reserved for.
+    Taken,
+    /// The link is full: wait for `room` (a release), then offer the part
+    /// again.
+    Full {
+        /// Fires at the next release on the link, or when its receiver goes.
+        room: Room,
+    },
+}
+
+/// What a streamed part waits for when its link is full: the next release on
+/// the link, or its receiver's end. Await it (async form) or
+/// [`wait_until`](Self::wait_until) a deadline (blocking form).
+#[derive(Debug)]
+pub struct Room(event_listener::EventListener);
+
+impl Room {
+    /// Blocks until the room changes or `deadline` passes; `false` if the
+    /// deadline passed.
+    pub fn wait_until(self, deadline: std::time::Instant) -> bool {
+        use event_listener::Listener;
+        self.0.wait_deadline(deadline).is_some()
+    }
+}
+
+impl std::future::Future for Room {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
 }
 
 impl QueueBudget {
@@ -259,6 +325,8 @@ impl QueueBudget {
         Self {
             queued: Default::default(),
             limit,
+            room: Default::default(),
+            closed: Default::default(),
         }
     }
 
@@ -282,6 +350,58 @@ impl QueueBudget {
             })
     }
 
+    /// Accounts for a streamed part of `bytes` towards `party` if the link
+    /// holds less than `window` with it (or nothing at all, so that a part
+    /// larger than the window still goes), within the bound; else says what
+    /// to wait for. Fails when the part can never fit the bound or the
+    /// receiving end is gone.
+    ///
+    /// ```
+    /// use channel_core::transport::{Offer, QueueBudget};
+    ///
+    /// let budget = QueueBudget::new(None);
+    /// assert!(matches!(budget.offer_part(1, 6, 10).unwrap(), Offer::Taken));
+    /// let Offer::Full { room } = budget.offer_part(1, 6, 10).unwrap() else { panic!() };
+    /// budget.release(6);
+    /// // The release woke it.
+    /// assert!(room.wait_until(std::time::Instant::now() + std::time::Duration::from_secs(5)));
+    /// assert!(matches!(budget.offer_part(1, 6, 10).unwrap(), Offer::Taken));
+    /// ```
+    pub fn offer_part(
+        &self,
+        party: usize,
+        bytes: usize,
+        window: usize,
+    ) -> Result<Offer, TransportError> {
+        use std::sync::atomic::Ordering;
+        if let Some(limit) = self.limit.filter(|&limit| bytes > limit) {
+            return Err(TransportError::QueueFull {
+                party,
+                queued: self.queued(),
+                adding: bytes,
+                limit,
+            });
+        }
+        // Listen before looking, so that no release slips between.
+        let room = self.room.listen();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(TransportError::Closed { party });
+        }
+        let bound = self.limit.map_or(window, |limit| limit.min(window));
+        let taken = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                let total = queued.checked_add(bytes)?;
+                (queued == 0 || total <= bound).then_some(total)
+            })
+            .is_ok();
+        Ok(if taken {
+            Offer::Taken
+        } else {
+            Offer::Full { room: Room(room) }
+        })
+    }
+
     /// Accounts for `bytes` taken out of the queue.
     pub fn release(&self, bytes: usize) {
         use std::sync::atomic::Ordering;
@@ -291,6 +411,14 @@ impl QueueBudget {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
                 Some(q.saturating_sub(bytes))
             });
+        self.room.notify(usize::MAX);
+    }
+
+    /// The receiving end is gone: a part waiting for room fails at once.
+    pub fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.room.notify(usize::MAX);
     }
 
     /// The bound, if any.

@@ -78,7 +78,8 @@ use channel_core::blocking::{Channel, PeerReceiver, PeerSender, Peers, Split};
 pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
 use channel_core::transport::{
-    BuildNetwork, NetworkBuilder, NetworkSettings, QueueBudget, QueueEnds, QueueFrom, QueueTo,
+    BuildNetwork, NetworkBuilder, NetworkSettings, PartOffer, QueueBudget, QueueEnds, QueueFrom,
+    QueueTo,
 };
 use channel_core::{RecvInfo, SendInfo};
 
@@ -135,8 +136,19 @@ impl Channel for StdChannel {
         &mut self,
         p: usize,
         msg: Vec<u8>,
-        _info: SendInfo,
+        info: SendInfo,
     ) -> Result<(), TransportError> {
+        if info.is_streamed() {
+            let ends = &self.ends;
+            let after = ends.settings().recv_timeout;
+            let stalled = || TransportError::Stalled {
+                party: p,
+                after,
+                queued: ends.queued_to(p),
+            };
+            let offer = |msg| ends.offer_part(p, msg, |tx, msg| tx.send(msg).is_ok());
+            return send_part(offer, msg, after, stalled);
+        }
         self.ends.send(p, msg, |tx, msg| tx.send(msg).is_ok())
     }
 
@@ -176,7 +188,11 @@ impl Split for StdChannel {
         let (settings, peers) = self.ends.into_peers();
         let halves = peers.into_iter().map(|(p, to, from)| {
             let recv_timeout = settings.recv_timeout;
-            (p, StdSender { to }, StdReceiver { from, recv_timeout })
+            (
+                p,
+                StdSender { to, recv_timeout },
+                StdReceiver { from, recv_timeout },
+            )
         });
         Peers::new(
             me,
@@ -192,12 +208,20 @@ impl Split for StdChannel {
 #[derive(Debug)]
 pub struct StdSender {
     to: QueueTo<Sender<Vec<u8>>>,
+    /// How long a streamed part waits for room.
+    recv_timeout: std::time::Duration,
 }
 
 impl PeerSender for StdSender {
     type Error = TransportError;
 
-    fn send_chunk(&mut self, msg: Vec<u8>, _info: SendInfo) -> Result<(), TransportError> {
+    fn send_chunk(&mut self, msg: Vec<u8>, info: SendInfo) -> Result<(), TransportError> {
+        if info.is_streamed() {
+            let to = &self.to;
+            let after = self.recv_timeout;
+            let offer = |msg| to.offer_part(msg, |tx, msg| tx.send(msg).is_ok());
+            return send_part(offer, msg, after, || to.stalled(after));
+        }
         self.to.send(msg, |tx, msg| tx.send(msg).is_ok())
     }
 
@@ -224,6 +248,29 @@ impl PeerReceiver for StdReceiver {
 
     fn recycle(&mut self, buf: Vec<u8>) {
         self.from.recycle(buf)
+    }
+}
+
+/// A streamed part: queued once its link holds less than the stream window
+/// (`offer`), waiting for the receiver to read at most `after`.
+fn send_part(
+    offer: impl Fn(Vec<u8>) -> Result<PartOffer, TransportError>,
+    mut msg: Vec<u8>,
+    after: std::time::Duration,
+    stalled: impl FnOnce() -> TransportError,
+) -> Result<(), TransportError> {
+    let deadline = std::time::Instant::now() + after;
+    // Bounded by the deadline: each pass waits for a release or gives up.
+    loop {
+        match offer(msg)? {
+            PartOffer::Queued => return Ok(()),
+            PartOffer::Full { part, room } => {
+                msg = part;
+                if !room.wait_until(deadline) {
+                    return Err(stalled());
+                }
+            }
+        }
     }
 }
 

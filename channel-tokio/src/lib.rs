@@ -81,7 +81,7 @@ use channel_core::asynchronous::{PeerReceiver, PeerSender, Peers, Split};
 pub use channel_core::transport::DEFAULT_RECV_TIMEOUT;
 pub use channel_core::transport::TransportError;
 use channel_core::transport::{
-    BuildNetwork, NetworkBuilder, NetworkSettings, QueueEnds, QueueFrom, QueueTo,
+    BuildNetwork, NetworkBuilder, NetworkSettings, PartOffer, QueueEnds, QueueFrom, QueueTo,
 };
 use channel_core::{Channel, RecvInfo, SendInfo};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -139,8 +139,19 @@ impl Channel for TokioChannel {
         &mut self,
         p: usize,
         msg: Vec<u8>,
-        _info: SendInfo,
+        info: SendInfo,
     ) -> Result<(), TransportError> {
+        if info.is_streamed() {
+            let ends = &self.ends;
+            let after = ends.settings().recv_timeout;
+            let stalled = || TransportError::Stalled {
+                party: p,
+                after,
+                queued: ends.queued_to(p),
+            };
+            let offer = |msg| ends.offer_part(p, msg, |tx, msg| tx.send(msg).is_ok());
+            return send_part(offer, msg, after, stalled).await;
+        }
         self.ends.send(p, msg, |tx, msg| tx.send(msg).is_ok())
     }
 
@@ -184,7 +195,11 @@ impl Split for TokioChannel {
         let (settings, peers) = self.ends.into_peers();
         let halves = peers.into_iter().map(|(p, to, from)| {
             let recv_timeout = settings.recv_timeout;
-            (p, TokioSender { to }, TokioReceiver { from, recv_timeout })
+            (
+                p,
+                TokioSender { to, recv_timeout },
+                TokioReceiver { from, recv_timeout },
+            )
         });
         Peers::new(
             me,
@@ -200,12 +215,20 @@ impl Split for TokioChannel {
 #[derive(Debug)]
 pub struct TokioSender {
     to: QueueTo<UnboundedSender<Vec<u8>>>,
+    /// How long a streamed part waits for room.
+    recv_timeout: std::time::Duration,
 }
 
 impl PeerSender for TokioSender {
     type Error = TransportError;
 
-    async fn send_chunk(&mut self, msg: Vec<u8>, _info: SendInfo) -> Result<(), TransportError> {
+    async fn send_chunk(&mut self, msg: Vec<u8>, info: SendInfo) -> Result<(), TransportError> {
+        if info.is_streamed() {
+            let to = &self.to;
+            let after = self.recv_timeout;
+            let offer = |msg| to.offer_part(msg, |tx, msg| tx.send(msg).is_ok());
+            return send_part(offer, msg, after, || to.stalled(after)).await;
+        }
         self.to.send(msg, |tx, msg| tx.send(msg).is_ok())
     }
 
@@ -232,6 +255,29 @@ impl PeerReceiver for TokioReceiver {
 
     fn recycle(&mut self, buf: Vec<u8>) {
         self.from.recycle(buf)
+    }
+}
+
+/// A streamed part: queued once its link holds less than the stream window
+/// (`offer`), waiting for the receiver to read at most `after`.
+async fn send_part(
+    offer: impl Fn(Vec<u8>) -> Result<PartOffer, TransportError>,
+    mut msg: Vec<u8>,
+    after: std::time::Duration,
+    stalled: impl FnOnce() -> TransportError,
+) -> Result<(), TransportError> {
+    let deadline = tokio::time::Instant::now() + after;
+    // Bounded by the deadline: each pass waits for a release or gives up.
+    loop {
+        match offer(msg)? {
+            PartOffer::Queued => return Ok(()),
+            PartOffer::Full { part, room } => {
+                msg = part;
+                if tokio::time::timeout_at(deadline, room).await.is_err() {
+                    return Err(stalled());
+                }
+            }
+        }
     }
 }
 

@@ -40,6 +40,11 @@ commands:
                       --sessions N       sessions (default 1000)
                       --parties N        parties per session (default 3)
                       --rounds N         rounds of one 100-byte message to every peer (default 2)
+  stream-memory [options] one streamed message over every native transport, each in a fresh
+                      process: fails when its peak extra resident memory (both parties, and the
+                      relay where there is one, in that process) reaches 64 MiB
+                      --size BYTES       the message (default 512 MiB; suffix K, M or G)
+                      --transports a,b   only these
   browser-tests       only the browser step of test-all (installs its tools when missing)
   help                this text
 ";
@@ -55,13 +60,25 @@ pub enum Command {
     BenchMemory {
         transport: Transport,
         bytes: usize,
+        /// One streamed message instead of a whole one.
+        streamed: bool,
     },
+    StreamMemory(StreamMemory),
     RelayLoad(RelayLoad),
     /// A relay of the load run, in a process of its own (internal).
     RelayServe {
         store: String,
     },
     Help,
+}
+
+/// Options of `stream-memory`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamMemory {
+    /// Bytes of the streamed message.
+    pub size: usize,
+    /// `None`: every native transport.
+    pub transports: Option<Vec<Transport>>,
 }
 
 /// Options of `relay-load`.
@@ -143,13 +160,20 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         },
         "bench-memory" => {
             let (Some(transport), Some(bytes)) = (rest.next(), rest.next()) else {
-                return Err("usage: bench-memory <transport> <bytes>".into());
+                return Err("usage: bench-memory <transport> <bytes> [--streamed]".into());
+            };
+            let streamed = match rest.next() {
+                None => false,
+                Some("--streamed") => true,
+                Some(other) => return Err(format!("bench-memory: unknown option '{other}'")),
             };
             Command::BenchMemory {
                 transport: Transport::parse(transport, Transport::in_bench)?,
                 bytes: number("bench-memory", bytes)?,
+                streamed,
             }
         }
+        "stream-memory" => Command::StreamMemory(stream_memory(&mut rest)?),
         other => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
     };
     match rest.next() {
@@ -254,6 +278,42 @@ fn bench<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Bench, String> 
     Ok(bench)
 }
 
+fn stream_memory<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<StreamMemory, String> {
+    let mut options = StreamMemory {
+        size: 512 << 20,
+        transports: None,
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag {
+            "--size" => options.size = byte_size(value)?,
+            "--transports" => {
+                options.transports = Some(transports(value, Transport::streams_natively)?)
+            }
+            other => return Err(format!("unknown stream-memory option '{other}'")),
+        }
+    }
+    Ok(options)
+}
+
+/// A size such as `4096`, `512M` or `4G`.
+fn byte_size(value: &str) -> Result<usize, String> {
+    let (digits, unit) = [('K', 10), ('M', 20), ('G', 30)]
+        .into_iter()
+        .find_map(|(suffix, shift)| {
+            value
+                .strip_suffix([suffix, suffix.to_ascii_lowercase()])
+                .map(|d| (d, 1usize << shift))
+        })
+        .unwrap_or((value, 1));
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("bad size '{value}' (e.g. 4096, 512M, 4G)"))
+}
+
 fn number(flag: &str, value: &str) -> Result<usize, String> {
     value
         .parse()
@@ -324,9 +384,27 @@ mod tests {
             parse(&args("bench-memory p2p 4096")),
             Ok(Command::BenchMemory {
                 transport: Transport::P2p,
-                bytes: 4096
+                bytes: 4096,
+                streamed: false,
             })
         );
+        assert_eq!(
+            parse(&args("bench-memory tcp 4096 --streamed")),
+            Ok(Command::BenchMemory {
+                transport: Transport::Tcp,
+                bytes: 4096,
+                streamed: true,
+            })
+        );
+        assert_eq!(
+            parse(&args("stream-memory --size 4G --transports tcp,std")),
+            Ok(Command::StreamMemory(StreamMemory {
+                size: 4 << 30,
+                transports: Some(vec![Transport::Tcp, Transport::Std]),
+            }))
+        );
+        assert!(parse(&args("stream-memory --size 12X")).is_err());
+        assert!(parse(&args("stream-memory --transports memcpy")).is_err());
     }
 
     #[test]

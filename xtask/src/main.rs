@@ -49,7 +49,12 @@ fn main() -> ExitCode {
             }
             Err(browser::NotRun::Failed(e) | browser::NotRun::Skipped(e)) => Err(e),
         },
-        Command::BenchMemory { transport, bytes } => bench::memory_probe(transport, bytes),
+        Command::BenchMemory {
+            transport,
+            bytes,
+            streamed,
+        } => bench::memory_probe(transport, bytes, streamed),
+        Command::StreamMemory(options) => bench::stream_memory(&options),
         Command::RelayLoad(load) => relay_load::run(&load),
         Command::RelayServe { store } => relay_load::serve(&store),
         Command::Help => {

@@ -22,6 +22,7 @@ const STEPS: &[Step] = &[
     ("relay on Redis", relay_on_redis),
     ("relay load", relay_load),
     ("browser tests", browser_tests),
+    ("streamed memory", streamed_memory),
     ("examples", examples),
     ("demo (quick)", demo_quick),
     ("bench (quick)", bench_quick),
@@ -242,6 +243,13 @@ fn examples() -> StepResult {
         plain(&args)?;
     }
     Ok(Counts::default())
+}
+
+/// A 512 MiB streamed message over every native transport, each in a
+/// fresh process: less than 64 MiB of extra memory
+/// (`cargo xtask stream-memory`).
+fn streamed_memory() -> StepResult {
+    plain(&["run", "--quiet", "-p", "xtask", "--", "stream-memory"])
 }
 
 fn demo_quick() -> StepResult {

@@ -86,6 +86,22 @@ impl Transport {
         }
     }
 
+    /// Whether a streamed message crosses it in this process: a native
+    /// transport of the workspace (`cargo xtask stream-memory`).
+    pub fn streams_natively(self) -> bool {
+        matches!(
+            self,
+            Transport::Tokio
+                | Transport::Std
+                | Transport::HttpRelay
+                | Transport::HttpRelayWs
+                | Transport::HttpDirect
+                | Transport::P2p
+                | Transport::Tcp
+                | Transport::TcpBlocking
+        )
+    }
+
     /// Whether `cargo xtask demo` can run it (a transport of the workspace).
     pub fn in_demo(self) -> bool {
         matches!(

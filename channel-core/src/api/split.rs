@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use super::form;
 use super::{
-    Channel, recv_bytes, recv_bytes_into, recv_from, recv_vec_from, send_bytes, send_bytes_owned,
-    send_to,
+    Channel, ItemReceiver, StreamReceiver, StreamSender, recv_bytes, recv_bytes_into, recv_from,
+    recv_vec_from, send_bytes, send_bytes_owned, send_iter, send_to,
 };
 use crate::split_support::{Limits, WrongDirection};
 use crate::{Error, RecvInfo, SendInfo};
@@ -206,6 +206,27 @@ impl<S: PeerSender> ToPeer<S> {
         send_to(&mut self.as_channel(), p, phase, msg).await
     }
 
+    /// Starts a streamed message to the peer ([`send_stream`](super::send_stream)).
+    pub fn send_stream(
+        &mut self,
+        phase: &str,
+        declared: Option<u64>,
+    ) -> StreamSender<SendSide<'_, S>> {
+        let p = self.peer;
+        StreamSender::new(self.as_channel(), p, phase, declared)
+    }
+
+    /// Sends `items` as one streamed message ([`send_iter`]).
+    pub async fn send_iter<T, I>(&mut self, phase: &str, items: I) -> Result<u64, Error>
+    where
+        T: Serialize,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let p = self.peer;
+        send_iter(&mut self.as_channel(), p, phase, items).await
+    }
+
     /// Waits until everything sent through this half reached the peer's side.
     pub async fn flush(&mut self) -> Result<(), Error> {
         let p = self.peer;
@@ -271,6 +292,26 @@ impl<R: PeerReceiver> FromPeer<R> {
         recv_from(&mut self.as_channel(), p, phase).await
     }
 
+    /// Waits for the first part of a message and returns the receiver of
+    /// the rest ([`recv_stream`](super::recv_stream)).
+    pub async fn recv_stream(
+        &mut self,
+        phase: &str,
+    ) -> Result<StreamReceiver<RecvSide<'_, R>>, Error> {
+        let p = self.peer;
+        StreamReceiver::start(self.as_channel(), p, phase).await
+    }
+
+    /// Receives a sequence of `T` item by item ([`recv_iter`](super::recv_iter)).
+    pub async fn recv_iter<T: DeserializeOwned>(
+        &mut self,
+        phase: &str,
+    ) -> Result<ItemReceiver<RecvSide<'_, R>, T>, Error> {
+        let (p, limit) = (self.peer, self.limits.max_message_size);
+        let parts = StreamReceiver::start(self.as_channel(), p, phase).await?;
+        ItemReceiver::start(parts, limit).await
+    }
+
     /// Receives a vector of exactly `len` elements ([`recv_vec_from`]).
     pub async fn recv_vec<T: DeserializeOwned>(
         &mut self,
@@ -299,9 +340,11 @@ impl<R: PeerReceiver> FromPeer<R> {
     }
 }
 
-/// A sending half seen as a channel, so that the helpers serve it unchanged.
-/// Only its send is ever called (the helpers are given the half's own peer).
-struct SendSide<'a, S> {
+/// A sending half seen as a channel, so that the helpers serve it unchanged
+/// (what [`ToPeer::send_stream`] streams over). Only its send is ever called
+/// (the helpers are given the half's own peer).
+#[derive(Debug)]
+pub struct SendSide<'a, S> {
     inner: &'a mut S,
     limits: Limits,
 }
@@ -341,8 +384,10 @@ impl<S: PeerSender> Channel for SendSide<'_, S> {
     }
 }
 
-/// A receiving half seen as a channel (see [`SendSide`]).
-struct RecvSide<'a, R> {
+/// A receiving half seen as a channel (see [`SendSide`]; what
+/// [`FromPeer::recv_stream`] streams over).
+#[derive(Debug)]
+pub struct RecvSide<'a, R> {
     inner: &'a mut R,
     limits: Limits,
 }

@@ -1,5 +1,6 @@
 //! Who is doing what: the kit's view of every party, for stall reports.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::PartyFailure;
@@ -8,13 +9,30 @@ use super::PartyFailure;
 #[derive(Debug, Clone)]
 pub(crate) struct Board {
     lines: Arc<Mutex<Vec<Option<String>>>>,
+    /// Bytes of chunks each party's transport accepted so far.
+    sent: Arc<Vec<AtomicU64>>,
 }
 
 impl Board {
     pub(crate) fn new(parties: usize) -> Self {
         Self {
             lines: Arc::new(Mutex::new(vec![Some("starting".into()); parties])),
+            sent: Arc::new((0..parties).map(|_| AtomicU64::new(0)).collect()),
         }
+    }
+
+    /// Records that `party`'s transport accepted a chunk of `bytes`.
+    pub(crate) fn add_sent(&self, party: usize, bytes: usize) {
+        if let Some(sent) = self.sent.get(party) {
+            sent.fetch_add(bytes as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes of chunks `party`'s transport accepted so far.
+    pub(crate) fn sent(&self, party: usize) -> u64 {
+        self.sent
+            .get(party)
+            .map_or(0, |sent| sent.load(Ordering::Relaxed))
     }
 
     /// Records what `party` is about to wait for.

@@ -63,7 +63,7 @@ use std::time::Duration;
 
 pub(crate) use board::{Board, Probe};
 pub use payload::pattern;
-pub(crate) use payload::{difference, splitmix64};
+pub(crate) use payload::{PatternStream, difference, splitmix64};
 
 /// One conformance check. [`Check::ALL`] lists them in the order the kit runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,6 +101,26 @@ pub enum Check {
     ReusedBuffers,
     /// The reference secure-sum protocol computes the right sum.
     SecureSum,
+    /// Streamed messages ([`send_stream`](crate::send_stream) and friends)
+    /// to the next party, between ordinary messages to it and to the
+    /// others: parts of uneven sizes arrive in order and exactly once; a
+    /// declared stream received whole, a whole message received as a
+    /// stream, typed sequences item by item and whole, an empty stream, an
+    /// aborted one and a misdeclared one (both an error of kind
+    /// [`ErrorKind::Aborted`](crate::ErrorKind::Aborted) at the receiver,
+    /// after which the channel goes on).
+    StreamedMessages,
+    /// Parties 0 and 1 stream one big message (the size of
+    /// [`Check::BigMessage`]) to each other, one after the other, neither
+    /// side ever holding it whole: beyond every transport's window.
+    StreamedBig,
+    /// A receiver that does not read holds a stream back: party 0 streams
+    /// to party 1, which reads nothing until party 0's sends stop getting
+    /// through; by then at most the bound given with
+    /// [`Kit::with_stream_hold`] may have been accepted; then everything
+    /// arrives. Not in [`Check::ALL`]: the bound depends on how the test
+    /// configured the transport's windows.
+    StreamHold,
     /// Split channels ([`Kit::run_split_async`]): every party receives from
     /// every peer and sends to every peer at once, the receives started first
     /// (a split that serialises them stalls here); messages of up to three
@@ -119,6 +139,11 @@ pub enum Check {
     /// sub-channel stalls here); several messages of up to three chunks per
     /// peer, FIFO per sub-channel, none delivered to the other.
     SubChannelsAtOnce,
+    /// Split channels: every party streams a message larger than an
+    /// in-process window to every peer and receives one from every peer, all
+    /// at once, with ordinary messages before and after each stream (so
+    /// streams to one peer run between ordinary messages to the others).
+    ConcurrentStreams,
     /// Sub-channels: opening the same number twice or more than the limit
     /// is a typed error, a closed number opens again, and chunks held for a
     /// sub-channel that does not read are bounded (beyond: an error of kind
@@ -128,7 +153,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in run order.
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 14] = [
         Check::Pairwise,
         Check::Fifo,
         Check::TinyMessages,
@@ -141,14 +166,17 @@ impl Check {
         Check::OversizedChunk,
         Check::ReusedBuffers,
         Check::SecureSum,
+        Check::StreamedMessages,
+        Check::StreamedBig,
     ];
 
     /// The extra checks of split channels, in run order
     /// ([`Kit::run_split_async`], [`Kit::run_split_blocking`]).
-    pub const SPLIT: [Check; 3] = [
+    pub const SPLIT: [Check; 4] = [
         Check::ConcurrentPeers,
         Check::TryJoinPeers,
         Check::SharedChannel,
+        Check::ConcurrentStreams,
     ];
 
     /// The extra checks of sub-channels, in run order ([`Kit::run_mux_async`]).
@@ -169,6 +197,10 @@ impl Check {
             Check::OversizedChunk => "oversized-chunk",
             Check::ReusedBuffers => "reused-buffers",
             Check::SecureSum => "secure-sum",
+            Check::StreamedMessages => "streamed-messages",
+            Check::StreamedBig => "streamed-big",
+            Check::StreamHold => "stream-hold",
+            Check::ConcurrentStreams => "concurrent-streams",
             Check::ConcurrentPeers => "concurrent-peers",
             Check::TryJoinPeers => "try-join-peers",
             Check::SharedChannel => "shared-channel",
@@ -193,6 +225,7 @@ pub struct Kit {
     pub(crate) big_message: usize,
     pub(crate) all_to_all_message: usize,
     pub(crate) fifo_messages: usize,
+    pub(crate) stream_hold: Option<usize>,
 }
 
 impl Kit {
@@ -206,6 +239,7 @@ impl Kit {
             big_message: 64 << 20,
             all_to_all_message: 8 << 20,
             fifo_messages: 1000,
+            stream_hold: None,
         }
     }
 
@@ -230,6 +264,14 @@ impl Kit {
     /// Size of each message of [`Check::AllToAll`].
     pub fn with_all_to_all_message(mut self, bytes: usize) -> Self {
         self.all_to_all_message = bytes;
+        self
+    }
+
+    /// The most a stream's sender may get through to a receiver that does
+    /// not read, in bytes of chunks (what the transport's windows, as the
+    /// test configured them, hold), for [`Check::StreamHold`].
+    pub fn with_stream_hold(mut self, bytes: usize) -> Self {
+        self.stream_hold = Some(bytes);
         self
     }
 
@@ -351,6 +393,7 @@ pub(crate) struct Plan {
     pub(crate) big_message: usize,
     pub(crate) all_to_all_message: usize,
     pub(crate) fifo_messages: usize,
+    pub(crate) stream_hold: Option<usize>,
 }
 
 impl Plan {
@@ -412,6 +455,7 @@ impl Kit {
             big_message: self.big_message,
             all_to_all_message: self.all_to_all_message,
             fifo_messages: self.fifo_messages,
+            stream_hold: self.stream_hold,
         }
     }
 }

@@ -26,7 +26,11 @@ impl<C: Channel> Channel for Probe<C> {
     ) -> Result<(), Self::SendError> {
         self.board
             .set(self.me, format!("sending to party {p} ({info})"));
+        let len = msg.len();
         let result = self.inner.send_bytes_to(p, msg, info).await;
+        if result.is_ok() {
+            self.board.add_sent(self.me, len);
+        }
         self.board.set(self.me, "running".into());
         result
     }
@@ -66,8 +70,14 @@ impl<C: Channel> Channel for Probe<C> {
 
 /// Plays party `plan.me`'s side of `plan.check`.
 #[form(AFIT)]
-pub(crate) async fn run_party<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
-    let outcome = run_check(ch, plan).await;
+pub(crate) async fn run_party<C: Channel>(ch: &mut Probe<C>, plan: Plan) -> Outcome {
+    let outcome = match plan.check {
+        Check::StreamHold => {
+            let board = ch.board.clone();
+            super::kit_stream::stream_hold(ch, plan, &board).await
+        }
+        _ => run_check(ch, plan).await,
+    };
     // Every check ends the way a party's work should: everything sent delivered.
     let flushed = ch.flush().await;
     outcome?;
@@ -89,11 +99,17 @@ async fn run_check<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
         Check::OversizedChunk => oversized_chunk(ch, plan).await,
         Check::ReusedBuffers => reused_buffers(ch, plan).await,
         Check::SecureSum => reference_sum(ch, plan).await,
+        Check::StreamedMessages => super::kit_stream::streamed_messages(ch, plan).await,
+        Check::StreamedBig => super::kit_stream::streamed_big(ch, plan).await,
+        Check::StreamHold => Err("check 'stream-hold' runs through run_party".into()),
         Check::SubChannelsAtOnce | Check::SubChannelLimits => Err(format!(
             "check '{}' needs sub-channels: run it with Kit::run_mux_async",
             plan.check
         )),
-        Check::ConcurrentPeers | Check::TryJoinPeers | Check::SharedChannel => Err(format!(
+        Check::ConcurrentPeers
+        | Check::TryJoinPeers
+        | Check::SharedChannel
+        | Check::ConcurrentStreams => Err(format!(
             "check '{}' needs a split channel: run it with Kit::run_split_async or run_split_blocking",
             plan.check
         )),

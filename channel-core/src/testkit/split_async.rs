@@ -61,6 +61,7 @@ async fn split_party<S: PeerSender, R: PeerReceiver>(
         Check::ConcurrentPeers => concurrent_peers(peers, plan).await,
         Check::TryJoinPeers => try_join_peers(peers, plan).await,
         Check::SharedChannel => shared_channel(peers.into_shared(), plan).await,
+        Check::ConcurrentStreams => concurrent_streams(peers, plan).await,
         other => Err(format!("'{other}' is not a split check")),
     }
 }
@@ -88,6 +89,22 @@ async fn concurrent_peers<S: PeerSender, R: PeerReceiver>(
             .await
             .map_err(|e| format!("flushing to party {}: {}", tx.peer(), super::describe(&e)))
     }));
+    try_join(receives, sends).await.map(drop)
+}
+
+/// Streams to every peer while receiving a stream from every peer.
+async fn concurrent_streams<S: PeerSender, R: PeerReceiver>(
+    mut peers: Peers<S, R>,
+    plan: Plan,
+) -> Outcome {
+    use crate::asynchronous::kit_stream::{stream_from_peer, stream_to_peer};
+    let receives = try_join_all(
+        peers
+            .receivers
+            .iter_mut()
+            .map(|rx| stream_from_peer(rx, plan)),
+    );
+    let sends = try_join_all(peers.senders.iter_mut().map(|tx| stream_to_peer(tx, plan)));
     try_join(receives, sends).await.map(drop)
 }
 

@@ -64,6 +64,7 @@ where
         Check::ConcurrentPeers => concurrent_peers(peers, plan),
         Check::TryJoinPeers => try_join_peers(peers, plan),
         Check::SharedChannel => shared_channel(peers.into_shared(), plan),
+        Check::ConcurrentStreams => concurrent_streams(peers, plan),
         other => Err(format!("'{other}' is not a split check")),
     }
 }
@@ -108,6 +109,26 @@ where
                     format!("flushing to party {}: {}", tx.peer(), super::describe(&e))
                 })
             }));
+        }
+        all(threads.into_iter().map(|t| t.join()).collect())
+    })
+}
+
+/// Streams to every peer while receiving a stream from every peer, a thread
+/// per half.
+fn concurrent_streams<S, R>(mut peers: Peers<S, R>, plan: Plan) -> Outcome
+where
+    S: PeerSender + Send,
+    R: PeerReceiver + Send,
+{
+    use crate::blocking::kit_stream::{stream_from_peer, stream_to_peer};
+    thread::scope(|s| {
+        let mut threads = Vec::new();
+        for rx in peers.receivers.iter_mut() {
+            threads.push(s.spawn(move || stream_from_peer(rx, plan)));
+        }
+        for tx in peers.senders.iter_mut() {
+            threads.push(s.spawn(move || stream_to_peer(tx, plan)));
         }
         all(threads.into_iter().map(|t| t.join()).collect())
     })

@@ -54,6 +54,9 @@ pub fn print(row: &Row) {
     for (size, rate) in &row.throughput {
         println!("{PREFIX} throughput {size} {rate}");
     }
+    if let Some((size, rate)) = row.streamed {
+        println!("{PREFIX} streamed {size} {rate}");
+    }
     for (what, latency) in [("latency", row.latency), ("big", row.big_round_trip)] {
         if let Some(l) = latency {
             println!(
@@ -76,6 +79,12 @@ fn parse(name: &'static str, text: &str) -> Result<Row, String> {
                 size.parse().map_err(|_| bad())?,
                 rate.parse().map_err(|_| bad())?,
             )),
+            ["streamed", size, rate] => {
+                row.streamed = Some((
+                    size.parse().map_err(|_| bad())?,
+                    rate.parse().map_err(|_| bad())?,
+                ));
+            }
             [what @ ("latency" | "big"), median, p99] => {
                 let nanos = |v: &str| v.parse::<u64>().map(Duration::from_nanos);
                 let latency = Latency {
@@ -105,11 +114,12 @@ mod tests {
     #[test]
     fn a_printed_row_reads_back_and_garbage_is_an_error() {
         let text = format!(
-            "noise\n{PREFIX} throughput 1024 12.5\n{PREFIX} throughput 4096 80\n\
+            "noise\n{PREFIX} throughput 1024 12.5\n{PREFIX} throughput 4096 80\n{PREFIX} streamed 4096 70\n\
              {PREFIX} latency 65000 91000\n{PREFIX} big 9000000 12000000\n"
         );
         let row = parse("tcp", &text).unwrap();
         assert_eq!(row.throughput, vec![(1024, 12.5), (4096, 80.0)]);
+        assert_eq!(row.streamed, Some((4096, 70.0)));
         let latency = row.latency.unwrap();
         assert_eq!(latency.median, Duration::from_micros(65));
         assert_eq!(latency.p99, Duration::from_micros(91));

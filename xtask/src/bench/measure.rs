@@ -4,7 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use channel_core::{Channel, Error, recv_bytes, recv_bytes_into, send_bytes};
+use channel_core::{
+    Channel, Error, recv_bytes, recv_bytes_into, recv_stream, send_bytes, send_stream,
+};
+
+/// The size of a streamed message's writes in the bench.
+pub const STREAM_WRITE: usize = 1 << 20;
 
 /// Size of a latency probe.
 pub const PING: usize = 100;
@@ -42,6 +47,44 @@ pub async fn stream_in<C: Channel>(
         recv_bytes_into(b, 0, "bench", got).await?;
         if got.len() != size {
             return Err(wrong(got.len(), size));
+        }
+    }
+    send_bytes(b, 0, "ack", &[1]).await
+}
+
+/// Sender side of a streamed throughput point: `reps` copies of `msg` to
+/// party 1, each as a stream of writes of [`STREAM_WRITE`].
+pub async fn stream_out_streamed<C: Channel>(
+    a: &mut C,
+    msg: &[u8],
+    reps: usize,
+) -> Result<(), Error> {
+    for _ in 0..reps {
+        let mut tx = send_stream(a, 1, "bench", Some(msg.len() as u64));
+        for piece in msg.chunks(STREAM_WRITE) {
+            tx.write(piece).await?;
+        }
+        tx.finish().await?;
+    }
+    recv_bytes(a, 1, "ack").await.map(drop)
+}
+
+/// Receiver side of a streamed throughput point: each message part by part,
+/// every part handed back to the transport.
+pub async fn stream_in_streamed<C: Channel>(
+    b: &mut C,
+    size: usize,
+    reps: usize,
+) -> Result<(), Error> {
+    for _ in 0..reps {
+        let mut rx = recv_stream(b, 0, "bench").await?;
+        let mut got = 0;
+        while let Some(part) = rx.next_part().await? {
+            got += part.len();
+            rx.recycle(part);
+        }
+        if got != size {
+            return Err(wrong(got, size));
         }
     }
     send_bytes(b, 0, "ack", &[1]).await
@@ -116,6 +159,46 @@ pub mod blocking {
                 .and_then(|()| recv_bytes(a, 1, "ack").map(drop))
                 .map_err(|e| error_chain(&e));
             // The other side's failure explains ours (it stopped reading), so it comes first.
+            join(receiver).and(sent)
+        })?;
+        Ok(started.elapsed())
+    }
+
+    /// `reps` messages of `size` from `a` to `b`, each as a stream (see
+    /// [`super::stream_out_streamed`]).
+    pub fn throughput_streamed<C: Channel + Send>(
+        a: &mut C,
+        b: &mut C,
+        size: usize,
+        reps: usize,
+    ) -> Result<Duration, String> {
+        use channel_core::blocking::{recv_stream, send_stream};
+        let msg = vec![0xA5u8; size];
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            let receiver = s.spawn(|| {
+                for _ in 0..reps {
+                    let mut rx = recv_stream(b, 0, "bench")?;
+                    let mut got = 0;
+                    while let Some(part) = rx.next_part()? {
+                        got += part.len();
+                        rx.recycle(part);
+                    }
+                    if got != size {
+                        return Err(wrong(got, size));
+                    }
+                }
+                send_bytes(b, 0, "ack", &[1])
+            });
+            let sent = (0..reps)
+                .try_for_each(|_| {
+                    let mut tx = send_stream(&mut *a, 1, "bench", Some(size as u64));
+                    msg.chunks(super::STREAM_WRITE)
+                        .try_for_each(|piece| tx.write(piece))?;
+                    tx.finish().map(drop)
+                })
+                .and_then(|()| recv_bytes(a, 1, "ack").map(drop))
+                .map_err(|e| error_chain(&e));
             join(receiver).and(sent)
         })?;
         Ok(started.elapsed())

@@ -23,7 +23,7 @@ use channel_core::error_chain;
 
 use crate::flags;
 use crate::transports::{Transport, two, with_local_parties};
-pub use memory::probe as memory_probe;
+pub use memory::stream_memory;
 use report::{Latency, Row};
 
 /// What to measure and how much.
@@ -37,6 +37,8 @@ pub struct Settings {
     /// Round trips of a [`measure::BIG_PING`] message.
     pub big_rounds: usize,
     pub memory_message: usize,
+    /// The streamed message of the memory figures.
+    pub streamed_memory_message: usize,
     pub transports: Vec<Transport>,
     /// Measured runs per throughput point (the median is reported), after one
     /// unreported warm-up run when `warm_up`.
@@ -78,6 +80,7 @@ pub fn run(flags: &flags::Bench) -> Result<(), String> {
             rounds: 100,
             big_rounds: 2,
             memory_message: 32 << 20,
+            streamed_memory_message: 64 << 20,
             transports,
             samples: 1,
             warm_up: false,
@@ -90,6 +93,7 @@ pub fn run(flags: &flags::Bench) -> Result<(), String> {
             rounds: 2000,
             big_rounds: 20,
             memory_message: 256 << 20,
+            streamed_memory_message: 4 << 30,
             transports,
             samples: 3,
             warm_up: true,
@@ -108,6 +112,17 @@ pub fn run(flags: &flags::Bench) -> Result<(), String> {
         return Ok(());
     }
     measure_all(&settings)
+}
+
+/// The bench's memory probe, in a process of its own: one whole or one
+/// streamed message.
+pub fn memory_probe(transport: Transport, bytes: usize, streamed: bool) -> Result<(), String> {
+    let shape = if streamed {
+        memory::Shape::Streamed
+    } else {
+        memory::Shape::Whole
+    };
+    memory::probe(transport, bytes, shape)
 }
 
 fn measure_all(settings: &Settings) -> Result<(), String> {
@@ -135,6 +150,13 @@ fn measure_all(settings: &Settings) -> Result<(), String> {
         let mut row = isolated::measure(transport, settings).map_err(|e| format!("{name}: {e}"))?;
         if settings.memory_message > 0 {
             row.peak_memory = memory::measure(transport, settings.memory_message)?;
+            if transport.streams_natively() {
+                row.streamed_memory = memory::measure_as(
+                    transport,
+                    settings.streamed_memory_message,
+                    memory::Shape::Streamed,
+                )?;
+            }
         }
         println!("done in {:.1?}", t.elapsed());
         rows.push(row);
@@ -156,6 +178,12 @@ fn round_trips(settings: &Settings) -> [(usize, usize); 2] {
         (measure::PING, settings.rounds),
         (measure::BIG_PING, settings.big_rounds),
     ]
+}
+
+/// The size of the streamed throughput point: the largest size, where
+/// streaming matters.
+fn streamed_size(settings: &Settings) -> Option<usize> {
+    settings.sizes.iter().copied().max()
 }
 
 /// Runs per throughput point, the warm-up included.
@@ -235,6 +263,27 @@ macro_rules! measure_pair {
             }
             row.throughput.push((size, summarize(rates, settings)));
         }
+        if let Some(size) = streamed_size(settings) {
+            let reps = reps(settings, size);
+            let msg = vec![0xA5u8; size];
+            let mut rates = Vec::new();
+            for _ in 0..runs(settings) {
+                let receiver = tokio::spawn(async move {
+                    let received = measure::stream_in_streamed(&mut b, size, reps).await;
+                    (b, received)
+                });
+                let started = Instant::now();
+                let sent = measure::stream_out_streamed(&mut a, &msg, reps).await;
+                let took = started.elapsed();
+                let (back, received) = receiver
+                    .await
+                    .map_err(|e| format!("a party's task failed: {e}"))?;
+                b = back;
+                sent.and(received).map_err(fail)?;
+                rates.push(mib_per_s(size, reps, took));
+            }
+            row.streamed = Some((size, summarize(rates, settings)));
+        }
         for (size, rounds) in round_trips(settings) {
             let ponger = tokio::spawn(async move {
                 let ponged = measure::ponger(&mut b, rounds).await;
@@ -307,6 +356,15 @@ fn blocking_row<C: channel_core::blocking::Channel + Send>(
             rates.push(mib_per_s(size, reps, took));
         }
         row.throughput.push((size, summarize(rates, s)));
+    }
+    if let Some(size) = streamed_size(s) {
+        let reps = reps(s, size);
+        let mut rates = Vec::new();
+        for _ in 0..runs(s) {
+            let took = measure::blocking::throughput_streamed(&mut a, &mut b, size, reps)?;
+            rates.push(mib_per_s(size, reps, took));
+        }
+        row.streamed = Some((size, summarize(rates, s)));
     }
     for (size, rounds) in round_trips(s) {
         let times = measure::blocking::latency(&mut a, &mut b, rounds, size)?;

@@ -27,7 +27,12 @@ pub struct Row {
     pub latency: Option<Latency>,
     /// Round trips of a [`BIG_PING`] message.
     pub big_round_trip: Option<Latency>,
+    /// (message size, MiB/s) of messages of the largest size sent as streams.
+    pub streamed: Option<(usize, f64)>,
     pub peak_memory: Option<u64>,
+    /// Peak extra memory while one streamed message of
+    /// `Settings::streamed_memory_message` crosses.
+    pub streamed_memory: Option<u64>,
 }
 
 impl Row {
@@ -37,7 +42,9 @@ impl Row {
             throughput: Vec::new(),
             latency: None,
             big_round_trip: None,
+            streamed: None,
             peak_memory: None,
+            streamed_memory: None,
         }
     }
 
@@ -118,6 +125,36 @@ pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
         let _ = writeln!(out);
     }
 
+    let _ = writeln!(out, "\n## Streamed messages\n");
+    let _ = writeln!(
+        out,
+        "The largest size again, each message sent as a stream (`send_stream`, writes of 1 MiB) and received part by part \
+         (`recv_stream`), against the same size sent whole in the same row's process.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| transport | size | streamed MiB/s | whole MiB/s | streamed vs whole |\n|---|---|---|---|---|"
+    );
+    for row in rows {
+        let Some((size, rate)) = row.streamed else {
+            continue;
+        };
+        let whole = row
+            .throughput
+            .iter()
+            .find(|(s, _)| *s == size)
+            .map(|(_, r)| *r);
+        let (whole, ratio) = whole.map_or(("-".into(), "-".into()), |w| {
+            (format!("{w:.0}"), format!("{:.2}×", rate / w.max(1e-9)))
+        });
+        let _ = writeln!(
+            out,
+            "| {} | {} | {rate:.0} | {whole} | {ratio} |",
+            row.name,
+            size_label(size)
+        );
+    }
+
     let _ = writeln!(
         out,
         "\n## Round trip of a 100-byte ping-pong ({} rounds)\n",
@@ -180,6 +217,26 @@ pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
 
     if settings.memory_message == 0 {
         return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n## Peak memory while one streamed {} message crosses (fresh process each)\n",
+        size_label(settings.streamed_memory_message)
+    );
+    let _ = writeln!(
+        out,
+        "Both parties (and the relay, where there is one) in one process; writes of 1 MiB, parts dropped as they arrive.\n"
+    );
+    let _ = writeln!(out, "| transport | peak extra resident memory |\n|---|---|");
+    for row in rows {
+        if let Some(bytes) = row.streamed_memory {
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} MiB |",
+                row.name,
+                bytes as f64 / (1 << 20) as f64
+            );
+        }
     }
     let _ = writeln!(
         out,
