@@ -91,7 +91,7 @@ mod swarm;
 mod table;
 mod wiring;
 
-pub use channel::{P2pChannel, P2pOptions};
+pub use channel::{DEFAULT_MAX_OUTBOUND, P2pChannel, P2pOptions};
 pub use error::{P2pError, TransportError};
 pub use keys::PartyKey;
 pub use libp2p::{Multiaddr, PeerId};

@@ -41,8 +41,8 @@ commands:
                       --parties N        parties per session (default 3)
                       --rounds N         rounds of one 100-byte message to every peer (default 2)
   stream-memory [options] one streamed message over every native transport, each in a fresh
-                      process: fails when its peak extra resident memory (both parties, and the
-                      relay where there is one, in that process) reaches 64 MiB
+                      process: fails when its peak extra resident memory (both parties, in that
+                      process; a relay runs in one of its own) reaches 64 MiB
                       --size BYTES       the message (default 512 MiB; suffix K, M or G)
                       --transports a,b   only these
   browser-tests       only the browser step of test-all (installs its tools when missing)

@@ -25,13 +25,14 @@ const RUN_BOUND: Duration = Duration::from_secs(300);
 const MESSAGE: usize = 100;
 
 /// One relay process; killed when dropped.
-struct RelayProcess {
+pub(crate) struct RelayProcess {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl RelayProcess {
-    fn start(store: &str) -> Result<Self, String> {
+    /// A relay on `store` (`memory` or a Redis URL) in a child process.
+    pub(crate) fn start(store: &str) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask: {e}"))?;
         let mut child = Command::new(exe)
             .args(["relay-serve", store])
@@ -52,7 +53,7 @@ impl RelayProcess {
     }
 
     /// Its peak resident memory (VmHWM), in bytes.
-    fn peak_memory(&self) -> Option<u64> {
+    pub(crate) fn peak_memory(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kib: u64 = status
             .lines()

@@ -27,6 +27,24 @@ pub enum Shape {
 /// The probe's peak extra resident memory for `bytes` moved as `shape`
 /// (see [`measure`]).
 pub fn measure_as(transport: Transport, bytes: usize, shape: Shape) -> Result<Option<u64>, String> {
+    probe_figures(transport, bytes, shape).map(|f| f.map(|f| f.parties))
+}
+
+/// What a probe measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// The parties' peak extra resident memory.
+    pub parties: u64,
+    /// The peak resident memory of a relay in a process of its own.
+    pub relay: Option<u64>,
+}
+
+/// The probe's figures for `bytes` moved as `shape` (see [`measure`]).
+pub fn probe_figures(
+    transport: Transport,
+    bytes: usize,
+    shape: Shape,
+) -> Result<Option<Figures>, String> {
     if matches!(
         transport,
         Transport::Memcpy
@@ -44,11 +62,17 @@ pub fn measure_as(transport: Transport, bytes: usize, shape: Shape) -> Result<Op
     }
     let text = super::isolated::run_self(&args)
         .map_err(|e| format!("memory probe for {transport} failed: {e}"))?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("peak_extra_bytes="))
-        .and_then(|v| v.trim().parse().ok())
-        .map(Some)
-        .ok_or_else(|| format!("memory probe for {transport} printed no figure: {text}"))
+    let figure = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let parties = figure("peak_extra_bytes=")
+        .ok_or_else(|| format!("memory probe for {transport} printed no figure: {text}"))?;
+    Ok(Some(Figures {
+        parties,
+        relay: figure("relay_peak_bytes="),
+    }))
 }
 
 /// A field of `/proc/self/status` in bytes (Linux reports kB).
@@ -75,6 +99,9 @@ pub fn probe(transport: Transport, bytes: usize, shape: Shape) -> Result<(), Str
             let rt = super::runtime()?;
             let (a, b) = two(crate::transports::tcp_blocking(2, &rt)?)?;
             return blocking_probe_any(a, b, bytes, shape);
+        }
+        Transport::HttpRelay | Transport::HttpRelayWs if shape == Shape::Streamed => {
+            return relay_stream_probe(transport, bytes);
         }
         _ => {}
     }
@@ -143,6 +170,26 @@ async fn stream_transfer<C: Channel>(a: &mut C, b: &mut C, bytes: usize) -> Resu
         });
     }
     Ok(before)
+}
+
+/// A streamed message through a relay in a process of its own: the probe's
+/// figure is the two parties' memory, and the relay's peak, which its
+/// session budget bounds, is printed beside it.
+fn relay_stream_probe(transport: Transport, bytes: usize) -> Result<(), String> {
+    let relay = crate::relay_load::RelayProcess::start("memory")?;
+    let err = |e: Error| error_chain(&e);
+    super::runtime()?.block_on(async {
+        let parties = channel_http::local::join_session(&relay.url, 2, &transport.relay_options())
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let (mut a, mut b) = two(parties)?;
+        let before = stream_transfer(&mut a, &mut b, bytes).await.map_err(err)?;
+        report(before)?;
+        if let Some(peak) = relay.peak_memory() {
+            println!("relay_peak_bytes={peak}");
+        }
+        Ok(())
+    })
 }
 
 /// [`stream_transfer`] over a blocking pair, each party on its own thread.
@@ -238,7 +285,7 @@ fn report(before: u64) -> Result<(), String> {
 
 /// The most a streamed message may add to the probe's resident memory,
 /// whatever its size (issue 20: below 64 MiB on each side; here both
-/// parties, and the relay where there is one, share the process).
+/// parties share the process, and a relay runs in a process of its own).
 pub const STREAM_MEMORY_BOUND: u64 = 64 << 20;
 
 /// `cargo xtask stream-memory`: one streamed message over every native
@@ -258,15 +305,19 @@ pub fn stream_memory(options: &crate::flags::StreamMemory) -> Result<(), String>
     let mut over = Vec::new();
     for transport in transports {
         let started = std::time::Instant::now();
-        let peak = measure_as(transport, options.size, Shape::Streamed)?
+        let figures = probe_figures(transport, options.size, Shape::Streamed)?
             .ok_or_else(|| format!("{transport} has no memory probe"))?;
+        let peak = figures.parties;
         let verdict = if peak < STREAM_MEMORY_BOUND {
             "ok"
         } else {
             "OVER"
         };
+        let relay = figures.relay.map_or(String::new(), |r| {
+            format!("  (the relay's own process: {:.1} MiB at its peak)", mib(r))
+        });
         println!(
-            "  {:<14} peak extra {:>7.1} MiB  ({:.1} s)  {verdict}",
+            "  {:<14} peak extra {:>7.1} MiB  ({:.1} s)  {verdict}{relay}",
             transport.name(),
             mib(peak),
             started.elapsed().as_secs_f64()
