@@ -301,7 +301,8 @@ pub struct Room(event_listener::EventListener);
 
 impl Room {
     /// Blocks until the room changes or `deadline` passes; `false` if the
-    /// deadline passed.
+    /// deadline passed. (Not in browsers, which cannot block.)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait_until(self, deadline: std::time::Instant) -> bool {
         use event_listener::Listener;
         self.0.wait_deadline(deadline).is_some()

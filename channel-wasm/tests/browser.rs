@@ -88,9 +88,12 @@ async fn conformance_over(transport: RelayTransport) {
             Check::BadParty,
             Check::OversizedChunk,
             Check::SecureSum,
+            Check::StreamedMessages,
+            Check::StreamedBig,
         ])
-        // Over the WebSocket, 64 MiB (64 chunks of 1 MiB in flight); over
-        // long-polls, several MiB: two chunks of the relay's 4 MiB, one request at a time.
+        // Over the WebSocket, 64 MiB (64 chunks of 1 MiB in flight), whole and
+        // streamed; over long-polls, several MiB: two chunks of the relay's
+        // 4 MiB, one request at a time.
         .with_big_message(match transport {
             RelayTransport::LongPoll => 6 << 20,
             _ => 64 << 20,
