@@ -67,6 +67,42 @@
 //! # }
 //! ```
 //!
+//! # Streamed messages
+//!
+//! A message produced piece by piece (a garbled circuit's tables) can cross
+//! as a stream, never held whole: a streamed part waits while the link holds
+//! [`Builder::stream_window`] bytes (8 MiB by default) until the receiver
+//! reads, at most the receive timeout, so memory stays bounded whatever the
+//! size.
+//!
+//! ```
+//! use channel_core::{recv_stream, send_stream};
+//! use channel_tokio::TokioChannel;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), channel_core::Error> {
+//! let mut parties = TokioChannel::network(2).into_iter();
+//! let (mut garbler, mut evaluator) = (parties.next().unwrap(), parties.next().unwrap());
+//! let garbling = tokio::spawn(async move {
+//!     // 64 MiB in all, made and sent 1 MiB at a time.
+//!     let mut tx = send_stream(&mut garbler, 1, "tables", None);
+//!     for i in 0..64u8 {
+//!         tx.write(&vec![i; 1 << 20]).await?;
+//!     }
+//!     tx.finish().await
+//! });
+//! let mut rx = recv_stream(&mut evaluator, 0, "tables").await?;
+//! let mut received = 0;
+//! while let Some(part) = rx.next_part().await? {
+//!     received += part.len();
+//!     rx.recycle(part); // the sender's next part reuses this memory
+//! }
+//! assert_eq!(garbling.await.expect("the garbler panicked")?, 64 << 20);
+//! assert_eq!(received, 64 << 20);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Timeouts and closed peers
 //!
 //! A receive waits at most [`Builder::recv_timeout`] (5 minutes by default) and

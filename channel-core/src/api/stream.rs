@@ -129,8 +129,11 @@ impl<C: Channel> StreamSender<C> {
     }
 
     /// Sends `part` as a part of its own without copying it (after what
-    /// [`write`](Self::write) buffered); a buffer larger than the channel's
-    /// chunk size is written as by `write`. An empty buffer sends nothing.
+    /// [`write`](Self::write) buffered): the part's footer is appended in
+    /// place, free when the vector has [`FOOTER_LEN`] bytes of spare
+    /// capacity (and [`TRAILER_ROOM`] more for a sealing transport). A
+    /// buffer larger than the channel's chunk size is written as by `write`.
+    /// An empty buffer sends nothing.
     pub async fn write_owned(&mut self, part: Vec<u8>) -> Result<(), Error> {
         if part.len() > self.ch.chunk_size() {
             return self.write(&part).await;
@@ -209,14 +212,7 @@ impl<C: Channel> StreamSender<C> {
             .map_err(|e| Error::from_frame(self.p, self.phase.clone(), e))?;
         let info = SendInfo::stream_part(self.phase.clone(), index, self.rules.ended());
         tracing::trace!(party = self.p, phase = %self.phase, part = index, bytes = frame.len(), "sending streamed part");
-        self.ch
-            .send_bytes_to(self.p, frame, info)
-            .await
-            .map_err(|e| Error::Send {
-                party: self.p,
-                phase: self.phase.clone(),
-                source: Box::new(e),
-            })
+        self.send_frame(frame, info).await
     }
 
     pub(crate) async fn send_abort(&mut self) -> Result<(), Error> {
@@ -231,6 +227,10 @@ impl<C: Channel> StreamSender<C> {
         // for room (a sender that gives up because its receiver stalls must
         // still be able to say so).
         let info = SendInfo::new(self.phase.clone(), index, index + 1);
+        self.send_frame(frame, info).await
+    }
+
+    async fn send_frame(&mut self, frame: Vec<u8>, info: SendInfo) -> Result<(), Error> {
         self.ch
             .send_bytes_to(self.p, frame, info)
             .await

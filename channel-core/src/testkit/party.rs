@@ -116,11 +116,11 @@ async fn run_check<C: Channel>(ch: &mut C, plan: Plan) -> Outcome {
     }
 }
 
-fn fail(e: Error) -> String {
+pub(crate) fn fail(e: Error) -> String {
     describe(&e)
 }
 
-fn expect_bytes(from: usize, what: &str, got: &[u8], want: &[u8]) -> Outcome {
+pub(crate) fn expect_bytes(from: usize, what: &str, got: &[u8], want: &[u8]) -> Outcome {
     match difference(got, want) {
         None => Ok(()),
         Some(diff) => Err(format!("{what} from party {from}: {diff}")),

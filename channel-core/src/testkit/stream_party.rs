@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use super::form;
+use super::kit_party::{expect_bytes, fail};
 use super::{
     Channel, FromPeer, PeerReceiver, PeerSender, ToPeer, recv_bytes, recv_from, recv_iter,
     recv_stream, send_bytes, send_iter, send_stream, send_to,
 };
-use crate::testkit::{Board, PatternStream, Plan, Probe, Record, describe, difference, pattern};
+use crate::testkit::{Board, PatternStream, Plan, Probe, Record, describe, pattern};
 use crate::{Error, ErrorKind};
 
 /// A party's verdict: what went wrong, in words.
@@ -24,17 +25,6 @@ const DECLARED_LEN: usize = (1 << 20) + 7;
 const WHOLE_LEN: usize = (1 << 20) + 5;
 const RECORDS: usize = 1000;
 const NUMBERS: u32 = 10_000;
-
-fn fail(e: Error) -> String {
-    describe(&e)
-}
-
-fn expect_bytes(from: usize, what: &str, got: &[u8], want: &[u8]) -> Outcome {
-    match difference(got, want) {
-        None => Ok(()),
-        Some(diff) => Err(format!("{what} from party {from}: {diff}")),
-    }
-}
 
 /// An error of kind `Aborted` naming `from` and `phase`, or what came instead.
 fn expect_aborted<T: std::fmt::Debug>(from: usize, phase: &str, got: Result<T, Error>) -> Outcome {

@@ -225,7 +225,8 @@ pub fn render(rows: &[Row], settings: &Settings, profile: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "Both parties (and the relay, where there is one) in one process; writes of 1 MiB, parts dropped as they arrive.\n"
+        "Both parties in one process (a relay in a process of its own, not counted); writes of 1 MiB, parts handed back \
+         as they arrive. `cargo xtask stream-memory` (a step of test-all) fails at 64 MiB.\n"
     );
     let _ = writeln!(out, "| transport | peak extra resident memory |\n|---|---|");
     for row in rows {
