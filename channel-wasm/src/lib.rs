@@ -8,9 +8,15 @@
 //!   exactly-once rules (the relay's WebSocket by default, the HTTP routes
 //!   where it cannot be opened: [`WasmOptions::transport`]); its futures are `!Send`, retries sleep on browser timers, errors
 //!   are [`HttpError`].
-//! - [`RelayChannel`] for JavaScript: `join(invitation, privateKeyHex)`,
-//!   `send(party, bytes, phase)` and `recv(party, phase)` returning Promises,
-//!   and `PartyKey.generate()` for a party's key (see `www/index.html`).
+//! - [`RelayChannel`] for JavaScript: `invite(relayUrl, publicKeys)`,
+//!   `join(invitation, privateKeyHex, options)`, `send(party, bytes, phase,
+//!   options)`, `recv(party, phase, options)`, `flush()` and `close()`
+//!   returning typed Promises, arguments checked (a `TypeError` rather than
+//!   a silent conversion), failures a `ChannelError` with `kind`, `party`,
+//!   `phase` and `status`, an `AbortSignal` per call; `PartyKey.generate()`
+//!   for a party's key; [`BincodeWriter`] and [`BincodeReader`] for the bytes
+//!   of typed values exchanged with Rust parties (see `www/index.html` and
+//!   the README).
 //!
 //! Both seal every chunk end to end (channel-seal, ChaCha20-Poly1305 in the
 //! browser), so the relay sees sizes, timing and who talks to whom, never
@@ -30,4 +36,4 @@ pub use channel_http_proto::socket::RelayTransport;
 pub use channel_http_proto::{HttpError, RetryPolicy, TransportError};
 pub use channel_seal::{Invitation, PartyKey, PublicKey, SealError};
 pub use fetch::FetchRelay;
-pub use js::{JsPartyKey, RelayChannel};
+pub use js::{BincodeReader, BincodeWriter, JsPartyKey, RelayChannel};

@@ -46,6 +46,12 @@ commands:
                       --size BYTES       the message (default 512 MiB; suffix K, M or G)
                       --transports a,b   only these
   browser-tests       only the browser step of test-all (installs its tools when missing)
+  js-package          channel-wasm as an npm package (package.json, .wasm, ES-module glue,
+                      TypeScript types, README) in target/js-package/channel-wasm; installs the
+                      wasm32 target and wasm-bindgen when missing
+                      --check            then install it with npm, type-check an example with
+                                         tsc, use it from Node, and run www/index.html from it
+                                         in headless Chromium (test-all's step)
   help                this text
 ";
 
@@ -56,6 +62,10 @@ pub enum Command {
     Demo(Demo),
     Bench(Bench),
     BrowserTests,
+    /// `check`: also install it, type-check it and run its page (test-all's step).
+    JsPackage {
+        check: bool,
+    },
     /// The bench's memory probe, in a process of its own (internal).
     BenchMemory {
         transport: Transport,
@@ -148,6 +158,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let command = match command.as_str() {
         "test-all" => Command::TestAll,
         "browser-tests" => Command::BrowserTests,
+        "js-package" => Command::JsPackage {
+            check: match rest.next() {
+                None => false,
+                Some("--check") => true,
+                Some(other) => return Err(format!("js-package: unknown option '{other}'")),
+            },
+        },
         "help" | "--help" | "-h" => Command::Help,
         "demo" => Command::Demo(demo(&mut rest)?),
         "bench" => Command::Bench(bench(&mut rest)?),

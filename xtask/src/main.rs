@@ -21,6 +21,7 @@ mod browser;
 mod browser_tests;
 mod demo;
 mod flags;
+mod js_package;
 mod raw_tcp;
 mod redis_server;
 mod relay_load;
@@ -49,6 +50,10 @@ fn main() -> ExitCode {
             }
             Err(browser::NotRun::Failed(e) | browser::NotRun::Skipped(e)) => Err(e),
         },
+        Command::JsPackage { check: false } => js_package::run(),
+        Command::JsPackage { check: true } => js_package::test().map(drop).map_err(|e| match e {
+            browser::NotRun::Failed(e) | browser::NotRun::Skipped(e) => e,
+        }),
         Command::BenchMemory {
             transport,
             bytes,

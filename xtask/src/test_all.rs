@@ -22,6 +22,7 @@ const STEPS: &[Step] = &[
     ("relay on Redis", relay_on_redis),
     ("relay load", relay_load),
     ("browser tests", browser_tests),
+    ("js package", js_package),
     ("streamed memory", streamed_memory),
     ("examples", examples),
     ("demo (quick)", demo_quick),
@@ -268,13 +269,25 @@ fn wan_bench_quick() -> StepResult {
     ])
 }
 
+/// channel-wasm's npm package: built, installed with npm, type-checked with
+/// tsc, used from plain JavaScript, its example page run to the end.
+fn js_package() -> StepResult {
+    browser_step("JS PACKAGE", crate::js_package::test())
+}
+
 fn browser_tests() -> StepResult {
-    match crate::browser_tests::run() {
+    browser_step("BROWSER TESTS", crate::browser_tests::run())
+}
+
+/// A step in the browser: its counts, its failure, or (outside CI only) a
+/// loud skip when the browser's tools cannot be had.
+fn browser_step(name: &str, outcome: Result<Counts, crate::browser::NotRun>) -> StepResult {
+    match outcome {
         Ok(counts) => Ok(counts),
         Err(crate::browser::NotRun::Failed(e)) => Err(e),
         Err(crate::browser::NotRun::Skipped(why)) => {
             eprintln!(
-                "\n{}\n!! BROWSER TESTS SKIPPED (allowed outside CI only)\n!! {why}\n{}\n",
+                "\n{}\n!! {name} SKIPPED (allowed outside CI only)\n!! {why}\n{}\n",
                 "!".repeat(72),
                 "!".repeat(72)
             );

@@ -48,7 +48,7 @@ use crate::{HttpError, TransportError};
 
 pub use poll::{Poll, PollTiming};
 pub use post::Post;
-pub use setup::Setup;
+pub use setup::{Setup, UNREACHABLE};
 
 /// The HTTP method of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

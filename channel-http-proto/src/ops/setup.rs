@@ -165,10 +165,15 @@ impl<T> Operation for Setup<T> {
     }
 
     fn on_no_answer(&mut self, why: String, now: Instant, unit: f64) -> Step<T> {
-        let why = format!("cannot reach the relay at {}: {why}", self.base);
+        let why = format!("{UNREACHABLE}{}: {why}", self.base);
         self.retry(now, why, None, unit)
     }
 }
+
+/// How a set-up error that never reached the relay begins (the relay is
+/// down, or the network in between), so that a client can tell it from a
+/// relay that answered with a refusal.
+pub const UNREACHABLE: &str = "cannot reach the relay at ";
 
 impl<T> Setup<T> {
     /// The peer the set-up concerns (for the errors).

@@ -22,11 +22,23 @@ use crate::protocol::{CreateSession, HEADER_SEQ, Health, SessionCreated, Session
 
 type Params = Query<HashMap<String, String>>;
 
-pub(super) async fn health(State(relay): State<Relay>) -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        sessions: relay.session_count().await,
-    })
+/// `GET /health`. Marked `Cross-Origin-Resource-Policy: cross-origin`, so
+/// that a page of any origin (one with `Cross-Origin-Embedder-Policy` too)
+/// can reach it without CORS and tell a relay that does not allow its origin
+/// from one that is down (what channel-wasm reports as kind `"cors"`).
+pub(super) async fn health(
+    State(relay): State<Relay>,
+) -> ([(axum::http::HeaderName, &'static str); 1], Json<Health>) {
+    (
+        [(
+            axum::http::HeaderName::from_static("cross-origin-resource-policy"),
+            "cross-origin",
+        )],
+        Json(Health {
+            status: "ok".into(),
+            sessions: relay.session_count().await,
+        }),
+    )
 }
 
 pub(super) async fn not_found() -> ApiError {

@@ -20,8 +20,20 @@ pub enum NotRun {
 
 /// Every tool a browser run needs.
 pub struct Tools {
-    toolchain: toolchain::Toolchain,
+    pub toolchain: toolchain::Toolchain,
     runner: PathBuf,
+}
+
+/// The `wasm-bindgen` command of the locked version (installed with the
+/// test runner, in the same folder).
+pub fn bindgen_binary() -> Result<PathBuf, String> {
+    let runner = bindgen::ensure_runner()?;
+    let bindgen = runner.with_file_name("wasm-bindgen");
+    if bindgen.exists() {
+        Ok(bindgen)
+    } else {
+        Err(format!("no wasm-bindgen beside {}", runner.display()))
+    }
 }
 
 /// The tools, when every one is already there (nothing is installed).

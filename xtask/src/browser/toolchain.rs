@@ -226,6 +226,12 @@ impl Toolchain {
         }
     }
 
+    /// Whether the build lands in the workspace's `target/` (rustup), not in
+    /// the folder given to [`cargo`](Self::cargo) (Debian).
+    pub fn shares_target(&self) -> bool {
+        matches!(self.route, Route::Rustup { .. })
+    }
+
     /// Which route, for the logs.
     pub fn describe(&self) -> &'static str {
         match self.route {
