@@ -77,6 +77,36 @@ fn tidy_types(path: &Path) -> Result<(), String> {
     std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// `target/js-package/site`: `www/index.html` and the package as `pkg/`, a
+/// folder any static file server serves as it is.
+pub fn site(package: &Path) -> Result<(), String> {
+    let site = super::site_dir();
+    let _ = std::fs::remove_dir_all(&site);
+    copy_dir(package, &site.join("pkg"))?;
+    let page = root().join("channel-wasm").join("www").join("index.html");
+    std::fs::copy(&page, site.join("index.html"))
+        .map(drop)
+        .map_err(|e| format!("cannot copy {}: {e}", page.display()))
+}
+
+/// Copies the files of `from` into `to`, folders too (the package holds no
+/// links).
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries.flatten() {
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_dir(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target)
+                .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// `snippets/<crate-hash>/js/channel_error.js` in the output.
 fn find_snippet(dir: &Path) -> Result<PathBuf, String> {
     let snippets = dir.join("snippets");

@@ -29,6 +29,11 @@ pub struct Package {
     pub wasm_gzip_bytes: u64,
 }
 
+/// A folder to serve as is: the example page with the package as `pkg/`.
+pub fn site_dir() -> PathBuf {
+    root().join("target").join("js-package").join("site")
+}
+
 /// The package's folder.
 pub fn package_dir() -> PathBuf {
     root()
@@ -47,12 +52,13 @@ pub fn run() -> Result<(), String> {
     let package = build(&tools)?;
     println!(
         "js-package: {} in {:.0?}: channel_wasm_bg.wasm {} KiB ({} KiB gzipped); \
-         install it with `npm install {}`",
+         install it with `npm install {}`; the example page with it: {}",
         package.dir.display(),
         started.elapsed(),
         package.wasm_bytes / 1024,
         package.wasm_gzip_bytes / 1024,
-        package.dir.display()
+        package.dir.display(),
+        site_dir().display()
     );
     Ok(())
 }
@@ -91,7 +97,17 @@ pub fn build(tools: &Tools) -> Result<Package, String> {
     let bindgen = crate::browser::bindgen_binary()?;
     println!("js-package: wasm-bindgen --target web");
     let status = Command::new(&bindgen)
-        .args(["--target", "web", "--out-name", "channel_wasm", "--out-dir"])
+        // Without the name and producers sections: 925 KB became 781 KB (273 KB
+        // gzipped) when measured; stack traces then show function indices.
+        .args([
+            "--target",
+            "web",
+            "--remove-name-section",
+            "--remove-producers-section",
+            "--out-name",
+            "channel_wasm",
+            "--out-dir",
+        ])
         .arg(&dir)
         .arg(&wasm)
         .status()
@@ -100,6 +116,7 @@ pub fn build(tools: &Tools) -> Result<Package, String> {
         return Err("wasm-bindgen failed".into());
     }
     files::write(&dir)?;
+    files::site(&dir)?;
     let wasm_file = dir.join("channel_wasm_bg.wasm");
     let wasm_bytes = std::fs::metadata(&wasm_file)
         .map_err(|e| format!("no {}: {e}", wasm_file.display()))?

@@ -89,6 +89,14 @@ pub fn check(tools: &Tools, package: &Path) -> Result<Shown, String> {
         if !failing.error_wraps {
             return Err("the error box does not wrap long lines".into());
         }
+        // The page makes a demo session: a link per party.
+        let links = browser.make_session(&format!("{site}/index.html?make"), &relay.url).await?;
+        if links != INPUTS.len() {
+            return Err(format!(
+                "the page made {links} links for a session of {} parties",
+                INPUTS.len()
+            ));
+        }
         browser.end().await;
         Ok(Shown {
             loaded_ms: shown.loaded_ms,
@@ -287,6 +295,47 @@ impl Browser {
                     "the page showed no outcome within {PAGE_BOUND:?}; it says '{}'",
                     page.status
                 ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Opens `url`, asks the page for a demo session of as many parties as
+    /// [`INPUTS`] on `relay`, and returns how many party links it shows
+    /// (each with an invitation in its fragment).
+    async fn make_session(&self, url: &str, relay: &str) -> Result<usize, String> {
+        post(
+            &self.http,
+            &format!("{}/url", self.base),
+            &json!({ "url": url }),
+        )
+        .await?;
+        let start = json!({ "script": "const [relay, n] = arguments; \
+            const wait = () => new Promise(r => setTimeout(r, 50)); \
+            return (async () => { \
+              for (let i = 0; i < 100 && document.getElementById('status').textContent.startsWith('Loading'); i++) await wait(); \
+              document.getElementById('relay').value = relay; \
+              document.getElementById('parties').value = String(n); \
+              document.getElementById('make').click(); \
+            })();", "args": [relay, INPUTS.len()] });
+        post(&self.http, &format!("{}/execute/sync", self.base), &start).await?;
+        let count = json!({ "script": "return { links: [...document.querySelectorAll('#links a')] \
+            .filter(a => new URLSearchParams(a.hash.slice(1)).get('invitation')?.startsWith('mpc-invitation-v1.')).length, \
+            error: document.getElementById('error').hidden ? '' : document.getElementById('error').textContent };", "args": [] });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Bounded by the deadline.
+        loop {
+            let answer = post(&self.http, &format!("{}/execute/sync", self.base), &count).await?;
+            let links = answer["value"]["links"].as_u64().unwrap_or(0) as usize;
+            let error = answer["value"]["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if links > 0 || !error.is_empty() || Instant::now() > deadline {
+                if !error.is_empty() {
+                    return Err(format!("the page could not make a session: {error}"));
+                }
+                return Ok(links);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
