@@ -82,6 +82,7 @@ console.log("plain JavaScript: the package works");
 /// Installs the package at `package` into a fresh scratch app, type-checks
 /// the example, and runs the plain-JavaScript check.
 pub fn check(package: &Path) -> Result<(), String> {
+    ensure_node()?;
     let app = app_dir();
     let _ = std::fs::remove_dir_all(&app);
     std::fs::create_dir_all(&app).map_err(|e| format!("cannot create {}: {e}", app.display()))?;
@@ -134,6 +135,33 @@ pub fn check(package: &Path) -> Result<(), String> {
     let mut node = Command::new("node");
     node.current_dir(&app).arg("plain.mjs");
     run("node plain.mjs", node)
+}
+
+/// Node.js and npm: the machine's, or Debian's where xtask may install
+/// packages (as root); else an error saying what to install.
+fn ensure_node() -> Result<(), String> {
+    let works = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works("node") && works("npm") {
+        return Ok(());
+    }
+    if let Some(why) = crate::apt::cannot_install() {
+        return Err(format!(
+            "Node.js and npm are needed to check the package, and xtask cannot install them ({why}): \
+             install Node.js 18 or later with npm"
+        ));
+    }
+    crate::apt::apt_get(&["update", "-q"])?;
+    crate::apt::install(&["nodejs", "npm"])?;
+    if works("node") && works("npm") {
+        Ok(())
+    } else {
+        Err("installed nodejs and npm, but `node` or `npm` still does not run".into())
+    }
 }
 
 /// `npm` in `dir`.

@@ -67,6 +67,12 @@ pub fn check(tools: &Tools, package: &Path) -> Result<Shown, String> {
         let screenshot = root().join("target").join("js-package").join("page.png");
         browser.screenshot(&screenshot).await?;
         let expected: u64 = INPUTS.iter().sum();
+        if !shown.hash.is_empty() {
+            return Err(format!(
+                "the page left its credentials in the address bar: {}",
+                shown.hash
+            ));
+        }
         if shown.state != "done" || !shown.result.contains(&expected.to_string()) {
             return Err(format!(
                 "the page did not show the sum {expected}: state '{}', result '{}', error '{}', status '{}'",
@@ -88,6 +94,21 @@ pub fn check(tools: &Tools, package: &Path) -> Result<Shown, String> {
         }
         if !failing.error_wraps {
             return Err("the error box does not wrap long lines".into());
+        }
+        // Without its module the page says what is wrong (no blank page).
+        let broken = browser.open_and_wait(&format!("{site}/broken/index.html")).await?;
+        if broken.state != "failed" || !broken.error.contains("Could not load the module") {
+            return Err(format!(
+                "a page without its module did not say so: state '{}', error '{}'",
+                broken.state, broken.error
+            ));
+        }
+        // The package's errors are instances of the class it exports.
+        let class = browser.error_class(&format!("{site}/index.html?class")).await?;
+        if class != "ChannelError setup true" {
+            return Err(format!(
+                "a failed join did not reject with the package's ChannelError: {class}"
+            ));
         }
         // The page makes a demo session: a link per party.
         let links = browser.make_session(&format!("{site}/index.html?make"), &relay.url).await?;
@@ -148,9 +169,16 @@ async fn serve(www: PathBuf, pkg: PathBuf) -> Result<String, String> {
 async fn file(roots: &(PathBuf, PathBuf), path: &str) -> axum::response::Response {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
+    // `/broken/` is the page without its package: it must say so.
+    if path.starts_with("/broken/pkg/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let (base, rel) = match path.strip_prefix("/pkg/") {
         Some(rest) => (&roots.1, rest),
-        None => (&roots.0, path.trim_start_matches('/')),
+        None => (
+            &roots.0,
+            path.trim_start_matches("/broken").trim_start_matches('/'),
+        ),
     };
     let rel = if rel.is_empty() { "index.html" } else { rel };
     if rel.split('/').any(|part| part == ".." || part.is_empty()) {
@@ -254,6 +282,8 @@ struct Page {
     status: String,
     error_wraps: bool,
     loaded_ms: u64,
+    /// The address's fragment once the page read it.
+    hash: String,
 }
 
 impl Browser {
@@ -272,7 +302,8 @@ impl Browser {
                      error: e.hidden ? '' : e.textContent, \
                      status: document.getElementById('status').textContent, \
                      wraps: getComputedStyle(e).whiteSpace === 'pre-wrap', \
-                     loaded: Number(document.body.dataset.loadedMs || 0) };", "args": [] });
+                     loaded: Number(document.body.dataset.loadedMs || 0), \
+                     hash: location.hash };", "args": [] });
         let deadline = Instant::now() + PAGE_BOUND;
         // Bounded by the deadline.
         loop {
@@ -286,6 +317,7 @@ impl Browser {
                 status: text("status"),
                 error_wraps: v["wraps"].as_bool().unwrap_or(false),
                 loaded_ms: v["loaded"].as_u64().unwrap_or(0),
+                hash: text("hash"),
             };
             if !page.state.is_empty() {
                 return Ok(page);
@@ -339,6 +371,25 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Opens `url` and makes a call fail from the page's own import of the
+    /// package: "<name> <kind> <whether an instance of the exported class>".
+    async fn error_class(&self, url: &str) -> Result<String, String> {
+        post(
+            &self.http,
+            &format!("{}/url", self.base),
+            &json!({ "url": url }),
+        )
+        .await?;
+        let script = json!({ "script": "const done = arguments[arguments.length - 1]; \
+            import('./pkg/index.js').then(async (m) => { \
+              await m.default(); \
+              const e = await m.RelayChannel.join('not an invitation', '0'.repeat(64)).then(() => null, (x) => x); \
+              done(`${e && e.name} ${e && e.kind} ${e instanceof m.ChannelError}`); \
+            }).catch((x) => done(`import failed: ${x}`));", "args": [] });
+        let answer = post(&self.http, &format!("{}/execute/async", self.base), &script).await?;
+        Ok(answer["value"].as_str().unwrap_or_default().to_string())
     }
 
     /// Saves a screenshot of the page as a PNG at `path`.
