@@ -445,6 +445,9 @@ pub struct Reassembler {
     state: State,
     /// Memory to build a multi-chunk message in, given by the caller.
     spare: Vec<u8>,
+    /// The last frame whose bytes were copied into the message, for the
+    /// caller to give back to its transport ([`take_spent`](Self::take_spent)).
+    spent: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -489,6 +492,7 @@ impl Reassembler {
             limit: max_message_size,
             state: State::AwaitingFirst,
             spare: buf,
+            spent: None,
         }
     }
 
@@ -496,6 +500,13 @@ impl Reassembler {
     /// used it (empty otherwise).
     pub fn take_spare(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.spare)
+    }
+
+    /// The frame the last [`push`](Self::push) copied into the message and
+    /// no longer needs, if it did: its memory can hold a later chunk (the
+    /// helpers hand it to [`Channel::recycle`](crate::Channel::recycle)).
+    pub fn take_spent(&mut self) -> Option<Vec<u8>> {
+        self.spent.take()
     }
 
     /// Index of the chunk expected next.
@@ -522,6 +533,7 @@ impl Reassembler {
             let part = rules.push(frame)?;
             // Bounded: the stream rules refuse more than the limit in all.
             buf.extend_from_slice(&part.payload);
+            self.spent = Some(part.payload);
             return Ok(if part.last {
                 let message = std::mem::take(buf);
                 self.state = State::AwaitingFirst;
@@ -551,12 +563,14 @@ impl Reassembler {
                 buf.clear();
                 buf.reserve_exact(rules.total_len as usize);
                 buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
+                self.spent = Some(frame);
                 self.state = State::Partial { rules, buf };
                 Ok(None)
             }
             State::Partial { rules, buf } => {
                 rules.later(footer, payload_len)?;
                 buf.extend_from_slice(frame.get(..payload_len).unwrap_or_default());
+                self.spent = Some(frame);
                 if rules.complete() {
                     let message = std::mem::take(buf);
                     self.state = State::AwaitingFirst;
@@ -589,6 +603,7 @@ impl Reassembler {
             buf.reserve_exact(declared as usize);
         }
         buf.extend_from_slice(&part.payload);
+        self.spent = Some(part.payload);
         self.state = State::Streamed { rules, buf };
         Ok(None)
     }
@@ -623,6 +638,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn frames_copied_into_the_message_are_handed_back_once() {
+        let msg = vec![5u8; 100];
+        let mut rx = Reassembler::new(1000);
+        let all: Vec<_> = frames(&msg, 40).unwrap().collect();
+        let at: Vec<_> = all.iter().map(|f| f.as_ptr()).collect();
+        let mut out = None;
+        for (i, (f, at)) in all.into_iter().zip(at).enumerate() {
+            out = rx.push(f).unwrap();
+            let spent = rx.take_spent().expect("every chunk of it is copied");
+            assert_eq!(spent.as_ptr(), at, "chunk {i}'s own memory");
+            assert_eq!(rx.take_spent(), None, "handed back once");
+        }
+        assert_eq!(out.unwrap(), msg);
+        // A single-chunk message is its frame: nothing is spent.
+        let one = frames(b"abc", 40).unwrap().next().unwrap();
+        assert_eq!(rx.push(one).unwrap().unwrap(), b"abc");
+        assert_eq!(rx.take_spent(), None);
     }
 
     #[test]

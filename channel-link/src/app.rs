@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use channel_core::RecvInfo;
-use channel_core::transport::{QueueBudget, TransportError};
+use channel_core::transport::{BufferPool, QueueBudget, TransportError};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::session::{Delivery, Inbound};
@@ -63,6 +63,12 @@ pub struct Shared<E> {
     /// Signalled when the peer acknowledges chunks and when a link ends
     /// (what [`PeerLinks::flush`] waits on).
     pub progress: Arc<Notify>,
+    /// Chunk buffers to reuse, both directions: acknowledged chunks and
+    /// chunks the application consumed go in; the application's next chunk
+    /// and the next payload read from the peer come out. Reusing them
+    /// spares the allocator and the kernel a fresh mapping (page faults) per
+    /// chunk.
+    pub buffers: BufferPool,
 }
 
 impl<E> Clone for Shared<E> {
@@ -74,6 +80,7 @@ impl<E> Clone for Shared<E> {
             lost: self.lost.clone(),
             sessions: self.sessions.clone(),
             progress: self.progress.clone(),
+            buffers: self.buffers.clone(),
         }
     }
 }
@@ -88,6 +95,7 @@ impl<E: Clone> Shared<E> {
             lost: Arc::new(watch::channel(false).0),
             sessions: Arc::default(),
             progress: Arc::default(),
+            buffers: BufferPool::default(),
         }
     }
 
@@ -292,6 +300,16 @@ impl<E: LinkError> PeerLinks<E> {
         self.send.flush(party, deadline, after).await
     }
 
+    /// See [`PeerSend::chunk_buffer`].
+    pub fn chunk_buffer(&self, capacity: usize) -> Vec<u8> {
+        self.send.chunk_buffer(capacity)
+    }
+
+    /// See [`PeerRecv::recycle`].
+    pub fn recycle(&self, buf: Vec<u8>) {
+        self.recv.recycle(buf)
+    }
+
     /// The sending and the receiving part, to be used at the same time.
     pub fn into_halves(self) -> (PeerSend<E>, PeerRecv<E>) {
         (self.send, self.recv)
@@ -299,6 +317,12 @@ impl<E: LinkError> PeerLinks<E> {
 }
 
 impl<E: LinkError> PeerSend<E> {
+    /// An empty buffer for a chunk of up to `capacity` bytes: the memory of
+    /// an acknowledged or consumed chunk when one fits, else a fresh one.
+    pub fn chunk_buffer(&self, capacity: usize) -> Vec<u8> {
+        self.shared.buffers.take(capacity)
+    }
+
     /// Queues `msg` for `party` (this peer), a chunk of at most `limit` bytes.
     ///
     /// While the outbound budget (bytes sent and not yet acknowledged) has no
@@ -411,6 +435,12 @@ impl<E: LinkError> PeerSend<E> {
 }
 
 impl<E: LinkError> PeerRecv<E> {
+    /// Gives back a chunk the application is done with, for its memory to
+    /// hold a later chunk (see [`PeerSend::chunk_buffer`]).
+    pub fn recycle(&self, buf: Vec<u8>) {
+        self.shared.buffers.give(buf);
+    }
+
     /// The next chunk from `party` (this peer), waiting at most `after`.
     pub async fn recv(
         &mut self,

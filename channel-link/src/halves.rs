@@ -117,6 +117,10 @@ where
         let deadline = tokio::time::Instant::now() + after;
         self.links.flush(self.peer, deadline, after).await
     }
+
+    fn chunk_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        self.links.chunk_buffer(capacity)
+    }
 }
 
 impl<E> PeerReceiver for LinkReceiver<E>
@@ -129,5 +133,9 @@ where
         self.links
             .recv(self.peer, self.limits.recv_timeout, &info)
             .await
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.links.recycle(buf)
     }
 }

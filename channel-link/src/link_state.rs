@@ -51,6 +51,9 @@ pub struct Received {
     /// The peer said BYE just now (the first time): it sends nothing more,
     /// ever, so its application's channel is gone.
     pub goodbye: bool,
+    /// The acknowledged chunks nothing else holds, for their memory to be
+    /// reused.
+    pub spent: Vec<Vec<u8>>,
 }
 
 /// One lane's protocol state.
@@ -158,7 +161,7 @@ impl LinkState {
                 out.push(Frame::Ack { seq });
             }
             Frame::Ack { seq } => {
-                received.released = self.acknowledged(seq)?;
+                received.released = self.acknowledged(seq, &mut received.spent)?;
                 out.extend(self.bye_if_due());
             }
             Frame::Bye => {
@@ -177,12 +180,14 @@ impl LinkState {
         self.app_done && self.sent.is_empty() && self.peer_done
     }
 
-    /// The peer acknowledged every chunk up to `seq`.
-    fn acknowledged(&mut self, seq: u64) -> Result<usize, Violation> {
+    /// The peer acknowledged every chunk up to `seq`; their buffers go to
+    /// `spent` where nothing else holds them.
+    fn acknowledged(&mut self, seq: u64, spent: &mut Vec<Vec<u8>>) -> Result<usize, Violation> {
         let below = seq
             .checked_add(1)
             .ok_or_else(|| Violation::Malformed(format!("acknowledged chunk {seq}")))?;
-        match self.sent.ack_below(below) {
+        let keep = |chunk: Payload| spent.extend(chunk.try_into_vec());
+        match self.sent.ack_below_each(below, keep) {
             Ok(released) => Ok(released),
             // An acknowledgement we had already (e.g. from before a reconnect).
             Err(SeqError::Gone { .. }) => Ok(0),
@@ -250,6 +255,8 @@ mod tests {
                 deliver: None,
                 released: 2,
                 goodbye: false,
+                // Its buffer, for a later chunk's memory.
+                spent: vec![b"aa".to_vec()],
             })
         );
         assert!(out.is_empty());
@@ -268,6 +275,16 @@ mod tests {
             state.on_hello(hello(2)).map(|r| r.frames),
             Ok(vec![data(2, b"c")])
         );
+    }
+
+    #[test]
+    fn an_acknowledged_chunk_still_being_written_is_not_reused() {
+        let mut state = started();
+        let writing = state.send(b"abc".to_vec());
+        let mut out = Vec::new();
+        let acked = state.on_frame(Frame::Ack { seq: 0 }, &mut out);
+        assert_eq!(acked.map(|r| (r.released, r.spent)), Ok((3, vec![])));
+        assert_eq!(writing, data(0, b"abc"), "the frame kept its bytes");
     }
 
     #[test]

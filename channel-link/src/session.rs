@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use channel_core::transport::BufferPool;
 use channel_core::transport::liveness::{Due, KeepAlive, Liveness};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
@@ -54,6 +55,10 @@ pub struct AppEnds<'a> {
     pub inbound: &'a Inbound,
     /// The bound on `inbound.bytes`.
     pub max_inbound: usize,
+    /// Spare chunk buffers, shared with the application: acknowledged
+    /// chunks go in, payloads read from the peer come out (and the
+    /// application's sends and consumed receives use the same pool).
+    pub buffers: &'a BufferPool,
 }
 
 /// The session's limits.
@@ -129,14 +134,15 @@ where
     let heard = LastHeard::new();
     let (mut rd, mut wr) = tokio::io::split(Heard::new(stream, heard.clone()));
     // Frames queue in `outbox` while a write is in flight; first the resends.
-    let mut outbox = match handshake(&mut rd, &mut wr, state, limits, events).await {
+    let mut outbox = match handshake(&mut rd, &mut wr, state, limits, app.buffers, events).await {
         Ok(resends) => resends,
         Err(ended) => return ended,
     };
     events.established();
 
     let max_payload = limits.max_payload;
-    let mut reading = Box::pin(next_frame(rd, max_payload));
+    let buffers = app.buffers.clone();
+    let mut reading = Box::pin(next_frame(rd, max_payload, buffers.clone()));
     // One write (of everything queued when it started) is in flight at a
     // time. It starts with an empty write that hands the write half back.
     let mut writing = Box::pin(Writer::new(wr).write(Vec::new()));
@@ -183,7 +189,7 @@ where
                 None => outbox.extend(state.app_finished()),
             },
             (rd, frame) = &mut reading, if room => {
-                reading.set(next_frame(rd, max_payload));
+                reading.set(next_frame(rd, max_payload, buffers.clone()));
                 if let Some(ended) = on_frame(frame, state, &mut outbox, &app, events) {
                     break ended;
                 }
@@ -225,6 +231,7 @@ async fn handshake<S, E>(
     wr: &mut tokio::io::WriteHalf<Heard<S>>,
     state: &mut LinkState,
     limits: Limits,
+    buffers: &BufferPool,
     events: &mut E,
 ) -> Result<Vec<Frame>, Ended<S>>
 where
@@ -235,7 +242,7 @@ where
     let exchange = async {
         write_frame(wr, &hello).await.map_err(WireError::Io)?;
         wr.flush().await.map_err(WireError::Io)?;
-        read_frame(rd, limits.max_payload).await
+        read_frame(rd, limits.max_payload, buffers).await
     };
     let theirs = match tokio::time::timeout(limits.handshake_timeout, exchange).await {
         Ok(Ok(frame)) => frame,
@@ -267,6 +274,9 @@ fn on_frame<S, E: Events<Stream = S>>(
         Ok(received) => {
             if received.released > 0 {
                 events.released(received.released);
+            }
+            for spent in received.spent {
+                app.buffers.give(spent);
             }
             if let Some(chunk) = received.deliver {
                 let len = chunk.len();

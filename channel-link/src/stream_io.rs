@@ -3,6 +3,7 @@
 //! so the link's `select!` can keep it pending across iterations instead of
 //! cancelling it mid-frame.
 
+use channel_core::transport::BufferPool;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::wire::{Frame, WireError, encode_header, read_frame};
@@ -11,8 +12,9 @@ use crate::wire::{Frame, WireError, encode_header, read_frame};
 pub async fn next_frame<S: AsyncRead + AsyncWrite>(
     mut rd: ReadHalf<S>,
     max_payload: usize,
+    buffers: BufferPool,
 ) -> (ReadHalf<S>, Result<Frame, WireError>) {
-    let frame = read_frame(&mut rd, max_payload).await;
+    let frame = read_frame(&mut rd, max_payload, &buffers).await;
     (rd, frame)
 }
 

@@ -166,6 +166,7 @@ impl<C: Connector> LinkTask<C> {
             to_app: &self.to_app,
             inbound: &self.inbound,
             max_inbound: self.max_inbound,
+            buffers: &self.shared.buffers,
         };
         let mut events = SessionEvents {
             party: self.party,

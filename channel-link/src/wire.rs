@@ -20,6 +20,7 @@
 
 use std::sync::Arc;
 
+use channel_core::transport::BufferPool;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// One frame.
@@ -65,6 +66,11 @@ impl Payload {
     pub fn into_vec(self) -> Vec<u8> {
         Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }
+
+    /// The bytes if nothing else holds them (for their memory to be reused).
+    pub fn try_into_vec(self) -> Option<Vec<u8>> {
+        Arc::try_unwrap(self.0).ok()
+    }
 }
 
 impl AsRef<[u8]> for Payload {
@@ -90,10 +96,13 @@ pub enum WireError {
     Malformed(String),
 }
 
-/// Reads one frame, refusing a payload above `max_payload` before allocating.
+/// Reads one frame, refusing a payload above `max_payload` before allocating;
+/// a payload goes into a buffer from `buffers` (a spare one when it has one
+/// that fits).
 pub async fn read_frame<R: AsyncRead + Unpin>(
     rd: &mut R,
     max_payload: usize,
+    buffers: &BufferPool,
 ) -> Result<Frame, WireError> {
     let mut kind = [0u8; 1];
     rd.read_exact(&mut kind).await.map_err(WireError::Io)?;
@@ -125,7 +134,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
                 )));
             }
             // Read into spare capacity: no zeroing of what is overwritten anyway.
-            let mut payload = Vec::with_capacity(len);
+            let mut payload = buffers.take(len);
             // Bounded: every pass adds at least one byte, or ends.
             while payload.len() < len {
                 let want = (len - payload.len()) as u64;
@@ -194,6 +203,29 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_payload_is_read_into_a_spare_buffer_when_one_fits() {
+        let mut wire = Vec::new();
+        let frame = Frame::Data {
+            seq: 0,
+            payload: Payload::new(vec![7; 3 << 20]),
+        };
+        write_frame(&mut wire, &frame).await.unwrap();
+        let buffers = BufferPool::default();
+        let spare = Vec::with_capacity(4 << 20);
+        let at = spare.as_ptr();
+        buffers.give(spare);
+        let read = read_frame(&mut std::io::Cursor::new(wire), 4 << 20, &buffers)
+            .await
+            .unwrap();
+        assert_eq!(read, frame);
+        let Frame::Data { payload, .. } = read else {
+            unreachable!("compared above")
+        };
+        assert_eq!(payload.as_ptr(), at, "read into the spare buffer");
+        assert_eq!(buffers.spare_bytes(), 0);
+    }
+
+    #[tokio::test]
     async fn frames_roundtrip_and_bad_ones_are_typed_errors() {
         {
             let frames = vec![
@@ -219,29 +251,45 @@ mod tests {
             }
             let mut rd = std::io::Cursor::new(buf);
             for f in &frames {
-                assert_eq!(&read_frame(&mut rd, 10).await.unwrap(), f);
+                assert_eq!(
+                    &read_frame(&mut rd, 10, &BufferPool::default())
+                        .await
+                        .unwrap(),
+                    f
+                );
             }
             assert!(matches!(
-                read_frame(&mut rd, 10).await,
+                read_frame(&mut rd, 10, &BufferPool::default()).await,
                 Err(WireError::Io(_))
             ));
 
             let mut huge = vec![1u8];
             huge.extend_from_slice(&0u64.to_le_bytes());
             huge.extend_from_slice(&u32::MAX.to_le_bytes());
-            let err = read_frame(&mut std::io::Cursor::new(huge), 1 << 20).await;
+            let err = read_frame(
+                &mut std::io::Cursor::new(huge),
+                1 << 20,
+                &BufferPool::default(),
+            )
+            .await;
             assert!(matches!(err, Err(WireError::Malformed(m)) if m.contains("exceeds")));
             // A DATA frame that declares 5 bytes and ends after 2.
             let mut short = vec![1u8];
             short.extend_from_slice(&0u64.to_le_bytes());
             short.extend_from_slice(&5u32.to_le_bytes());
             short.extend_from_slice(&[1, 2]);
-            let err = read_frame(&mut std::io::Cursor::new(short), 10).await;
+            let err =
+                read_frame(&mut std::io::Cursor::new(short), 10, &BufferPool::default()).await;
             assert!(
                 matches!(&err, Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof),
                 "{err:?}"
             );
-            let err = read_frame(&mut std::io::Cursor::new(vec![9u8]), 10).await;
+            let err = read_frame(
+                &mut std::io::Cursor::new(vec![9u8]),
+                10,
+                &BufferPool::default(),
+            )
+            .await;
             assert!(
                 matches!(err, Err(WireError::Malformed(m)) if m.contains("unknown frame type 9"))
             );

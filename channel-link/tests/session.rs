@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use channel_core::transport::BufferPool;
 use channel_core::transport::liveness::KeepAlive;
 use channel_link::link_state::LinkState;
 use channel_link::session::{self, AppEnds, Delivery, Ended, Events, Inbound, Interrupt, Limits};
@@ -72,6 +73,7 @@ struct Side {
     to_app: mpsc::UnboundedSender<Delivery>,
     delivered: mpsc::UnboundedReceiver<Delivery>,
     inbound: Inbound,
+    buffers: BufferPool,
     events: TestEvents,
 }
 
@@ -86,6 +88,7 @@ impl Side {
             to_app,
             delivered,
             inbound: Inbound::default(),
+            buffers: BufferPool::default(),
             events: TestEvents::new(),
         }
     }
@@ -100,6 +103,7 @@ impl Side {
             to_app: &self.to_app,
             inbound: &self.inbound,
             max_inbound: usize::MAX,
+            buffers: &self.buffers,
         };
         session::run(stream, &mut self.state, app, limits(), &mut self.events).await
     }
@@ -157,6 +161,32 @@ async fn chunks_cross_once_in_order_and_both_sides_finish() {
     assert_eq!(b.take_delivered(), delivered(numbered(0..100), true));
     assert_eq!(a.take_delivered(), delivered(vec![b"back".to_vec()], true));
     assert_eq!(a.events.released, 400, "every byte sent was acknowledged");
+}
+
+#[tokio::test]
+async fn chunk_memory_is_reused_acknowledged_chunks_and_reads_alike() {
+    let (mut a, mut b) = (Side::new(), Side::new());
+    let big = vec![9u8; 1 << 20];
+    a.send(&big);
+    // b holds a spare buffer (as one its application gave back would be).
+    let spare = Vec::with_capacity(1 << 20);
+    let at = spare.as_ptr();
+    b.buffers.give(spare);
+    both_finish_on_a_new_stream(&mut a, &mut b).await;
+    let got = b.take_delivered();
+    match got.first() {
+        Some(Delivery::Chunk(chunk)) => {
+            assert_eq!(chunk, &big);
+            assert_eq!(chunk.as_ptr(), at, "read into the spare buffer");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.buffers.spare_bytes(), 0, "the spare was taken");
+    assert_eq!(
+        a.buffers.spare_bytes(),
+        1 << 20,
+        "the acknowledged chunk is kept for the next"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -134,4 +134,20 @@ impl Channel for TcpChannel {
     fn max_message_size(&self) -> usize {
         self.options.max_message_size
     }
+
+    /// The memory of an acknowledged or consumed chunk of `p`'s link when one
+    /// fits (see [`Channel::chunk_buffer`]).
+    fn chunk_buffer(&mut self, p: usize, capacity: usize) -> Vec<u8> {
+        match self.peer(p) {
+            Ok(links) => links.chunk_buffer(capacity),
+            Err(_) => Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Keeps `buf` for a later chunk of `p`'s link (see [`Channel::recycle`]).
+    fn recycle(&mut self, p: usize, buf: Vec<u8>) {
+        if let Ok(links) = self.peer(p) {
+            links.recycle(buf);
+        }
+    }
 }

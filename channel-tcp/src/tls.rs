@@ -29,7 +29,7 @@ use crate::{PartyKey, PublicKey, TcpError};
 pub(crate) const SERVER_NAME: &str = "mpc-party";
 
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 fn certified(key: &PartyKey, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, TcpError> {

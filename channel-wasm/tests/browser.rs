@@ -88,6 +88,7 @@ async fn conformance_over(transport: RelayTransport) {
             Check::TypedStructs,
             Check::BadParty,
             Check::OversizedChunk,
+            Check::ReusedBuffers,
             Check::SecureSum,
             Check::StreamedMessages,
             Check::StreamedBig,

@@ -120,6 +120,11 @@ async fn receive<C: Channel + ?Sized>(
         let done = reassembler
             .push(frame)
             .map_err(|e| Error::from_frame(p, phase.clone(), e))?;
+        // The chunk's bytes are in the message now: its memory can take the
+        // transport's next chunk.
+        if let Some(spent) = reassembler.take_spent() {
+            ch.recycle(p, spent);
+        }
         if let Some(msg) = done {
             tracing::debug!(party = p, phase = %phase, bytes = msg.len(), "received message");
             return Ok(msg);

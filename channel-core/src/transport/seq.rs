@@ -191,6 +191,23 @@ impl<T: AsRef<[u8]>> Retained<T> {
     /// assert_eq!(kept.ack_below(3), Err(SeqError::Ahead { next: 2, got: 3 }));
     /// ```
     pub fn ack_below(&mut self, seq: u64) -> Result<usize, SeqError> {
+        self.ack_below_each(seq, drop)
+    }
+
+    /// [`ack_below`](Self::ack_below), handing every acknowledged chunk to
+    /// `done` (e.g. to reuse its memory) instead of dropping it.
+    ///
+    /// ```
+    /// use channel_core::transport::seq::Retained;
+    ///
+    /// let mut kept: Retained<Vec<u8>> = Retained::default();
+    /// kept.push(vec![1, 2]);
+    /// kept.push(vec![3]);
+    /// let mut spent = Vec::new();
+    /// assert_eq!(kept.ack_below_each(2, |c| spent.push(c)), Ok(3));
+    /// assert_eq!(spent, [vec![1, 2], vec![3]]);
+    /// ```
+    pub fn ack_below_each(&mut self, seq: u64, mut done: impl FnMut(T)) -> Result<usize, SeqError> {
         if seq < self.base {
             return Err(SeqError::Gone {
                 oldest: self.base,
@@ -208,6 +225,7 @@ impl<T: AsRef<[u8]>> Retained<T> {
         while self.base < seq {
             if let Some(acked) = self.queue.pop_front() {
                 released += acked.as_ref().len();
+                done(acked);
             }
             self.base += 1;
         }
