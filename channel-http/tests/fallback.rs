@@ -12,7 +12,6 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use channel_core::reference::secure_sum;
 use channel_http::relay::{Relay, RelayConfig};
 use channel_http::{ClientOptions, RelayTransport, RetryPolicy};
 
@@ -40,23 +39,7 @@ async fn relay_behind_proxy() -> (Relay, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parties_that_may_choose_fall_back_to_long_polls_and_compute() {
     let (relay, url) = relay_behind_proxy().await;
-    let parties = common::relay_parties(&url, 3, &ClientOptions::default())
-        .await
-        .unwrap();
-    let runs = parties.into_iter().enumerate().map(|(me, mut ch)| {
-        tokio::spawn(async move {
-            assert_eq!(ch.transport(), RelayTransport::LongPoll, "party {me}");
-            let mut r = me as u64 + 1;
-            secure_sum(&mut ch, me, 3, 10 * (me as u64 + 1), move || {
-                r = r.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-                r
-            })
-            .await
-        })
-    });
-    for run in futures::future::join_all(runs).await {
-        assert_eq!(run.unwrap().unwrap(), 60);
-    }
+    common::secure_sum_of_three(&url, &ClientOptions::default(), RelayTransport::LongPoll).await;
     relay.shutdown();
 }
 

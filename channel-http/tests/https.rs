@@ -4,7 +4,6 @@
 
 mod common;
 
-use channel_core::reference::secure_sum;
 use channel_http::relay::{Relay, RelayConfig};
 use channel_http::{ClientOptions, HttpChannel, HttpError, RelayTransport};
 
@@ -75,31 +74,9 @@ async fn three_parties_over_https() {
             transport: way,
             ..ClientOptions::default()
         };
-        secure_sum_of_three(&url, &opts).await;
+        common::secure_sum_of_three(&url, &opts, opts.transport).await;
     }
     relay.shutdown();
-}
-
-async fn secure_sum_of_three(url: &str, opts: &ClientOptions) {
-    let parties = common::relay_parties(url, 3, opts).await.unwrap();
-    assert!(parties.iter().all(|p| p.transport() == opts.transport));
-    let tasks: Vec<_> = parties
-        .into_iter()
-        .map(|mut ch| {
-            tokio::spawn(async move {
-                let me = ch.party();
-                let mut r = 17 * me as u64;
-                secure_sum(&mut ch, me, 3, 100 + me as u64, move || {
-                    r = r.wrapping_mul(31).wrapping_add(7);
-                    r
-                })
-                .await
-            })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), 303);
-    }
 }
 
 #[test]

@@ -2,12 +2,41 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use channel_core::BoxError;
+use channel_core::reference::secure_sum;
 use channel_http::relay::{Relay, RelayConfig};
-use channel_http::{ClientOptions, DirectChannel, DirectOptions, HttpChannel, local};
+use channel_http::{
+    ClientOptions, DirectChannel, DirectOptions, HttpChannel, RelayTransport, local,
+};
 
 /// A relay serving on 127.0.0.1; stops when the returned `Relay` is shut down.
 pub async fn start_relay(config: RelayConfig) -> (Relay, String) {
     local::start_relay(config).await.unwrap()
+}
+
+/// Three parties of a fresh session on the relay at `url` compute a secure
+/// sum (303), each over `transport`.
+pub async fn secure_sum_of_three(url: &str, opts: &ClientOptions, transport: RelayTransport) {
+    let parties = relay_parties(url, 3, opts).await.unwrap();
+    for p in &parties {
+        assert_eq!(p.transport(), transport, "party {}", p.party());
+    }
+    let tasks: Vec<_> = parties
+        .into_iter()
+        .map(|mut ch| {
+            tokio::spawn(async move {
+                let me = ch.party();
+                let mut r = 17 * me as u64;
+                secure_sum(&mut ch, me, 3, 100 + me as u64, move || {
+                    r = r.wrapping_mul(31).wrapping_add(7);
+                    r
+                })
+                .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), 303);
+    }
 }
 
 /// `n` parties of a fresh session on the relay at `url`.

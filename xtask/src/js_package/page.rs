@@ -287,15 +287,18 @@ struct Page {
 }
 
 impl Browser {
+    /// Navigates to `url` (WebDriver's "navigate to").
+    async fn open(&self, url: &str) -> Result<(), String> {
+        let at = format!("{}/url", self.base);
+        post(&self.http, &at, &json!({ "url": url }))
+            .await
+            .map(drop)
+    }
+
     /// Opens `url` and waits (at most [`PAGE_BOUND`]) until the page says
     /// it is done or failed.
     async fn open_and_wait(&self, url: &str) -> Result<Page, String> {
-        post(
-            &self.http,
-            &format!("{}/url", self.base),
-            &json!({ "url": url }),
-        )
-        .await?;
+        self.open(url).await?;
         let read = json!({ "script": "const e = document.getElementById('error'); \
             return { state: document.getElementById('result').dataset.state || '', \
                      result: document.getElementById('result').textContent, \
@@ -336,12 +339,7 @@ impl Browser {
     /// [`INPUTS`] on `relay`, and returns how many party links it shows
     /// (each with an invitation in its fragment).
     async fn make_session(&self, url: &str, relay: &str) -> Result<usize, String> {
-        post(
-            &self.http,
-            &format!("{}/url", self.base),
-            &json!({ "url": url }),
-        )
-        .await?;
+        self.open(url).await?;
         let start = json!({ "script": "const [relay, n] = arguments; \
             const wait = () => new Promise(r => setTimeout(r, 50)); \
             return (async () => { \
@@ -376,12 +374,7 @@ impl Browser {
     /// Opens `url` and makes a call fail from the page's own import of the
     /// package: "<name> <kind> <whether an instance of the exported class>".
     async fn error_class(&self, url: &str) -> Result<String, String> {
-        post(
-            &self.http,
-            &format!("{}/url", self.base),
-            &json!({ "url": url }),
-        )
-        .await?;
+        self.open(url).await?;
         let script = json!({ "script": "const done = arguments[arguments.length - 1]; \
             import('./pkg/index.js').then(async (m) => { \
               await m.default(); \
